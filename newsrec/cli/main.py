@@ -1,0 +1,204 @@
+"""The `newsrec` command: synth, train, evaluate, predict, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from newsrec.config import ConfigError, load_config
+from newsrec.data.mind import Impression, MindFormatError, read_behaviors, read_news
+from newsrec.data.synthetic import SyntheticWorldConfig, write_world
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.evaluation.evaluate import METRIC_NAMES
+from newsrec.evaluation.prediction import write_predictions
+from newsrec.evaluation.report import compare_with_baselines
+from newsrec.models.ranker import Ranker
+from newsrec.training.recipe import train as run_training
+
+app = typer.Typer(help="newsrec: PLM-based personalized news recommendation on MIND-format data.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console(width=max(Console().width, 140))  # metric tables need the room
+
+NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="embedding cache file [default: $NEWSREC_CACHE_DIR or ~/.cache/newsrec]")]
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    for noisy in ("httpx", "urllib3", "transformers", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _read_impressions(paths: list[Path]) -> list[Impression]:
+    return [imp for p in paths for imp in read_behaviors(p)]
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="folder to write news.tsv, train/, dev/, world.json")],
+    n_news: int = 1500,
+    n_users: int = 400,
+    seed: int = 7,
+) -> None:
+    """Write a synthetic news world (users with known hidden interests) in MIND format."""
+    write_world(out, SyntheticWorldConfig(n_news=n_news, n_users=n_users, seed=seed))
+    console.print(f"wrote a synthetic world of {n_news} news and {n_users} users to {out}")
+
+
+@app.command()
+def train(
+    news: NewsOpt,
+    behaviors: Annotated[list[Path], typer.Option(help="training behaviors.tsv (or folder); repeat for more")],
+    out: Annotated[Path, typer.Option(help="model folder to write")],
+    valid: Annotated[Optional[Path], typer.Option(help="validation behaviors.tsv for early stopping")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML/JSON file of settings; flags override it")] = None,
+    encoder: Annotated[Optional[str], typer.Option(help="PLM name or local folder")] = None,
+    news_fields: Annotated[Optional[str], typer.Option(help="comma-separated: title,category,subcategory,abstract")] = None,
+    max_length: Optional[int] = None,
+    finetune_layers: Annotated[Optional[int], typer.Option(help="top PLM layers to train (0 = frozen, fast)")] = None,
+    user_encoder: Annotated[Optional[str], typer.Option(help="mean | nrms")] = None,
+    scorer: Annotated[Optional[str], typer.Option(help="bilinear | dot")] = None,
+    use_popularity: Annotated[Optional[bool], typer.Option("--popularity/--no-popularity")] = None,
+    negatives: Annotated[Optional[int], typer.Option(help="sampled non-clicks per click (K)")] = None,
+    max_history: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    epochs: Optional[int] = None,
+    lr: Optional[float] = None,
+    patience: Optional[int] = None,
+    seed: Optional[int] = None,
+    cache: CacheOpt = None,
+    restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
+) -> None:
+    """Train a recommender on MIND clicks (resumes automatically if --out holds a stopped run)."""
+    try:
+        settings = load_config(
+            config, encoder=encoder, news_fields=news_fields.split(",") if news_fields else None,
+            max_length=max_length, finetune_layers=finetune_layers, user_encoder=user_encoder, scorer=scorer,
+            use_popularity=use_popularity, negatives=negatives, max_history=max_history, batch_size=batch_size,
+            epochs=epochs, lr=lr, patience=patience, seed=seed,
+        )
+        news_items = read_news(news)
+        result = run_training(
+            settings, news_items, _read_impressions(behaviors), out,
+            valid_impressions=read_behaviors(valid) if valid else None,
+            cache=EmbeddingCache(cache), restart=restart,
+        )
+    except (ConfigError, MindFormatError, FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
+    if result.best_valid:
+        _print_table({"newsrec (best epoch)": result.best_valid}, "validation")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
+    news: NewsOpt,
+    behaviors: Annotated[Path, typer.Option(help="labelled behaviors.tsv (or folder)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    cache: CacheOpt = None,
+) -> None:
+    """Score a labelled behaviors file with the model and every baseline; print the metrics."""
+    try:
+        news_items = read_news(news)
+        impressions = read_behaviors(behaviors)
+        ranker = Ranker.load(model, news_items, EmbeddingCache(cache))
+        results = compare_with_baselines(ranker, news_items, impressions, EmbeddingCache(cache))
+    except (MindFormatError, FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print_table(results, f"{behaviors}")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
+    news: NewsOpt,
+    behaviors: Annotated[Path, typer.Option(help="behaviors.tsv (or folder), labelled or not")],
+    out: Annotated[Path, typer.Option(help="prediction.txt to write")],
+    cache: CacheOpt = None,
+) -> None:
+    """Write MIND leaderboard predictions: `<impression id> [r1,r2,...]` per line."""
+    try:
+        news_items = read_news(news)
+        impressions = read_behaviors(behaviors)
+        ranker = Ranker.load(model, news_items, EmbeddingCache(cache))
+    except (MindFormatError, FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    missing = sum(c not in ranker.table for imp in impressions for c in imp.candidates)
+    if missing:
+        console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")
+    write_predictions(out, impressions, ranker.score(impressions))
+    console.print(f"wrote {len(impressions)} rankings to {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="working folder")] = Path("runs/demo"),
+    news: Annotated[Optional[Path], typer.Option(help="MIND news.tsv; default: a synthetic world")] = None,
+    behaviors: Annotated[Optional[list[Path]], typer.Option(help="MIND training behaviors")] = None,
+    valid: Annotated[Optional[Path], typer.Option(help="MIND dev behaviors")] = None,
+    users: int = 3,
+    epochs: int = 6,
+    cache: CacheOpt = None,
+) -> None:
+    """The main job: build a world (or read MIND files), train, evaluate, recommend with reasons."""
+    started = time.perf_counter()
+    if news is None:
+        world = write_world(out / "world")
+        news, behaviors, valid = world / "news.tsv", [world / "train"], world / "dev"
+        console.print(f"[bold]1. synthetic world[/] written to {world}")
+    elif not behaviors or valid is None:
+        raise _fail("with --news, also give --behaviors (training) and --valid (dev)")
+    news_items = read_news(news)
+    embedding_cache = EmbeddingCache(cache)
+    console.print("[bold]2. training[/] (frozen all-MiniLM-L6-v2, NRMS user encoder, bilinear + popularity)")
+    run_training(load_config(epochs=epochs), news_items, _read_impressions(behaviors), out / "model",
+                 valid_impressions=read_behaviors(valid), cache=embedding_cache, restart=True)
+    ranker = Ranker.load(out / "model", news_items, embedding_cache)
+    dev = read_behaviors(valid)
+    console.print("[bold]3. evaluation[/] on the dev impressions, beside the baselines")
+    _print_table(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
+    console.print(f"[bold]4. top-5 recommendations[/] from all {len(ranker.table)} news, with reasons")
+    for imp in [i for i in dev if i.history][:users]:
+        console.print(f"\n[bold cyan]{imp.user_id}[/] read {len(imp.history)} items, latest: "
+                      f"{news_items[imp.history[-1]].title!r}")
+        for rank, (news_id, score, reason) in enumerate(ranker.recommend(imp.history, k=5), 1):
+            n = news_items[news_id]
+            console.print(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})\n     {reason.sentence(news_items)}")
+    console.print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; model in {out / 'model'}")
+
+
+def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
+    table = Table(title=f"metrics x100 on {title}" if title else None)
+    table.add_column("scorer")
+    shown = [m for m in METRIC_NAMES if any(m in r for r in results.values())]
+    for m in shown:
+        table.add_column(m, justify="right")
+    for name, r in results.items():
+        cells = [f"{r[m]:.2f}" if m == "novelty@10" else f"{100 * r[m]:.2f}" for m in shown if m in r]
+        table.add_row(name, *cells)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,62 @@
+"""On-disk embedding cache, keyed by model and exact text.
+
+One SQLite file holds every model's vectors, so a second run (or another command on the same
+news) encodes nothing it already has. SQLite is in the standard library and safe to share
+between processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["EmbeddingCache", "default_cache_dir"]
+
+_CHUNK = 900  # stay below SQLite's limit of host parameters per statement
+
+
+def default_cache_dir() -> Path:
+    """`$NEWSREC_CACHE_DIR`, else `~/.cache/newsrec`."""
+    return Path(os.environ.get("NEWSREC_CACHE_DIR", Path.home() / ".cache" / "newsrec"))
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Vectors by (model id, text). `model_id` must change whenever the weights change."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_cache_dir() / "embeddings.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))"
+        )
+
+    def get(self, model_id: str, texts: list[str]) -> dict[str, np.ndarray]:
+        """Return {text key: vector} for the texts already cached."""
+        keys = list({text_key(t) for t in texts})
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
+            rows = self._db.execute(
+                f"SELECT key, vec FROM embeddings WHERE model = ? AND key IN ({','.join('?' * len(chunk))})",
+                [model_id, *chunk],
+            )
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        return found
+
+    def put(self, model_id: str, texts: list[str], vectors: np.ndarray) -> None:
+        rows = [(model_id, text_key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
+
+    def count(self, model_id: str) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model_id]).fetchone()[0]

@@ -1,0 +1,52 @@
+"""A table of news vectors: news id -> row of an embedding matrix.
+
+Row 0 is all zeros and stands for padding and for ids that have no text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from newsrec.data.mind import News
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.plm import PLM, encode_texts
+from newsrec.encoders.text import news_text
+
+__all__ = ["NewsTable", "PAD"]
+
+PAD = 0
+
+
+class NewsTable:
+    """News vectors `(N + 1, D)` with row lookup by id."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray):
+        self.ids = ids
+        self.row = {news_id: i + 1 for i, news_id in enumerate(ids)}
+        self.vectors = torch.from_numpy(np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors]))
+
+    @classmethod
+    def encode(
+        cls,
+        news: dict[str, News],
+        plm: PLM,
+        fields: Sequence[str],
+        cache: EmbeddingCache | None = None,
+        batch_size: int = 64,
+    ) -> "NewsTable":
+        ids = list(news)
+        texts = [news_text(news[i], fields) for i in ids]
+        return cls(ids, encode_texts(plm, texts, cache, batch_size))
+
+    def rows(self, news_ids: Sequence[str]) -> list[int]:
+        """Row of each id; PAD for ids the table does not hold."""
+        return [self.row.get(i, PAD) for i in news_ids]
+
+    def __contains__(self, news_id: str) -> bool:
+        return news_id in self.row
+
+    def __len__(self) -> int:
+        return len(self.ids)

@@ -1,0 +1,62 @@
+"""Baselines scored beside every model: random, popularity, CTR, zero-shot PLM cosine.
+
+Popularity and CTR are counted from the training logs only (the `PopularityStats` saved
+with the model), never from the impressions being scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from newsrec.data.mind import Impression
+from newsrec.data.popularity import PopularityStats
+from newsrec.encoders.news_table import PAD, NewsTable
+
+__all__ = ["Scorer", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
+
+Scorer = Callable[[list[Impression]], list[np.ndarray]]
+
+
+def random_scorer(seed: int = 0) -> Scorer:
+    def score(impressions: list[Impression]) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [rng.random(len(i.candidates)) for i in impressions]
+
+    return score
+
+
+def popularity_scorer(stats: PopularityStats) -> Scorer:
+    """Rank by click count in the training logs."""
+    return lambda imps: [np.array([stats.clicks[c] for c in i.candidates], dtype=float) for i in imps]
+
+
+def ctr_scorer(stats: PopularityStats) -> Scorer:
+    """Rank by smoothed click-through rate (clicks + 0.1) / (views + 1) in the training logs."""
+    return lambda imps: [np.array([stats.ctr(c) for c in i.candidates]) for i in imps]
+
+
+def cosine_scorer(table: NewsTable) -> Scorer:
+    """Zero-shot PLM: user = mean of history vectors, score = cosine to the candidate."""
+    vectors = table.vectors.numpy()
+
+    def score(impressions: list[Impression]) -> list[np.ndarray]:
+        out = []
+        for imp in impressions:
+            hist = [r for r in table.rows(imp.history) if r != PAD]
+            user = vectors[hist].mean(0) if hist else np.zeros(vectors.shape[1], np.float32)
+            user /= max(float(np.linalg.norm(user)), 1e-9)
+            out.append(vectors[table.rows(imp.candidates)] @ user)
+        return out
+
+    return score
+
+
+def baseline_scorers(stats: PopularityStats, frozen_table: NewsTable, seed: int = 0) -> dict[str, Scorer]:
+    return {
+        "random": random_scorer(seed),
+        "popularity": popularity_scorer(stats),
+        "ctr": ctr_scorer(stats),
+        "plm-cosine (zero-shot)": cosine_scorer(frozen_table),
+    }

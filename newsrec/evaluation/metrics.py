@@ -1,0 +1,94 @@
+"""Ranking metrics per impression, as in MIND's evaluate.py, plus beyond-accuracy figures.
+
+Each accuracy metric takes one impression's labels `y` (1 = clicked) and scores, and the
+caller averages over impressions. nDCG uses gain 2^rel - 1 and discount log2(rank + 1);
+MRR is the mean reciprocal rank of the clicked items.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "auc",
+    "mrr",
+    "ndcg",
+    "hit_at_k",
+    "ranks",
+    "top_k",
+    "category_diversity",
+    "coverage",
+    "novelty",
+]
+
+
+def auc(y: Sequence[int], scores: Sequence[float]) -> float:
+    """Probability a random click outranks a random non-click (ties count half)."""
+    y, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    pos, neg = s[y == 1], s[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("AUC needs at least one click and one non-click in the impression")
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def _order(scores: Sequence[float]) -> np.ndarray:
+    # Stable sort on -score: equal scores keep the listed order, so results are deterministic.
+    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+
+
+def mrr(y: Sequence[int], scores: Sequence[float]) -> float:
+    y_sorted = np.take(np.asarray(y), _order(scores))
+    rr = y_sorted / (np.arange(len(y_sorted)) + 1)
+    return float(rr.sum() / y_sorted.sum())
+
+
+def _dcg(y_sorted: np.ndarray, k: int) -> float:
+    y_sorted = y_sorted[:k]
+    gains = 2**y_sorted - 1
+    return float((gains / np.log2(np.arange(len(y_sorted)) + 2)).sum())
+
+
+def ndcg(y: Sequence[int], scores: Sequence[float], k: int) -> float:
+    y = np.asarray(y)
+    best = _dcg(np.sort(y)[::-1], k)
+    return _dcg(np.take(y, _order(scores)), k) / best
+
+
+def hit_at_k(y: Sequence[int], scores: Sequence[float], k: int) -> float:
+    """1.0 when a clicked item is in the top k (CTR@k over impressions), else 0.0."""
+    return float(np.take(np.asarray(y), _order(scores))[:k].any())
+
+
+def ranks(scores: Sequence[float]) -> list[int]:
+    """1-based rank of each listed item, best = 1 (the MIND leaderboard's prediction.txt)."""
+    out = np.empty(len(scores), dtype=np.int64)
+    out[_order(scores)] = np.arange(1, len(scores) + 1)
+    return out.tolist()
+
+
+def top_k(items: Sequence[str], scores: Sequence[float], k: int) -> list[str]:
+    return [items[i] for i in _order(scores)[:k]]
+
+
+def category_diversity(top_items: Sequence[str], category: dict[str, str]) -> float:
+    """Share of distinct categories in one top-k list (1.0 = all different)."""
+    cats = [category.get(i, "") for i in top_items]
+    return len(set(cats)) / len(cats) if cats else 0.0
+
+
+def coverage(top_lists: Sequence[Sequence[str]], catalogue: set[str]) -> float:
+    """Share of the candidate catalogue that appears in at least one top-k list."""
+    shown = {i for lst in top_lists for i in lst}
+    return len(shown & catalogue) / len(catalogue) if catalogue else 0.0
+
+
+def novelty(top_items: Sequence[str], clicks: Counter, total_clicks: int) -> float:
+    """Mean self-information -log2 p(i) of the items, p from training clicks (add-one smoothed)."""
+    n_items = len(clicks) + 1
+    return float(np.mean([-math.log2((clicks[i] + 1) / (total_clicks + n_items)) for i in top_items]))
