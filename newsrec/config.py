@@ -42,7 +42,7 @@ class TrainConfig(BaseModel):
     negatives: int = Field(4, ge=1, description="sampled non-clicks per click (K)")
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(1e-4, gt=0)
     plm_lr: float = Field(2e-5, gt=0, description="learning rate of fine-tuned PLM layers")
     weight_decay: float = Field(0.01, ge=0)
     patience: int = Field(2, ge=1, description="epochs without validation gain before stopping")

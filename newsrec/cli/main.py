@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from newsrec.config import ConfigError, load_config
-from newsrec.data.mind import Impression, MindFormatError, read_behaviors, read_news
+from newsrec.data.mind import Impression, MindFormatError, news_used_by, read_behaviors, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
@@ -39,6 +39,9 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug 
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
     for noisy in ("httpx", "urllib3", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-tensor "Loading weights" bars say nothing useful
 
 
 def _fail(message: str) -> typer.Exit:
@@ -119,7 +122,7 @@ def evaluate(
     try:
         news_items = read_news(news)
         impressions = read_behaviors(behaviors)
-        ranker = Ranker.load(model, news_items, EmbeddingCache(cache))
+        ranker = Ranker.load(model, news_used_by(impressions, news_items), EmbeddingCache(cache))
         results = compare_with_baselines(ranker, news_items, impressions, EmbeddingCache(cache))
     except (MindFormatError, FileNotFoundError, ValueError) as e:
         raise _fail(str(e)) from None
@@ -141,7 +144,7 @@ def predict(
     try:
         news_items = read_news(news)
         impressions = read_behaviors(behaviors)
-        ranker = Ranker.load(model, news_items, EmbeddingCache(cache))
+        ranker = Ranker.load(model, news_used_by(impressions, news_items), EmbeddingCache(cache))
     except (MindFormatError, FileNotFoundError, ValueError) as e:
         raise _fail(str(e)) from None
     missing = sum(c not in ranker.table for imp in impressions for c in imp.candidates)

@@ -29,6 +29,7 @@ __all__ = [
     "read_behaviors",
     "write_behaviors",
     "drop_missing_news",
+    "news_used_by",
 ]
 
 logger = logging.getLogger(__name__)
@@ -233,6 +234,12 @@ def drop_missing_news(
     if report.any:
         logger.warning(report.summary())
     return kept, report
+
+
+def news_used_by(impressions: list[Impression], news: dict[str, News]) -> dict[str, News]:
+    """The news items that these impressions show or hold in a history (no need to encode the rest)."""
+    used = {i for imp in impressions for i in (*imp.history, *imp.candidates)}
+    return {i: n for i, n in news.items() if i in used}
 
 
 def _clean(cell: str) -> str:

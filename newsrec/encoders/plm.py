@@ -61,7 +61,7 @@ class PLM(nn.Module):
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.transformer = AutoModel.from_pretrained(path)
-        self.transformer.eval()
+        self.eval()  # inference by default; the trainer switches to train() when fine-tuning
         self.freeze_all_but_top(0)
 
     @property
@@ -102,14 +102,17 @@ class PLM(nn.Module):
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Encode texts in length buckets: (N,) strings -> (N, D) float32 unit vectors."""
+        """Encode texts in length buckets: (N,) strings -> (N, D) float32 unit vectors.
+
+        `progress` shows a bar on a terminal (tqdm stays quiet when output goes to a file).
+        """
         was_training = self.training
         self.eval()
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = range(0, len(texts), batch_size)
-        for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=not progress):
+        for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
             idx = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
             out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().numpy()

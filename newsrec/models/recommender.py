@@ -2,8 +2,9 @@
 
 score(n, u) = scale * r(n, u) + g(pop(n)) * has_log(n)
 
-- r(n, u) = V(n)^T W I(u), the bilinear interest model (W starts as the identity, so an
-  untrained model ranks by cosine), or the plain dot product V(n)^T I(u);
+- r(n, u) = V(n)^T W I(u), the bilinear interest model with W = I + delta: delta starts at
+  zero (an untrained model ranks by cosine) and weight decay pulls it back there, which
+  keeps the pretrained geometry when clicks are few; or the plain dot product V(n)^T I(u);
 - I(u) comes from a user encoder over the clicked-news vectors; a user with no history gets
   a learned prior vector;
 - g is a small MLP over the news item's popularity features (log clicks, log views, CTR
@@ -13,6 +14,7 @@ score(n, u) = scale * r(n, u) + g(pop(n)) * has_log(n)
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -33,6 +35,7 @@ class RecommenderConfig:
     scorer: str = "bilinear"
     heads: int = 4
     use_popularity: bool = True
+    initial_scale: float = 4.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,9 +48,10 @@ class NewsRecommender(nn.Module):
             raise ValueError(f"unknown scorer {config.scorer!r}: choose from {SCORERS}")
         self.config = config
         self.user_encoder = build_user_encoder(config.user_encoder, config.dim, config.heads)
-        self.bilinear = nn.Parameter(torch.eye(config.dim)) if config.scorer == "bilinear" else None
+        self.bilinear_delta = nn.Parameter(torch.zeros(config.dim, config.dim)) if config.scorer == "bilinear" else None
         self.empty_user = nn.Parameter(torch.zeros(config.dim))  # prior for users with no history
-        self.scale = nn.Parameter(torch.tensor(10.0))  # cosines live in [-1, 1]; logits need range
+        # cosines live in [-1, 1] and logits need range; log-parametrised so Adam moves it by ratios
+        self.log_scale = nn.Parameter(torch.tensor(math.log(config.initial_scale)))
         self.popularity = (
             nn.Sequential(nn.Linear(POPULARITY_FEATURES - 1, 16), nn.ReLU(), nn.Linear(16, 1))
             if config.use_popularity
@@ -62,8 +66,8 @@ class NewsRecommender(nn.Module):
 
     def interest(self, candidates: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
         """(B, N, D) candidates, (B, D) users -> (B, N) interest scores r(n, u)."""
-        if self.bilinear is not None:
-            user = user @ self.bilinear.T  # W I(u), (B, D)
+        if self.bilinear_delta is not None:
+            user = user + user @ self.bilinear_delta.T  # W I(u) = (I + delta) I(u), (B, D)
         return torch.einsum("bnd,bd->bn", candidates, user)
 
     def popularity_score(self, features: torch.Tensor) -> torch.Tensor:
@@ -77,9 +81,9 @@ class NewsRecommender(nn.Module):
     ) -> torch.Tensor:
         """Scores (B, N) for candidates (B, N, D) of users with history (B, H, D), mask (B, H)."""
         user = self.user_vector(history, mask)
-        return self.scale * self.interest(candidates, user) + self.popularity_score(popularity)
+        return self.log_scale.exp() * self.interest(candidates, user) + self.popularity_score(popularity)
 
     def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """How strongly each history item (H, D) matches one candidate (D,): (H,) scores."""
-        matched = history @ self.bilinear.T if self.bilinear is not None else history
+        matched = history + history @ self.bilinear_delta.T if self.bilinear_delta is not None else history
         return matched @ candidate

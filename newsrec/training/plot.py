@@ -21,8 +21,9 @@ def plot_curve(history: list[dict], path: str | Path) -> Path:
         values = [h.get(f"valid_{name}") for h in history]
         if any(v is not None for v in values):
             ax_metric.plot(epochs, values, marker="o", label=name)
-    ax_metric.set(title="validation", xlabel="epoch")
-    ax_metric.legend()
+    ax_metric.set(title="validation" if ax_metric.lines else "validation (no --valid file given)", xlabel="epoch")
+    if ax_metric.lines:
+        ax_metric.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

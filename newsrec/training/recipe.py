@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from newsrec.config import TrainConfig
-from newsrec.data.mind import Impression, News, drop_missing_news
+from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by
 from newsrec.data.popularity import PopularityStats
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import PAD, NewsTable
@@ -79,15 +79,18 @@ def train(
     if not train_imps:
         raise ValueError("no training impression has a click on a news item found in news.tsv")
     stats = PopularityStats.from_impressions(train_imps)
-    needed = {i for imp in train_imps + (valid_imps or []) for i in imp.history + imp.candidates}
-    used_news = {i: n for i, n in news.items() if i in needed}
+    used_news = news_used_by(train_imps + (valid_imps or []), news)
 
     # --- model and optimiser (with the PLM's top layers when fine-tuning)
     plm = build_plm(config)
     finetune = config.finetune_layers > 0
     model = NewsRecommender(RecommenderConfig(dim=plm.dim, user_encoder=config.user_encoder, scorer=config.scorer,
                                               heads=config.heads, use_popularity=config.use_popularity))
-    groups = [{"params": list(model.parameters()), "lr": config.lr}]
+    # as in nanoGPT: decay matrices only; biases, the scale and the empty-user prior keep their size
+    groups = [
+        {"params": [p for p in model.parameters() if p.dim() >= 2], "lr": config.lr},
+        {"params": [p for p in model.parameters() if p.dim() < 2], "lr": config.lr, "weight_decay": 0.0},
+    ]
     if finetune:
         groups.append({"params": [p for p in plm.parameters() if p.requires_grad], "lr": config.plm_lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)

@@ -1,0 +1,57 @@
+"""Each command end to end on a tiny synthetic world, through the real CLI."""
+
+import json
+
+from typer.testing import CliRunner
+
+from newsrec.cli.main import app
+from newsrec.evaluation.prediction import read_predictions
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+def test_synth_train_evaluate_predict(tmp_path):
+    world = tmp_path / "world"
+    assert invoke("synth", "--out", world, "--n-news", 150, "--n-users", 40).exit_code == 0
+    model = tmp_path / "model"
+    trained = invoke("train", "--news", world / "news.tsv", "--behaviors", world / "train/behaviors.tsv",
+                     "--valid", world / "dev", "--out", model, "--epochs", 2, "--user-encoder", "mean")
+    assert trained.exit_code == 0, trained.output
+    assert "best epoch" in trained.output and (model / "model.pt").is_file()
+
+    evaluated = invoke("evaluate", "--model", model, "--news", world, "--behaviors", world / "dev", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    results = json.loads(evaluated.stdout)
+    assert list(results) == ["newsrec (trained)", "random", "popularity", "ctr", "plm-cosine (zero-shot)"]
+    assert all(0 <= r["auc"] <= 1 and r["impressions"] == 40 for r in results.values())
+
+    # unseen news and an unlabeled file: new items are encoded on the fly, missing ones ranked last
+    (tmp_path / "test").mkdir()
+    news_lines = (world / "news.tsv").read_text() + "X1\ttech\tgadgets\tA brand new phone appears\t\t\t[]\t[]\n"
+    (tmp_path / "test" / "news.tsv").write_text(news_lines)
+    (tmp_path / "test" / "behaviors.tsv").write_text("900\tSU1\t\tS1 S2\tX1 S5 NOPE S7\n901\t\t\t\tS3 S4\n")
+    out = tmp_path / "prediction.txt"
+    predicted = invoke("predict", "--model", model, "--news", tmp_path / "test", "--behaviors", tmp_path / "test",
+                       "--out", out)
+    assert predicted.exit_code == 0, predicted.output
+    assert "1 candidates are missing" in predicted.output
+    ranks = read_predictions(out)
+    assert sorted(ranks["900"]) == [1, 2, 3, 4] and ranks["900"][2] == 4 and sorted(ranks["901"]) == [1, 2]
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    (tmp_path / "news.tsv").write_text("N1\tsports\tnba\tTitle\t\t\t[]\t[]\n")
+    (tmp_path / "behaviors.tsv").write_text("1\tU1\t\tN1\tN1-7\n")
+    result = invoke("train", "--news", tmp_path, "--behaviors", tmp_path, "--out", tmp_path / "m")
+    assert result.exit_code == 2
+    assert "behaviors.tsv:1" in result.output and "N123-1" in result.output
+    result = invoke("train", "--news", tmp_path, "--behaviors", tmp_path, "--out", tmp_path / "m", "--scorer", "mlp")
+    assert result.exit_code == 2 and "--scorer" in result.output
+    (tmp_path / "behaviors.tsv").write_text("1\tU1\t\tN1\tN1-1\n")
+    result = invoke("evaluate", "--model", tmp_path / "none", "--news", tmp_path, "--behaviors", tmp_path)
+    assert result.exit_code == 2 and "newsrec train" in result.output

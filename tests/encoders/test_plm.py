@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+
+from newsrec.data.mind import News
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.news_table import PAD, NewsTable
+from newsrec.encoders.plm import PLM, encode_texts, resolve_model_path
+from newsrec.encoders.text import news_text
+
+TEXTS = ["Lakers win the opener", "Fed cuts interest rates again", "A very long headline " * 20, "Lakers lose"]
+
+
+@pytest.fixture(scope="module")
+def plm():
+    return PLM("all-MiniLM-L6-v2", max_length=32)
+
+
+def test_news_text_joins_fields_in_order():
+    n = News("N1", "Lakers win", "sports", "nba", "They won.")
+    assert news_text(n, ["category", "title", "abstract"]) == "sports. Lakers win. They won"
+    assert news_text(News("N2", "Only title"), ["title", "abstract"]) == "Only title"
+    with pytest.raises(ValueError, match="unknown news field"):
+        news_text(n, ["body"])
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown encoder"):
+        resolve_model_path("no-such-model")
+
+
+def test_embeddings_are_unit_mean_pooled_and_batch_independent(plm):
+    vectors = plm.embed(TEXTS, batch_size=2)
+    assert vectors.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # length bucketing and padding must not change a text's vector
+    alone = plm.embed([TEXTS[0]])
+    assert np.allclose(alone[0], vectors[0], atol=1e-5)
+    # same as mean pooling over the unpadded sequence, done by hand
+    tokens = plm.tokenizer([TEXTS[1]], return_tensors="pt")
+    with torch.no_grad():
+        hidden = plm.transformer(**tokens).last_hidden_state[0]
+    manual = torch.nn.functional.normalize(hidden.mean(0), dim=-1).numpy()
+    assert np.allclose(manual, vectors[1], atol=1e-5)
+    # related headlines are closer than unrelated ones
+    assert vectors[0] @ vectors[3] > vectors[0] @ vectors[1]
+
+
+def test_cache_means_a_second_run_encodes_nothing(plm, tmp_path, monkeypatch):
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    first = encode_texts(plm, TEXTS, cache)
+    assert cache.count(plm.model_id) == 4
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the PLM ran although every text was cached")
+
+    monkeypatch.setattr(plm, "embed", fail)
+    again = encode_texts(plm, TEXTS, EmbeddingCache(tmp_path / "e.sqlite"))
+    assert np.array_equal(first, again)
+
+
+def test_finetuned_weights_get_their_own_cache_key():
+    plm = PLM("all-MiniLM-L6-v2", max_length=32)
+    frozen_id = plm.model_id
+    plm.freeze_all_but_top(1)
+    tuned_id = plm.model_id
+    with torch.no_grad():
+        next(p for p in plm.parameters() if p.requires_grad).add_(0.01)
+    assert len({frozen_id, tuned_id, plm.model_id}) == 3
+    with pytest.raises(ValueError, match="exceeds the 6 layers"):
+        plm.freeze_all_but_top(7)
+
+
+def test_news_table_rows(plm):
+    news = {"a": News("a", "Lakers win"), "b": News("b", "Fed cuts rates")}
+    table = NewsTable.encode(news, plm, ["title"])
+    assert table.rows(["b", "zz", "a"]) == [2, PAD, 1]
+    assert torch.all(table.vectors[PAD] == 0) and table.vectors.shape == (3, 384)

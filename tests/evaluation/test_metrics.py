@@ -1,0 +1,74 @@
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from newsrec.data.mind import Impression, News
+from newsrec.evaluation import metrics
+from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.prediction import read_predictions, write_predictions
+
+# labels and scores of one impression; ranking by score: c(1), a(0), d(1), b(0)
+Y = [0, 0, 1, 1]
+S = [0.8, 0.1, 0.9, 0.3]
+
+
+def test_auc_by_hand():
+    # pairs (click, non-click): (0.9>0.8), (0.9>0.1), (0.3<0.8), (0.3>0.1) -> 3 of 4
+    assert metrics.auc(Y, S) == 0.75
+    assert metrics.auc([1, 0, 0], [0.5, 0.5, 0.1]) == 0.75  # a tie counts half
+
+
+def test_auc_needs_both_labels():
+    with pytest.raises(ValueError, match="at least one click and one non-click"):
+        metrics.auc([1, 1], [0.2, 0.3])
+
+
+def test_mrr_by_hand():
+    # clicks at ranks 1 and 3: (1 + 1/3) / 2
+    assert metrics.mrr(Y, S) == pytest.approx((1 + 1 / 3) / 2)
+
+
+def test_ndcg_by_hand():
+    dcg = 1 / math.log2(2) + 1 / math.log2(4)
+    ideal = 1 / math.log2(2) + 1 / math.log2(3)
+    assert metrics.ndcg(Y, S, 5) == pytest.approx(dcg / ideal)
+    assert metrics.ndcg(Y, S, 2) == pytest.approx(1 / ideal)  # only the top 2 count
+    assert metrics.ndcg(Y, [0, 0, 1, 1], 10) == pytest.approx(1.0)
+
+
+def test_hit_and_ranks():
+    assert metrics.hit_at_k(Y, S, 1) == 1.0
+    assert metrics.hit_at_k([1, 0, 0], [0.1, 0.5, 0.9], 2) == 0.0
+    assert metrics.ranks(S) == [2, 4, 1, 3]
+    assert metrics.ranks([0.5, 0.5]) == [1, 2]  # ties keep listed order
+
+
+def test_beyond_accuracy_by_hand():
+    cat = {"a": "x", "b": "x", "c": "y"}
+    assert metrics.category_diversity(["a", "b", "c"], cat) == pytest.approx(2 / 3)
+    assert metrics.coverage([["a", "b"], ["b"]], {"a", "b", "c", "d"}) == 0.5
+    clicks = Counter({"a": 3})  # p(a) = 4/5, p(z) = 1/5 with add-one over 2 "items"
+    assert metrics.novelty(["a", "z"], clicks, 3) == pytest.approx((-math.log2(4 / 5) - math.log2(1 / 5)) / 2)
+
+
+def test_evaluate_scores_averages_and_skips_one_class_impressions():
+    news = {i: News(i, i, cat) for i, cat in zip("abcd", "xxyy")}
+    imps = [
+        Impression("1", "U", "", [], list("abcd"), Y),
+        Impression("2", "U", "", [], list("ab"), [1, 0]),
+        Impression("3", "U", "", [], list("ab"), [1, 1]),  # all clicks: skipped
+    ]
+    result = evaluate_scores(imps, [np.array(S), np.array([0.1, 0.2]), np.array([1, 2])], news)
+    assert result["impressions"] == 2
+    assert result["auc"] == pytest.approx((0.75 + 0.0) / 2)
+    assert result["acc@1"] == pytest.approx(0.5)
+    assert result["coverage@10"] == 1.0
+
+
+def test_prediction_file_format(tmp_path):
+    imps = [Impression("17", "U", "", [], list("abcd"), None), Impression("18", "U", "", [], ["a"], None)]
+    path = write_predictions(tmp_path / "prediction.txt", imps, [np.array(S), np.array([3.0])])
+    assert path.read_text() == "17 [2,4,1,3]\n18 [1]\n"
+    assert read_predictions(path) == {"17": [2, 4, 1, 3], "18": [1]}

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from newsrec.models.recommender import NewsRecommender, RecommenderConfig
+from newsrec.models.user_encoders import AdditiveAttention, build_user_encoder
+
+D = 16
+
+
+def unit(*shape):
+    return torch.nn.functional.normalize(torch.randn(*shape), dim=-1)
+
+
+@pytest.mark.parametrize("name", ["mean", "nrms"])
+def test_user_encoders_ignore_padding_and_survive_empty_history(name):
+    torch.manual_seed(0)
+    encoder = build_user_encoder(name, D, heads=2).eval()
+    history = unit(3, 4, D)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True], [False] * 4])
+    out = encoder(history, mask)
+    assert out.shape == (3, D) and torch.isfinite(out).all()
+    changed = history.clone()
+    changed[0, 2:] = 100.0  # padding slots must not matter
+    assert torch.allclose(encoder(changed, mask)[0], out[0], atol=1e-5)
+
+
+def test_additive_attention_weights_sum_to_one_over_real_items():
+    attention = AdditiveAttention(D)
+    mask = torch.tensor([[True, True, False]])
+    weights = attention.weights(unit(1, 3, D), mask)
+    assert torch.isclose(weights.sum(), torch.tensor(1.0)) and weights[0, 2] == 0
+
+
+def test_untrained_bilinear_model_ranks_by_cosine_plus_popularity():
+    model = NewsRecommender(RecommenderConfig(dim=D, user_encoder="mean", scorer="bilinear", use_popularity=False))
+    candidates, history = unit(2, 5, D), unit(2, 3, D)
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    scores = model(candidates, history, mask, torch.zeros(2, 5, 4))
+    user = torch.nn.functional.normalize(history.mean(1), dim=-1)
+    assert torch.allclose(scores, 4.0 * torch.einsum("bnd,bd->bn", candidates, user), atol=1e-5)
+
+
+def test_empty_history_uses_the_prior_and_no_log_means_no_popularity_term():
+    model = NewsRecommender(RecommenderConfig(dim=D))
+    with torch.no_grad():
+        model.empty_user.copy_(unit(D))
+    user = model.user_vector(unit(2, 3, D), torch.tensor([[True, False, False], [False] * 3]))
+    assert torch.allclose(user[1], model.empty_user)
+    features = torch.tensor([[[1.0, 2.0, -1.0, 1.0], [5.0, 5.0, 5.0, 0.0]]])
+    popularity = model.popularity_score(features)
+    assert popularity[0, 1] == 0 and popularity[0, 0] != 0
