@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from newsrec.encoders.text import NEWS_FIELDS
 from newsrec.models.recommender import SCORERS
@@ -31,6 +31,7 @@ class TrainConfig(BaseModel):
     encoder: str = Field("all-MiniLM-L6-v2", description="PLM name or local transformers folder")
     news_fields: list[str] = Field(["title", "abstract"], description="news text, in order")
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
+    enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
     finetune_layers: int = Field(0, ge=0, description="top PLM layers to train; 0 = frozen (fast)")
     # user encoder and scorer
     user_encoder: str = "nrms"
@@ -38,6 +39,9 @@ class TrainConfig(BaseModel):
     heads: int = Field(4, ge=1)
     use_popularity: bool = True
     max_history: int = Field(50, ge=1, description="most recent clicks kept per user")
+    # augmentation
+    paraphrases: str | None = Field(None, description="JSONL from `newsrec paraphrase`: alternative titles")
+    paraphrase_prob: float = Field(0.0, ge=0, le=1, description="chance a training news uses its paraphrase")
     # optimisation
     negatives: int = Field(4, ge=1, description="sampled non-clicks per click (K)")
     batch_size: int = Field(32, ge=1)
@@ -56,6 +60,20 @@ class TrainConfig(BaseModel):
         if bad or not v:
             raise ValueError(f"use one or more of {list(NEWS_FIELDS)}, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _needs(self) -> "TrainConfig":
+        if any(f in self.news_fields for f in ("summary", "keywords")) and not self.enrichment:
+            raise ValueError("news_fields summary/keywords need --enrichment FILE from `newsrec enrich`")
+        if self.paraphrase_prob > 0 and not self.paraphrases:
+            raise ValueError("paraphrase_prob > 0 needs --paraphrases FILE from `newsrec paraphrase`")
+        if self.paraphrase_prob > 0 and self.finetune_layers:
+            raise ValueError("paraphrase_prob works with the frozen PLM only: set --finetune-layers 0")
+        for name in ("enrichment", "paraphrases"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"--{name} {path} does not exist")
+        return self
 
     @field_validator("user_encoder")
     @classmethod
@@ -85,5 +103,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     try:
         return TrainConfig(**values)
     except ValidationError as e:
-        lines = [f"--{'-'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" for err in e.errors()]
+        lines = [f"--{'-'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" if err["loc"] else err["msg"]
+                 for err in e.errors()]
         raise ConfigError("invalid training settings:\n  " + "\n  ".join(lines)) from None

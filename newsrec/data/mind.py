@@ -52,6 +52,9 @@ class News:
     subcategory: str = ""
     abstract: str = ""
     url: str = ""
+    # LLM enrichment (newsrec enrich); not part of MIND's files
+    summary: str = ""
+    keywords: str = ""
 
 
 @dataclass

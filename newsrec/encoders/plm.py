@@ -78,17 +78,24 @@ class PLM(nn.Module):
         for layer in layers[len(layers) - n_layers :] if n_layers else []:
             for p in layer.parameters():
                 p.requires_grad = True
+        self._pretrained_digest = self._trainable_digest()
+
+    def _trainable_digest(self) -> str | None:
+        trainable = [p for p in self.transformer.parameters() if p.requires_grad]
+        if not trainable:
+            return None
+        digest = hashlib.sha1()
+        for p in trainable:
+            digest.update(p.detach().cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     @property
     def model_id(self) -> str:
-        """Cache key of the current weights: the name, plus a hash of any trained layers."""
-        trained = [p for p in self.transformer.parameters() if p.requires_grad]
-        if not trained:
+        """Cache key of the current weights: the name, plus a hash of layers changed by training."""
+        digest = self._trainable_digest()
+        if digest == self._pretrained_digest:  # frozen, or unfreezed but not yet trained
             return f"{self.name}|len{self.max_length}"
-        digest = hashlib.sha1()
-        for p in trained:
-            digest.update(p.detach().cpu().numpy().tobytes())
-        return f"{self.name}|len{self.max_length}|ft-{digest.hexdigest()[:16]}"
+        return f"{self.name}|len{self.max_length}|ft-{digest}"
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
@@ -127,7 +134,9 @@ def encode_texts(
     model_id = plm.model_id
     found = cache.get(model_id, texts) if cache else {}
     todo = list(dict.fromkeys(t for t in texts if text_key(t) not in found))
-    if todo:
+    if not todo:
+        logger.info("all %d news vectors found in the embedding cache", len(texts))
+    else:
         logger.info("encoding %d new texts with %s (%d cached)", len(todo), plm.name, len(texts) - len(todo))
         vectors = plm.embed(todo, batch_size=batch_size, progress=len(todo) > 2 * batch_size)
         if cache:

@@ -8,7 +8,7 @@ from newsrec.data.mind import News
 
 __all__ = ["NEWS_FIELDS", "news_text"]
 
-NEWS_FIELDS = ("title", "category", "subcategory", "abstract")
+NEWS_FIELDS = ("title", "category", "subcategory", "abstract", "summary", "keywords")
 
 
 def news_text(news: News, fields: Sequence[str] = ("title", "abstract")) -> str:

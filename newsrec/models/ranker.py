@@ -2,12 +2,14 @@
 
 `Ranker.load(model_dir, news)` restores what `newsrec train` saved and encodes any news it
 has not seen (through the embedding cache), so new candidates can be ranked at once.
+Users may also be described by text (an LLM profile, their own "what I like"): the text is
+encoded by the same PLM and fused with the history vector; with no history it is the user.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,35 +20,51 @@ from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import PopularityStats
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
-from newsrec.encoders.plm import PLM
+from newsrec.encoders.plm import PLM, encode_texts
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 
-__all__ = ["Ranker", "Reason", "MISSING_SCORE", "save_model", "build_plm"]
+__all__ = ["Ranker", "Reason", "MISSING_SCORE", "save_model", "build_plm", "prepare_news"]
 
 MISSING_SCORE = -1e9  # candidates with no text in news.tsv are ranked last
 MODEL_FILE, CONFIG_FILE, POPULARITY_FILE = "model.pt", "config.json", "popularity.json"
+TEXT_WEIGHT = 0.3  # share of an interest text in the user vector when there is also history
 
 
 @dataclass
 class Reason:
-    """The facts behind one recommendation: the history items that matched it most."""
+    """The facts behind one recommendation: what matched it, and how strongly."""
 
-    matched: list[tuple[str, float]]  # (news id, match score), strongest first
-    popularity: float  # the popularity term's share of the score
+    matched: list[tuple[str, float]]  # (history news id, match score), strongest first
+    popularity: float  # the popularity term's part of the score
+    topics: list[tuple[str, float]] = field(default_factory=list)  # (interest topic, cosine)
 
     def sentence(self, news: dict[str, News]) -> str:
+        """A template sentence stating these facts (no LLM needed)."""
+        popular = " and it is popular with readers" if self.popularity > 0.5 else ""
+        if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
+            topic, strength = self.topics[0]
+            return f"Matches your interest in {topic} (match {strength:.2f}){popular}."
         if not self.matched:
-            return "Popular with readers right now." if self.popularity > 0 else "Fits your reading profile."
-        title = news[self.matched[0][0]].title if self.matched[0][0] in news else self.matched[0][0]
-        extra = " and it is popular right now" if self.popularity > 0.5 else ""
-        return f"Because you read \"{title}\"{extra}."
+            return "Popular with readers right now." if popular else "A fresh pick to start your profile."
+        news_id, strength = self.matched[0]
+        title = news[news_id].title if news_id in news else news_id
+        return f"Because you read \"{title}\" (match {strength:.2f}){popular}."
 
 
 def build_plm(config: TrainConfig) -> PLM:
     plm = PLM(config.encoder, config.max_length)
     plm.freeze_all_but_top(config.finetune_layers)
     return plm
+
+
+def prepare_news(news: dict[str, News], config: TrainConfig) -> dict[str, News]:
+    """Attach the LLM enrichment named in the config, if any (one place for train and predict)."""
+    if not config.enrichment:
+        return news
+    from newsrec.llm.enrich import attach_enrichments, read_enrichments
+
+    return attach_enrichments(news, read_enrichments(config.enrichment))
 
 
 def save_model(out_dir: Path, model: NewsRecommender, plm: PLM, config: TrainConfig, stats: PopularityStats) -> None:
@@ -62,11 +80,19 @@ def save_model(out_dir: Path, model: NewsRecommender, plm: PLM, config: TrainCon
 
 
 class Ranker:
-    def __init__(self, model: NewsRecommender, table: NewsTable, stats: PopularityStats, config: TrainConfig):
+    def __init__(
+        self,
+        model: NewsRecommender,
+        table: NewsTable,
+        stats: PopularityStats,
+        config: TrainConfig,
+        plm: PLM | None = None,
+    ):
         self.model = model.eval()
         self.table = table
         self.stats = stats
         self.config = config
+        self.plm = plm
 
     @classmethod
     def load(
@@ -81,37 +107,65 @@ class Ranker:
         plm.load_state_dict(saved["plm_trained"], strict=False)
         model = NewsRecommender(RecommenderConfig(**saved["recommender_config"]))
         model.load_state_dict(saved["recommender"])
+        news = prepare_news(news, config)
         table = NewsTable.encode(news, plm, config.news_fields, cache, config.encode_batch_size)
-        return cls(model, table, PopularityStats.load(model_dir / POPULARITY_FILE), config)
+        return cls(model, table, PopularityStats.load(model_dir / POPULARITY_FILE), config, plm)
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """(N,) user texts -> (N, D); empty strings give zero rows. Never cached: users' words are theirs."""
+        if self.plm is None:
+            raise ValueError("this Ranker has no PLM to encode interest texts: load it with Ranker.load")
+        out = torch.zeros(len(texts), self.table.vectors.shape[1])
+        given = [i for i, t in enumerate(texts) if t.strip()]
+        if given:
+            out[given] = torch.from_numpy(encode_texts(self.plm, [texts[i] for i in given]))
+        return out
 
     @torch.no_grad()
-    def score(self, impressions: list[Impression], batch_size: int = 128) -> list[np.ndarray]:
-        """One score array per impression, in candidate order; higher = more relevant."""
+    def score(
+        self,
+        impressions: list[Impression],
+        interest_texts: dict[str, str] | None = None,
+        text_weight: float = TEXT_WEIGHT,
+        batch_size: int = 128,
+    ) -> list[np.ndarray]:
+        """One score array per impression, in candidate order; higher = more relevant.
+
+        `interest_texts` maps user ids to texts describing them (profile, own description).
+        """
         out: list[np.ndarray] = []
         for start in range(0, len(impressions), batch_size):
             chunk = impressions[start : start + batch_size]
             batch = make_batch([Row(i.history, i.candidates) for i in chunk], self.table, self.stats, self.config.max_history)
             cand, hist = batch.vectors(self.table)
-            scores = self.model(cand, hist, batch.history_mask, batch.popularity)
+            text = self.encode_texts([interest_texts.get(i.user_id, "") for i in chunk]) if interest_texts else None
+            scores = self.model(cand, hist, batch.history_mask, batch.popularity, text, text_weight)
             scores = scores.masked_fill(~batch.candidate_mask, MISSING_SCORE).numpy()
             out.extend(scores[i, : len(imp.candidates)] for i, imp in enumerate(chunk))
         return out
 
     @torch.no_grad()
-    def reason(self, history: list[str], news_id: str, top: int = 2) -> Reason:
-        """Which history items drove `news_id`'s score, and how much popularity added."""
+    def reason(self, history: list[str], news_id: str, topics: list[str] = (), top: int = 2) -> Reason:
+        """Which history items and interest topics drove `news_id`'s score, and how much popularity added."""
         batch = make_batch([Row(history, [news_id])], self.table, self.stats, self.config.max_history)
         cand, hist = batch.vectors(self.table)
         hist_ids = [self.table.ids[r - 1] for r in batch.history[0][batch.history_mask[0]].tolist()]
         match = self.model.history_match(cand[0, 0], hist[0, : len(hist_ids)]) if hist_ids else torch.zeros(0)
         order = match.argsort(descending=True)[:top].tolist()
         popularity = float(self.model.popularity_score(batch.popularity)[0, 0])
-        return Reason([(hist_ids[i], float(match[i])) for i in order], popularity)
+        topic_match = []
+        if topics and self.plm is not None:
+            sims = self.encode_texts(list(topics)) @ cand[0, 0]
+            topic_match = sorted(((t, float(s)) for t, s in zip(topics, sims)), key=lambda x: -x[1])[:top]
+        return Reason([(hist_ids[i], float(match[i])) for i in order], popularity, topic_match)
 
-    def recommend(self, history: list[str], k: int = 5) -> list[tuple[str, float, Reason]]:
-        """Top-k unread news of the whole table for a user with this history."""
+    def recommend(
+        self, history: list[str], k: int = 5, interest_text: str = "", topics: list[str] = ()
+    ) -> list[tuple[str, float, Reason]]:
+        """Top-k unread news of the whole table for a user with this history (and description)."""
         read = set(history)
         pool = [i for i in self.table.ids if i not in read]
-        scores = self.score([Impression("", "", "", history, pool)])[0]
+        texts = {"user": interest_text} if interest_text else None
+        scores = self.score([Impression("", "user", "", history, pool)], texts)[0]
         top = np.argsort(-scores, kind="stable")[:k]
-        return [(pool[i], float(scores[i]), self.reason(history, pool[i])) for i in top]
+        return [(pool[i], float(scores[i]), self.reason(history, pool[i], topics)) for i in top]

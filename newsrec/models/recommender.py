@@ -58,11 +58,23 @@ class NewsRecommender(nn.Module):
             else None
         )
 
-    def user_vector(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, H, D) clicked-news vectors, (B, H) mask -> (B, D) interest vectors."""
+    def user_vector(
+        self, history: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None = None, text_weight: float = 0.0
+    ) -> torch.Tensor:
+        """(B, H, D) clicked-news vectors, (B, H) mask -> (B, D) interest vectors.
+
+        `text` (B, D) holds encoded interest texts (a profile, a "what I like"), zero rows for
+        none: a user with no history is their text; with history the text is blended in
+        with `text_weight`.
+        """
         user = nn.functional.normalize(self.user_encoder(history, mask), dim=-1)  # like the unit news vectors
         has_history = mask.any(1, keepdim=True)  # (B, 1)
-        return torch.where(has_history, user, self.empty_user.expand_as(user))
+        user = torch.where(has_history, user, self.empty_user.expand_as(user))
+        if text is None:
+            return user
+        has_text = text.norm(dim=-1, keepdim=True) > 0
+        blended = nn.functional.normalize((1 - text_weight) * user + text_weight * text, dim=-1)
+        return torch.where(has_text, torch.where(has_history, blended, text), user)
 
     def interest(self, candidates: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
         """(B, N, D) candidates, (B, D) users -> (B, N) interest scores r(n, u)."""
@@ -77,10 +89,16 @@ class NewsRecommender(nn.Module):
         return self.popularity(features[..., :-1]).squeeze(-1) * features[..., -1]
 
     def forward(
-        self, candidates: torch.Tensor, history: torch.Tensor, mask: torch.Tensor, popularity: torch.Tensor
+        self,
+        candidates: torch.Tensor,
+        history: torch.Tensor,
+        mask: torch.Tensor,
+        popularity: torch.Tensor,
+        text: torch.Tensor | None = None,
+        text_weight: float = 0.0,
     ) -> torch.Tensor:
         """Scores (B, N) for candidates (B, N, D) of users with history (B, H, D), mask (B, H)."""
-        user = self.user_vector(history, mask)
+        user = self.user_vector(history, mask, text, text_weight)
         return self.log_scale.exp() * self.interest(candidates, user) + self.popularity_score(popularity)
 
     def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:

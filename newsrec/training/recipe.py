@@ -12,6 +12,7 @@ for resuming after a kill: run the same command again).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from newsrec.config import TrainConfig
 from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by
@@ -32,7 +34,7 @@ from newsrec.encoders.plm import PLM
 from newsrec.encoders.text import news_text
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Batch, make_batch
-from newsrec.models.ranker import Ranker, build_plm, save_model
+from newsrec.models.ranker import Ranker, build_plm, prepare_news, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.training.plot import plot_curve
 from newsrec.training.samples import sample_rows
@@ -74,6 +76,7 @@ def train(
     seed_everything(config.seed)
 
     # --- data: drop ids without text (reported), count popularity from the training logs only
+    news = prepare_news(news, config)
     train_imps, _ = drop_missing_news(train_impressions, news, require_click=True)
     valid_imps = drop_missing_news(valid_impressions, news, require_click=True)[0] if valid_impressions else None
     if not train_imps:
@@ -110,6 +113,7 @@ def train(
     table = NewsTable.encode(used_news, plm, config.news_fields, cache, config.encode_batch_size)
     tokens = plm.tokenizer([news_text(used_news[i], config.news_fields) for i in table.ids],
                            truncation=True, max_length=config.max_length)["input_ids"] if finetune else None
+    paraphrased = _paraphrase_vectors(config, used_news, table, plm, cache) if config.paraphrase_prob else None
 
     for epoch in range(start_epoch, config.epochs + 1):
         if bad_epochs >= config.patience:
@@ -119,9 +123,13 @@ def train(
         plm.train(finetune)
         rows = sample_rows(train_imps, config.negatives, random.Random(config.seed + epoch))
         losses = []
-        for start in range(0, len(rows), config.batch_size):
+        steps = range(0, len(rows), config.batch_size)
+        for start in tqdm(steps, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None):
             batch = make_batch(rows[start : start + config.batch_size], table, stats, config.max_history)
             candidates, hist = _batch_vectors(batch, table, plm, tokens)
+            if paraphrased is not None:  # augmentation: some news appear under their paraphrased title
+                candidates, hist = (_swap_in(x, rows, paraphrased, config.paraphrase_prob)
+                                    for x, rows in ((candidates, batch.candidates), (hist, batch.history)))
             scores = model(candidates, hist, batch.history_mask, batch.popularity)  # (B, 1 + K)
             loss = nn.functional.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long))
             optimizer.zero_grad()
@@ -168,6 +176,27 @@ def _batch_vectors(
     position = torch.zeros(len(table) + 1, dtype=torch.long)
     position[rows] = torch.arange(1, len(rows) + 1)
     return vectors[position[batch.candidates]], vectors[position[batch.history]]
+
+
+def _paraphrase_vectors(config: TrainConfig, news: dict[str, News], table: NewsTable, plm: PLM,
+                        cache: EmbeddingCache | None) -> torch.Tensor:
+    """(N + 1, D) vectors of each news item with its title paraphrased (the original where none)."""
+    from newsrec.llm.paraphrase import read_paraphrases
+
+    titles = read_paraphrases(config.paraphrases)
+    changed = {i: dataclasses.replace(n, title=titles[i]) for i, n in news.items() if i in titles}
+    vectors = table.vectors.clone()
+    if changed:
+        alt = NewsTable.encode(changed, plm, config.news_fields, cache, config.encode_batch_size)
+        vectors[table.rows(alt.ids)] = alt.vectors[1:]
+    logger.info("paraphrase augmentation: %d of %d news have a paraphrased title", len(changed), len(news))
+    return vectors
+
+
+def _swap_in(vectors: torch.Tensor, rows: torch.Tensor, alternative: torch.Tensor, prob: float) -> torch.Tensor:
+    """Replace each (B, N, D) vector by its alternative with probability `prob`."""
+    swap = (torch.rand(rows.shape) < prob).unsqueeze(-1)
+    return torch.where(swap, alternative[rows], vectors)
 
 
 def _save_checkpoint(out_dir, config, model, plm, optimizer, history, best_metric, bad_epochs) -> None:

@@ -55,3 +55,10 @@ def test_bad_input_is_a_clear_error(tmp_path):
     (tmp_path / "behaviors.tsv").write_text("1\tU1\t\tN1\tN1-1\n")
     result = invoke("evaluate", "--model", tmp_path / "none", "--news", tmp_path, "--behaviors", tmp_path)
     assert result.exit_code == 2 and "newsrec train" in result.output
+
+
+def test_demo_trains_and_recommends_with_reasons(tmp_path):
+    result = invoke("demo", "--out", tmp_path, "--epochs", 1, "--users", 2)
+    assert result.exit_code == 0, result.output
+    assert "plm-cosine (zero-shot)" in result.output and "newsrec (trained)" in result.output
+    assert result.output.count("Because you read") == 10  # top 5 for each of 2 users

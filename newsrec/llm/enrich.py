@@ -1,0 +1,118 @@
+"""News enrichment: a one-sentence summary and 3-5 keywords per news item (GENRE-style).
+
+Output is JSON, validated; bad output is retried, then replaced by a fallback built from the
+title (marked `from_llm=False`). Results are cached by model + prompt version + text, so a
+rerun or a resumed batch redoes nothing already finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from tqdm.auto import tqdm
+
+from newsrec.data.mind import News
+from newsrec.llm.backends import LLM
+from newsrec.llm.cache import LLMCache
+from newsrec.llm.structured import generate_structured
+
+__all__ = ["Enrichment", "enrich_news", "attach_enrichments", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
+
+PROMPT_VERSION = "enrich-v1"
+SYSTEM = "You are a news editor. You reply with a single JSON object and nothing else."
+PROMPT = (
+    "News title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
+    'Reply as {{"summary": "<one sentence, at most 30 words, saying what the news is about>", '
+    '"keywords": ["<3 to 5 short keywords>"]}}'
+)
+STOPWORDS = set("a an the and or of to in on for with at by from as is are was were be this that it its after over new".split())
+
+
+class Enrichment(BaseModel):
+    summary: str = Field(min_length=8, max_length=400)
+    keywords: list[str] = Field(min_length=3, max_length=5)
+    from_llm: bool = True
+
+    @field_validator("keywords")
+    @classmethod
+    def _clean_keywords(cls, v: list[str]) -> list[str]:
+        cleaned = [k.strip() for k in v if isinstance(k, str) and k.strip()]
+        if len(cleaned) != len(v) or any(len(k.split()) > 4 for k in cleaned):
+            raise ValueError("keywords must be short non-empty phrases")
+        return cleaned
+
+    @field_validator("summary")
+    @classmethod
+    def _one_sentence(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if len(v.split()) > 45:
+            raise ValueError("summary must be one sentence of at most about 30 words")
+        return v
+
+
+def fallback_enrichment(news: News) -> Enrichment:
+    """Title as summary; keywords from the title's content words, then category."""
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
+    keywords = [w for w, _ in Counter(words).most_common(5)]
+    for extra in (news.subcategory, news.category, "news"):
+        if len(keywords) >= 3:
+            break
+        if extra and extra not in keywords:
+            keywords.append(extra)
+    while len(keywords) < 3:
+        keywords.append(f"{news.category or 'news'} {len(keywords)}")
+    return Enrichment(summary=news.title if len(news.title) >= 8 else f"News: {news.title}", keywords=keywords[:5],
+                      from_llm=False)
+
+
+def enrich_one(llm: LLM, news: News, cache: LLMCache | None = None) -> Enrichment:
+    text = PROMPT.format(title=news.title, category=news.category or "unknown", abstract=news.abstract[:600] or "-")
+    key = LLMCache.key("enrich", llm.model_id, PROMPT_VERSION, text)
+    if cache and (hit := cache.get(key)):
+        return Enrichment(**hit)
+    value, _ = generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))
+    if cache:
+        cache.put(key, value.model_dump())
+    return value
+
+
+def enrich_news(llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True) -> dict[str, Enrichment]:
+    """Enrich every item; finished items come from the cache, so a stopped batch resumes."""
+    return {
+        n.news_id: enrich_one(llm, n, cache)
+        for n in tqdm(news, desc=f"enriching with {llm.model_id}", unit="news", disable=None if progress else True)
+    }
+
+
+def write_enrichments(path: str | Path, enrichments: dict[str, Enrichment]) -> Path:
+    """JSON lines: {"news_id", "summary", "keywords", "from_llm"}."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for news_id, e in enrichments.items():
+            f.write(json.dumps({"news_id": news_id, **e.model_dump()}) + "\n")
+    return path
+
+
+def read_enrichments(path: str | Path) -> dict[str, Enrichment]:
+    out = {}
+    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+        try:
+            row = json.loads(line)
+            out[row.pop("news_id")] = Enrichment(**row)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{path}:{line_no}: not an enrichment line ({e})") from None
+    return out
+
+
+def attach_enrichments(news: dict[str, News], enrichments: dict[str, Enrichment]) -> dict[str, News]:
+    """News with `summary` and `keywords` filled where an enrichment exists (others keep them empty)."""
+    return {
+        i: dataclasses.replace(n, summary=e.summary, keywords=", ".join(e.keywords)) if (e := enrichments.get(i)) else n
+        for i, n in news.items()
+    }

@@ -1,0 +1,63 @@
+"""User interest profiles in plain words, written by the LLM from what a user read and wrote.
+
+The profile text can feed the user encoder: it is encoded by the PLM and fused with the
+history vector (`Ranker.score(..., interest_texts=...)`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, Field, field_validator
+
+from newsrec.data.mind import News
+from newsrec.llm.backends import LLM
+from newsrec.llm.cache import LLMCache
+from newsrec.llm.structured import generate_structured
+
+__all__ = ["UserProfile", "build_profile", "fallback_profile", "PROMPT_VERSION"]
+
+PROMPT_VERSION = "profile-v1"
+MAX_TITLES = 20
+SYSTEM = "You describe a news reader's interests. You reply with a single JSON object and nothing else."
+PROMPT = (
+    "Recently read headlines:\n{titles}\n{texts}\n"
+    'Reply as {{"profile": "<one or two sentences on what this reader likes>", '
+    '"topics": ["<2 to 6 short interest topics>"]}}'
+)
+
+
+class UserProfile(BaseModel):
+    profile: str = Field(min_length=10, max_length=500)
+    topics: list[str] = Field(min_length=1, max_length=6)
+    from_llm: bool = True
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in v if isinstance(t, str) and t.strip()]
+        if len(cleaned) != len(v) or any(len(t.split()) > 5 for t in cleaned):
+            raise ValueError("topics must be short non-empty phrases")
+        return cleaned
+
+
+def fallback_profile(history: list[News], texts: list[str] = ()) -> UserProfile:
+    """Counted, not written: the most read categories and subcategories."""
+    counts = Counter(x for n in history for x in (n.category, n.subcategory) if x)
+    topics = [t for t, _ in counts.most_common(4)] or ["general news"]
+    said = f" In their words: {texts[0][:200]}" if texts else ""
+    return UserProfile(profile=f"Reads mostly {', '.join(topics)} news.{said}", topics=topics, from_llm=False)
+
+
+def build_profile(llm: LLM, history: list[News], texts: list[str] = (), cache: LLMCache | None = None) -> UserProfile:
+    """A profile from the user's latest reads (most recent last) and any texts they wrote."""
+    titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or "- (none yet)"
+    written = "".join(f"The reader wrote: {t[:300]}\n" for t in texts)
+    prompt = PROMPT.format(titles=titles, texts=written)
+    key = LLMCache.key("profile", llm.model_id, PROMPT_VERSION, prompt)
+    if cache and (hit := cache.get(key)):
+        return UserProfile(**hit)
+    value, _ = generate_structured(llm, SYSTEM, prompt, UserProfile, lambda: fallback_profile(history, list(texts)))
+    if cache:
+        cache.put(key, value.model_dump())
+    return value

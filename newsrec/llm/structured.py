@@ -1,0 +1,51 @@
+"""Ask an LLM for JSON, validate it with pydantic, retry, and fall back.
+
+Small local models often return broken or off-schema JSON: each reply is parsed and
+validated; a bad one is retried (with the error named in the prompt) and, when retries
+run out, the caller's fallback is used and marked as such.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from newsrec.llm.backends import LLM
+
+__all__ = ["generate_structured", "parse_json_object"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+
+def parse_json_object(text: str) -> dict:
+    """The first {...} object in `text` (models like to wrap JSON in prose or code fences)."""
+    match = re.search(r"\{.*\}", text, flags=re.DOTALL)
+    if not match:
+        raise ValueError("the reply holds no JSON object")
+    value = json.loads(match.group(0))
+    if not isinstance(value, dict):
+        raise ValueError("the reply's JSON is not an object")
+    return value
+
+
+def generate_structured(
+    llm: LLM, system: str, prompt: str, schema: type[T], fallback: Callable[[], T], retries: int = 2,
+    max_tokens: int = 160,
+) -> tuple[T, bool]:
+    """Returns (value, from_llm); from_llm is False when the fallback was used."""
+    ask = prompt
+    for attempt in range(retries + 1):
+        reply = llm.generate(system, ask, max_tokens=max_tokens, json_mode=True)
+        try:
+            return schema.model_validate(parse_json_object(reply)), True
+        except (ValueError, ValidationError) as e:
+            error = str(e).splitlines()[0]
+            logger.debug("attempt %d: invalid LLM output (%s): %r", attempt + 1, error, reply[:200])
+            ask = f"{prompt}\n\nYour previous answer was invalid ({error}). Reply with the JSON object only."
+    return fallback(), False
