@@ -1,4 +1,4 @@
-"""The `newsrec` command: synth, train, evaluate, predict, demo."""
+"""The `newsrec` command: synth, train, evaluate, predict, demo (+ LLM commands in cli/llm.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from newsrec.cli.llm import register as register_llm_commands
 from newsrec.config import ConfigError, load_config
 from newsrec.data.mind import Impression, MindFormatError, news_used_by, read_behaviors, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
@@ -39,9 +40,6 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug 
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
     for noisy in ("httpx", "urllib3", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # per-tensor "Loading weights" bars say nothing useful
 
 
 def _fail(message: str) -> typer.Exit:
@@ -75,6 +73,9 @@ def train(
     encoder: Annotated[Optional[str], typer.Option(help="PLM name or local folder")] = None,
     news_fields: Annotated[Optional[str], typer.Option(help="comma-separated: title,category,subcategory,abstract")] = None,
     max_length: Optional[int] = None,
+    enrichment: Annotated[Optional[Path], typer.Option(help="JSONL from `newsrec enrich` (summary, keywords)")] = None,
+    paraphrases: Annotated[Optional[Path], typer.Option(help="JSONL from `newsrec paraphrase`")] = None,
+    paraphrase_prob: Annotated[Optional[float], typer.Option(help="chance a training news uses its paraphrase")] = None,
     finetune_layers: Annotated[Optional[int], typer.Option(help="top PLM layers to train (0 = frozen, fast)")] = None,
     user_encoder: Annotated[Optional[str], typer.Option(help="mean | nrms")] = None,
     scorer: Annotated[Optional[str], typer.Option(help="bilinear | dot")] = None,
@@ -93,7 +94,9 @@ def train(
     try:
         settings = load_config(
             config, encoder=encoder, news_fields=news_fields.split(",") if news_fields else None,
-            max_length=max_length, finetune_layers=finetune_layers, user_encoder=user_encoder, scorer=scorer,
+            max_length=max_length, enrichment=str(enrichment) if enrichment else None,
+            paraphrases=str(paraphrases) if paraphrases else None, paraphrase_prob=paraphrase_prob,
+            finetune_layers=finetune_layers, user_encoder=user_encoder, scorer=scorer,
             use_popularity=use_popularity, negatives=negatives, max_history=max_history, batch_size=batch_size,
             epochs=epochs, lr=lr, patience=patience, seed=seed,
         )
@@ -140,7 +143,7 @@ def predict(
     out: Annotated[Path, typer.Option(help="prediction.txt to write")],
     cache: CacheOpt = None,
 ) -> None:
-    """Write MIND leaderboard predictions: `<impression id> [r1,r2,...]` per line."""
+    """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks."""
     try:
         news_items = read_news(news)
         impressions = read_behaviors(behaviors)
@@ -202,6 +205,8 @@ def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
         table.add_row(name, *cells)
     console.print(table)
 
+
+register_llm_commands(app, console, _fail)
 
 if __name__ == "__main__":
     app()

@@ -18,7 +18,7 @@ import numpy as np
 
 from newsrec.data.mind import Impression, News, write_behaviors, write_news
 
-__all__ = ["TOPICS", "SyntheticWorldConfig", "generate_world", "write_world"]
+__all__ = ["TOPICS", "SyntheticWorldConfig", "generate_world", "write_world", "describe_user"]
 
 # topic -> (subcategory, headline subjects, headline verbs/objects)
 TOPICS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -157,3 +157,9 @@ def write_world(out_dir: str | Path, config: SyntheticWorldConfig | None = None)
     write_behaviors(out / "dev" / "behaviors.tsv", world["dev"])
     (out / "world.json").write_text(json.dumps({"config": vars(config), **world["truth"]}, indent=1))
     return out
+
+
+def describe_user(interests: dict[str, float], n_topics: int = 2) -> str:
+    """A user's own words for their strongest hidden interests, e.g. "I follow basketball and markets news"."""
+    top = sorted(interests, key=lambda t: -interests[t])[:n_topics]
+    return "I follow " + " and ".join(f"{TOPICS[t][0]} ({t})" for t in top) + " news"

@@ -55,6 +55,9 @@ class PLM(nn.Module):
     def __init__(self, name: str = "all-MiniLM-L6-v2", max_length: int = 96):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # per-tensor "Loading weights" bars say nothing useful
 
         path = resolve_model_path(name)
         self.name = name

@@ -1,0 +1,130 @@
+"""LLM commands of `newsrec`: enrich, paraphrase, profile, recommend (with explanations)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from newsrec.data.mind import MindFormatError, news_used_by, read_behaviors, read_news
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.llm.backends import LLM, LLMError, load_llm
+from newsrec.llm.cache import LLMCache
+
+__all__ = ["register"]
+
+LLMOpt = Annotated[str, typer.Option("--llm", help="local model (smollm2, gemma3-270m, qwen2.5-coder-1.5b) or server URL")]
+LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to send to a server")]
+
+
+def _llm(spec: str, model: str) -> LLM:
+    try:
+        return load_llm(spec, model)
+    except (LLMError, FileNotFoundError, ValueError) as e:
+        raise typer.BadParameter(str(e), param_hint="--llm") from None
+
+
+def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None):
+    items = read_news(news)
+    if behaviors:
+        items = news_used_by([i for b in behaviors for i in read_behaviors(b)], items)
+    return list(items.values())[:limit]
+
+
+def register(app: typer.Typer, console, fail) -> None:
+    @app.command()
+    def enrich(
+        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        out: Annotated[Path, typer.Option(help="JSONL of {news_id, summary, keywords, from_llm}")],
+        llm: LLMOpt = "smollm2",
+        llm_model: LLMModelOpt = "default",
+        behaviors: Annotated[Optional[list[Path]], typer.Option(help="only news these impressions use")] = None,
+        limit: Annotated[Optional[int], typer.Option(help="at most this many news")] = None,
+    ) -> None:
+        """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
+        from newsrec.llm.enrich import enrich_news, write_enrichments
+
+        try:
+            items = _news_subset(news, behaviors, limit)
+        except (MindFormatError, FileNotFoundError) as e:
+            raise fail(str(e)) from None
+        model = _llm(llm, llm_model)
+        started = time.perf_counter()
+        enrichments = enrich_news(model, items, LLMCache())
+        write_enrichments(out, enrichments)
+        fallbacks = sum(not e.from_llm for e in enrichments.values())
+        console.print(f"enriched {len(enrichments)} news in {time.perf_counter() - started:.0f} s "
+                      f"({fallbacks} fell back to the title) -> {out}")
+        console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
+
+    @app.command()
+    def paraphrase(
+        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        out: Annotated[Path, typer.Option(help="JSONL of {news_id, title}")],
+        llm: LLMOpt = "smollm2",
+        llm_model: LLMModelOpt = "default",
+        behaviors: Annotated[Optional[list[Path]], typer.Option(help="only news these impressions use")] = None,
+        limit: Optional[int] = None,
+    ) -> None:
+        """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
+        from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
+
+        items = _news_subset(news, behaviors, limit)
+        titles = paraphrase_titles(_llm(llm, llm_model), items, LLMCache())
+        write_paraphrases(out, titles)
+        console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
+
+    @app.command()
+    def profile(
+        user: Annotated[str, typer.Argument(help="user id (for MIND rows without one: imp-<impression id>)")],
+        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
+        text: Annotated[Optional[list[str]], typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
+        llm: LLMOpt = "smollm2",
+        llm_model: LLMModelOpt = "default",
+    ) -> None:
+        """Write a user's interest profile in plain words, with interest topics (JSON)."""
+        from newsrec.llm.profiles import build_profile
+
+        items = read_news(news)
+        rows = [i for b in behaviors for i in read_behaviors(b) if i.user_id == user]
+        if not rows and not text:
+            raise fail(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
+        history = max((r.history for r in rows), key=len, default=[])
+        result = build_profile(_llm(llm, llm_model), [items[h] for h in history if h in items], text or [], LLMCache())
+        print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
+
+    @app.command()
+    def recommend(
+        model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
+        news: Annotated[Path, typer.Option(help="news.tsv: the pool to recommend from")],
+        user: Annotated[Optional[str], typer.Option(help="user whose latest history to use")] = None,
+        behaviors: Annotated[Optional[list[Path]], typer.Option(help="behaviors.tsv holding --user")] = None,
+        interests: Annotated[Optional[str], typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")] = None,
+        k: Annotated[int, typer.Option("-k", "--k", help="how many to recommend")] = 5,
+        llm: Annotated[Optional[str], typer.Option("--llm", help="phrase explanations with this LLM")] = None,
+        llm_model: LLMModelOpt = "default",
+    ) -> None:
+        """Top-k news for a user (history, description or both), each with an explanation."""
+        from newsrec.llm.explain import explain
+        from newsrec.models.ranker import Ranker
+
+        items = read_news(news)
+        history: list[str] = []
+        if user:
+            rows = [i for b in behaviors or [] for i in read_behaviors(b) if i.user_id == user]
+            if not rows:
+                raise fail(f"user {user} not found: give --behaviors holding them, or only --interests")
+            history = max((r.history for r in rows), key=len)
+        if not history and not interests:
+            console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
+        ranker = Ranker.load(model, items, EmbeddingCache())
+        topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
+        generator = _llm(llm, llm_model) if llm else None
+        for rank, (news_id, score, reason) in enumerate(ranker.recommend(history, k, interests or "", topics), 1):
+            n = items[news_id]
+            console.print(f"{rank}. [{n.category}] {n.title}  (score {score:.2f})")
+            console.print(f"   {explain(generator, reason, n, items, LLMCache())}")

