@@ -10,6 +10,7 @@ model="x")` a remote one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Protocol
@@ -32,8 +33,8 @@ class LLM(Protocol):
 
     model_id: str
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_mode: bool = False) -> str:
-        """Reply to `prompt` under the `system` instruction; `json_mode` asks for a JSON object."""
+    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
+        """Reply to `prompt` under the `system` instruction; `json_schema` constrains it to such a JSON object."""
         ...
 
 
@@ -53,20 +54,24 @@ class LlamaCppLLM:
             verbose=False,
         )
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_mode: bool = False) -> str:
+    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
+        # a JSON schema becomes a grammar: small models then cannot leave the required shape
         if self.chat:
             reply = self._llm.create_chat_completion(
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
                 max_tokens=max_tokens, temperature=0.0,
-                response_format={"type": "json_object"} if json_mode else None,
+                response_format={"type": "json_object", "schema": json_schema} if json_schema else None,
             )
             return reply["choices"][0]["message"]["content"] or ""
         # a base model continues text: state the task, then open the answer for it
-        opener = "{" if json_mode else ""
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
         reply = self._llm.create_completion(
-            f"{system}\n\n{prompt}\nAnswer: {opener}", max_tokens=max_tokens, temperature=0.0, stop=["\n\n"]
+            f"{system}\n\n{prompt}\nAnswer: ", max_tokens=max_tokens, temperature=0.0, grammar=grammar,
+            stop=None if json_schema else ["\n\n"],
         )
-        return opener + reply["choices"][0]["text"]
+        return reply["choices"][0]["text"]
 
 
 class OpenAICompatibleLLM:
@@ -76,15 +81,15 @@ class OpenAICompatibleLLM:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_mode: bool = False) -> str:
+    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
         body = {
             "model": self._model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
             "temperature": 0.0,
         }
-        if json_mode:
-            body["response_format"] = {"type": "json_object"}
+        if json_schema:  # llama.cpp's server form; vLLM and Ollama accept json_object too
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
         try:
             reply = self._client.post("/chat/completions", json=body)
             reply.raise_for_status()

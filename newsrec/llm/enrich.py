@@ -13,7 +13,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from tqdm.auto import tqdm
 
 from newsrec.data.mind import News
@@ -24,26 +26,25 @@ from newsrec.llm.structured import generate_structured
 __all__ = ["Enrichment", "enrich_news", "attach_enrichments", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "enrich-v1"
-SYSTEM = "You are a news editor. You reply with a single JSON object and nothing else."
+SYSTEM = "You summarise news articles as JSON."
 PROMPT = (
-    "News title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
-    'Reply as {{"summary": "<one sentence, at most 30 words, saying what the news is about>", '
-    '"keywords": ["<3 to 5 short keywords>"]}}'
+    "Title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
+    'Write a JSON object with "summary" (one sentence about the article) and "keywords" (3 to 5 different keywords).'
 )
 STOPWORDS = set("a an the and or of to in on for with at by from as is are was were be this that it its after over new".split())
 
 
 class Enrichment(BaseModel):
-    summary: str = Field(min_length=8, max_length=400)
-    keywords: list[str] = Field(min_length=3, max_length=5)
+    summary: str = Field(min_length=8, max_length=300)
+    keywords: list[Annotated[str, StringConstraints(max_length=40)]] = Field(min_length=3, max_length=5)
     from_llm: bool = True
 
     @field_validator("keywords")
     @classmethod
     def _clean_keywords(cls, v: list[str]) -> list[str]:
-        cleaned = [k.strip() for k in v if isinstance(k, str) and k.strip()]
-        if len(cleaned) != len(v) or any(len(k.split()) > 4 for k in cleaned):
-            raise ValueError("keywords must be short non-empty phrases")
+        cleaned = list({k.strip().lower(): k.strip() for k in v if isinstance(k, str) and k.strip()}.values())
+        if len(cleaned) < 3 or any(len(k.split()) > 4 for k in cleaned):
+            raise ValueError("keywords must be 3 to 5 different short phrases")
         return cleaned
 
     @field_validator("summary")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pydantic import BaseModel, Field, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from newsrec.data.mind import News
 from newsrec.llm.backends import LLM
@@ -19,17 +21,17 @@ __all__ = ["UserProfile", "build_profile", "fallback_profile", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "profile-v1"
 MAX_TITLES = 20
-SYSTEM = "You describe a news reader's interests. You reply with a single JSON object and nothing else."
+SYSTEM = "You describe a news reader's interests as JSON."
 PROMPT = (
     "Recently read headlines:\n{titles}\n{texts}\n"
-    'Reply as {{"profile": "<one or two sentences on what this reader likes>", '
-    '"topics": ["<2 to 6 short interest topics>"]}}'
+    'Write a JSON object with "profile" (one or two sentences on what this reader likes) and '
+    '"topics" (2 to 6 short interest topics).'
 )
 
 
 class UserProfile(BaseModel):
-    profile: str = Field(min_length=10, max_length=500)
-    topics: list[str] = Field(min_length=1, max_length=6)
+    profile: str = Field(min_length=10, max_length=400)
+    topics: list[Annotated[str, StringConstraints(max_length=40)]] = Field(min_length=1, max_length=6)
     from_llm: bool = True
 
     @field_validator("topics")

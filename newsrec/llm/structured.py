@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from newsrec.llm.backends import LLM
 
-__all__ = ["generate_structured", "parse_json_object"]
+__all__ = ["generate_structured", "parse_json_object", "reply_schema"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -34,6 +34,13 @@ def parse_json_object(text: str) -> dict:
     return value
 
 
+def reply_schema(schema: type[BaseModel]) -> dict:
+    """The JSON schema the LLM must fill: the model's required fields only (not our bookkeeping)."""
+    full = schema.model_json_schema()
+    required = full.get("required", [])
+    return {**full, "properties": {k: v for k, v in full["properties"].items() if k in required}}
+
+
 def generate_structured(
     llm: LLM, system: str, prompt: str, schema: type[T], fallback: Callable[[], T], retries: int = 2,
     max_tokens: int = 160,
@@ -41,7 +48,7 @@ def generate_structured(
     """Returns (value, from_llm); from_llm is False when the fallback was used."""
     ask = prompt
     for attempt in range(retries + 1):
-        reply = llm.generate(system, ask, max_tokens=max_tokens, json_mode=True)
+        reply = llm.generate(system, ask, max_tokens=max_tokens, json_schema=reply_schema(schema))
         try:
             return schema.model_validate(parse_json_object(reply)), True
         except (ValueError, ValidationError) as e:

