@@ -31,7 +31,7 @@ def paraphrase_titles(llm: LLM, news: list[News], cache: LLMCache | None = None)
         hit = cache.get(key) if cache else None
         if hit is None:
             reply = llm.generate(SYSTEM, f"Headline: {n.title}\nRewritten headline:", max_tokens=40)
-            reply = reply.strip().strip('"').splitlines()[0].strip() if reply.strip() else ""
+            reply = reply.strip().splitlines()[0].strip().strip('"').strip() if reply.strip() else ""
             hit = {"text": reply if _valid(n.title, reply) else None}
             if cache:
                 cache.put(key, hit)
