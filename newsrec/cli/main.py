@@ -194,6 +194,38 @@ def demo(
     console.print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; model in {out / 'model'}")
 
 
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL [default: sqlite file beside the model]")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    index: Annotated[str, typer.Option(help="faiss (in process) | milvus")] = "faiss",
+    milvus_uri: Annotated[Optional[str], typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
+) -> None:
+    """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin")."""
+    import uvicorn
+
+    from newsrec.serve.settings import ServiceSettings
+
+    if not (model / "model.pt").is_file():
+        raise _fail(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
+    os.environ.update({"NEWSREC_MODEL_DIR": str(model), "NEWSREC_INDEX": index})
+    for name, value in (("NEWSREC_DB_URL", db), ("NEWSREC_MILVUS_URI", milvus_uri)):
+        if value:
+            os.environ[name] = value
+    try:
+        settings = ServiceSettings()
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    if not settings.keys:
+        console.print("[yellow]NEWSREC_API_KEYS is empty: every /v1 request will get 401[/]")
+    # the workers rebuild the app from the NEWSREC_* variables set above
+    uvicorn.run("newsrec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False)
+
+
 def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
     table = Table(title=f"metrics x100 on {title}" if title else None)
     table.add_column("scorer")

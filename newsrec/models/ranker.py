@@ -44,7 +44,7 @@ class Reason:
         popular = " and it is popular with readers" if self.popularity > 0.5 else ""
         if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
             topic, strength = self.topics[0]
-            return f"Matches your interest in {topic} (match {strength:.2f}){popular}."
+            return f"Matches your interest \"{topic}\" (match {strength:.2f}){popular}."
         if not self.matched:
             return "Popular with readers right now." if popular else "A fresh pick to start your profile."
         news_id, strength = self.matched[0]

@@ -1,0 +1,125 @@
+"""Every endpoint, the auth matrix, idempotent events, deletion, real-time updates."""
+
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, news_items
+
+
+def seed(client):
+    items = (news_items(5, 0, "sports", "Lakers win basketball game number {i}")
+             + news_items(5, 10, "finance", "Stock markets rally as interest rates fall, day {i}")
+             + news_items(5, 20, "food", "An easy pasta recipe for busy weeknights, number {i}"))
+    r = client.post("/v1/news", json={"items": items}, headers=NEWS_KEY)
+    assert r.status_code == 200 and r.json() == {"stored": 15}
+
+
+def click(client, event_id, user, news_id, kind="click", text=None):
+    event = {"event_id": event_id, "user_id": user, "news_id": news_id, "type": kind}
+    if text:
+        event["text"] = text
+    return client.post("/v1/events", json={"events": [event]}, headers=USER_KEY)
+
+
+def recs(client, user, k=5):
+    r = client.get(f"/v1/users/{user}/recommendations?k={k}", headers=USER_KEY)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_health_and_openapi_need_no_key(client):
+    assert client.get("/health").json()["status"] == "ok"
+    assert "/v1/users/{user_id}/recommendations" in client.get("/openapi.json").json()["paths"]
+    assert "newsrec_request_seconds" in client.get("/metrics").text
+
+
+def test_auth_matrix(client):
+    routes = [("post", "/v1/news", {"json": {"items": news_items(1)}}, "news"),
+              ("get", "/v1/users/u1/recommendations", {}, "users"),
+              ("get", "/v1/users/u1/profile", {}, "users"),
+              ("put", "/v1/users/u1/interests", {"json": {"text": "tennis"}}, "users"),
+              ("delete", "/v1/users/u1", {}, "users")]
+    keys = {"news": NEWS_KEY, "users": USER_KEY}
+    for method, path, kwargs, scope in routes:
+        assert getattr(client, method)(path, **kwargs).status_code == 401
+        assert getattr(client, method)(path, headers={"Authorization": "Bearer wrong"}, **kwargs).status_code == 401
+        other = keys["users" if scope == "news" else "news"]
+        assert getattr(client, method)(path, headers=other, **kwargs).status_code == 403
+        assert getattr(client, method)(path, headers=keys[scope], **kwargs).status_code == 200
+        assert getattr(client, method)(path, headers=ADMIN_KEY, **kwargs).status_code == 200
+
+
+def test_new_news_is_recommendable_at_once_and_unknown_users_get_cold_start(client):
+    assert recs(client, "nobody") == []
+    seed(client)
+    items = recs(client, "nobody", k=5)
+    assert len(items) == 5 and all(i["explanation"] for i in items)
+    assert {"news_id", "title", "score", "explanation"} == set(items[0])
+
+
+def test_a_click_changes_the_next_recommendations(client):
+    seed(client)
+    before = [i["news_id"] for i in recs(client, "u1", k=15)]
+    assert click(client, "e1", "u1", "L10").json() == {"stored": 1, "duplicates": []}
+    after = recs(client, "u1", k=14)
+    assert "L10" not in [i["news_id"] for i in after]  # read items are not recommended again
+    assert sorted(i["news_id"] for i in after[:4]) == ["L11", "L12", "L13", "L14"]  # the other finance news lead
+    assert after[0]["explanation"].startswith("Because you read")
+    assert [i["news_id"] for i in after] != [n for n in before if n != "L10"]
+
+
+def test_events_are_idempotent_and_unknown_news_is_reported(client):
+    seed(client)
+    assert click(client, "e1", "u1", "L0").json() == {"stored": 1, "duplicates": []}
+    assert click(client, "e1", "u1", "L0").json() == {"stored": 0, "duplicates": ["e1"]}
+    r = client.post("/v1/events", json={"events": [
+        {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"},
+        {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"}]}, headers=USER_KEY)
+    assert r.json() == {"stored": 1, "duplicates": ["e2"]}
+    r = click(client, "e3", "u1", "NOPE")
+    assert r.status_code == 422 and r.json()["detail"]["unknown_news_ids"] == ["NOPE"]
+    assert client.get("/v1/users/u1/profile", headers=USER_KEY).json()["history"] == ["L0", "L1"]
+
+
+def test_validation_errors_name_the_field(client):
+    r = client.post("/v1/events", json={"events": [{"event_id": "x", "user_id": "u", "news_id": "L0", "type": "love"}]},
+                    headers=USER_KEY)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "type"
+    r = client.post("/v1/news", json={"items": [{"id": "N1"}]}, headers=NEWS_KEY)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "title"
+    assert client.get("/v1/users/u/recommendations?k=0", headers=USER_KEY).status_code == 422
+
+
+def test_request_size_limit(model_dir, tmp_path):
+    from tests.serve.conftest import make_client
+
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, max_body_bytes=2000) as c:
+        r = c.post("/v1/news", json={"items": news_items(100)}, headers=NEWS_KEY)
+        assert r.status_code == 413 and "smaller batches" in r.json()["detail"]
+
+
+def test_interests_give_cold_start_and_profile(client):
+    seed(client)
+    r = client.put("/v1/users/newbie/interests", json={"text": "I love cooking pasta and recipes"}, headers=USER_KEY)
+    assert r.status_code == 200
+    items = recs(client, "newbie", k=5)
+    assert sum(i["news_id"].startswith("L2") for i in items) >= 4  # the food items
+    assert "Matches your interest" in items[0]["explanation"]
+    assert client.get("/v1/users/newbie/profile", headers=USER_KEY).json()["interests"].startswith("I love cooking")
+
+
+def test_deleting_a_user_leaves_no_trace(client, tmp_path):
+    seed(client)
+    click(client, "e1", "secret-user-42", "L0", kind="comment", text="my private words")
+    client.put("/v1/users/secret-user-42/interests", json={"text": "private hobby"}, headers=USER_KEY)
+    recs(client, "secret-user-42")
+    r = client.delete("/v1/users/secret-user-42", headers=USER_KEY)
+    assert r.json()["deleted"] == {"events": 1, "interests": 1}
+    profile = client.get("/v1/users/secret-user-42/profile", headers=USER_KEY).json()
+    assert profile["history"] == [] and profile["interests"] is None and profile["recent_comments"] == []
+    service = client.app.state.service
+    from sqlalchemy import text
+
+    with service.sessions() as session:
+        for table in ("events", "interests"):
+            dumped = " ".join(str(r) for r in session.execute(text(f"SELECT * FROM {table}")))
+            assert "secret-user-42" not in dumped and "private" not in dumped
+    log = (tmp_path / "service.log").read_text()
+    assert "/v1/users/{user_id}/recommendations" in log and "secret-user-42" not in log and "user-key" not in log
