@@ -205,13 +205,13 @@ def serve(
     milvus_uri: Annotated[Optional[str], typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
 ) -> None:
     """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin")."""
-    import uvicorn
-
+    from newsrec.serve.run import run_server
     from newsrec.serve.settings import ServiceSettings
 
     if not (model / "model.pt").is_file():
         raise _fail(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
     os.environ.update({"NEWSREC_MODEL_DIR": str(model), "NEWSREC_INDEX": index})
+    os.environ.setdefault("NEWSREC_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     for name, value in (("NEWSREC_DB_URL", db), ("NEWSREC_MILVUS_URI", milvus_uri)):
         if value:
             os.environ[name] = value
@@ -221,9 +221,7 @@ def serve(
         raise _fail(str(e)) from None
     if not settings.keys:
         console.print("[yellow]NEWSREC_API_KEYS is empty: every /v1 request will get 401[/]")
-    # the workers rebuild the app from the NEWSREC_* variables set above
-    uvicorn.run("newsrec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                access_log=False)
+    run_server(host, port, workers)  # the workers rebuild the app from the NEWSREC_* variables set above
 
 
 def _print_table(results: dict[str, dict[str, float]], title: str) -> None:

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import faiss
+import torch
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -64,6 +66,9 @@ def _open_access_log(path: Path) -> None:
 def create_app(settings: ServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.threads:  # workers share the cores: one BLAS pool per core, not per worker
+            torch.set_num_threads(settings.threads)
+            faiss.omp_set_num_threads(settings.threads)
         migrate(settings.database_url)
         engine = make_engine(settings.database_url)
         ranker = Ranker.load(settings.model_dir, {}, EmbeddingCache())

@@ -31,7 +31,7 @@ class VectorIndex(Protocol):
 
 
 class FaissIndex:
-    def __init__(self, dim: int, approximate_above: int = 200_000, nlist: int = 1024, nprobe: int = 32):
+    def __init__(self, dim: int, approximate_above: int = 50_000, nlist: int = 1024, nprobe: int = 32):
         import faiss
 
         self._faiss = faiss
@@ -103,7 +103,7 @@ class MilvusIndex:
         return self._count
 
 
-def make_index(kind: str, dim: int, approximate_above: int = 200_000, milvus_uri: str | None = None) -> VectorIndex:
+def make_index(kind: str, dim: int, approximate_above: int = 50_000, milvus_uri: str | None = None) -> VectorIndex:
     if kind == "faiss":
         return FaissIndex(dim, approximate_above)
     if kind == "milvus":

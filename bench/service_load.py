@@ -1,0 +1,192 @@
+"""Service benchmarks on loopback: latency and throughput, click-to-change delay, event burst.
+
+Starts `newsrec serve --workers W` on 127.0.0.1 against a fresh SQLite database seeded with a
+synthetic pool of N news (vectors written straight to the database: ingest-time PLM encoding is
+measured apart, by `newsrec serve`'s POST /v1/news figures below), then runs a bounded asyncio
+load generator. Every loop is bounded in count and time and stops by itself.
+
+Usage: python bench/service_load.py --model runs/demo/model --pool 10000 100000 [--requests 2000]
+Prints a Markdown section for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from newsrec.store import repository as repo
+from newsrec.store.db import make_engine, make_sessions, migrate
+from newsrec.store.models import EventRow
+
+KEY = "bench-key"
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+DIM = 384
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
+    """N news with unit vectors around 20 topic centres (so users have something to prefer)."""
+    migrate(db_url)
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, DIM))
+    sessions = make_sessions(make_engine(db_url))
+    for start in range(0, n, 5000):
+        topics = rng.integers(0, 20, size=min(5000, n - start))
+        vectors = centres[topics] + rng.normal(scale=1.5, size=(len(topics), DIM))
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        items = [repo.NewsRecord(f"B{start + i}", f"Synthetic story {start + i} on topic {t}", f"topic{t}")
+                 for i, t in enumerate(topics)]
+        with sessions.begin() as session:
+            repo.upsert_news(session, items, vectors)
+
+
+def start(model: Path, db_url: str, port: int, workers: int, log) -> subprocess.Popen:
+    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin"}
+    proc = subprocess.Popen([sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model), "--db", db_url,
+                             "--port", str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["status"] == "ok":
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError("the server did not start within 300 s")
+
+
+async def load(base: str, users: int, requests: int, concurrency: int) -> tuple[np.ndarray, float]:
+    """`requests` GET recommendations from `concurrency` clients; returns latencies (s) and wall time."""
+    latencies: list[float] = []
+    queue = list(range(requests))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while queue:
+            queue.pop()
+            user = f"user{random.randrange(users)}"
+            t = time.perf_counter()
+            r = await http.get(f"{base}/v1/users/{user}/recommendations?k=10", headers=HEADERS)
+            latencies.append(time.perf_counter() - t)
+            r.raise_for_status()
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        return np.array(latencies), time.perf_counter() - started
+
+
+def click_delay(base: str, trials: int) -> np.ndarray:
+    """Time from sending a click to holding recommendations that reflect it (clicked item gone).
+
+    One plain keep-alive client, as a web page would send it."""
+    delays = []
+    with httpx.Client(timeout=30) as http:
+        for i in range(trials):
+            user = f"clicker{i}"
+            top = http.get(f"{base}/v1/users/{user}/recommendations?k=10", headers=HEADERS).json()["items"]
+            news_id = top[0]["news_id"]
+            t = time.perf_counter()
+            event = {"event_id": f"delay-{i}-{time.time_ns()}", "user_id": user, "news_id": news_id, "type": "click"}
+            http.post(f"{base}/v1/events", json={"events": [event]}, headers=HEADERS).raise_for_status()
+            after = http.get(f"{base}/v1/users/{user}/recommendations?k=10", headers=HEADERS).json()["items"]
+            delays.append(time.perf_counter() - t)
+            assert news_id not in [x["news_id"] for x in after], "the click did not change the recommendations"
+    return np.array(delays)
+
+
+async def burst(base: str, n_events: int, clients: int, pool: int, retry_share: float = 0.1) -> tuple[int, int, float]:
+    """n_events distinct events from `clients` concurrent clients, a share of them sent twice."""
+    events = [{"event_id": f"burst-{i}", "user_id": f"user{i % 997}", "news_id": f"B{i % pool}", "type": "click"}
+              for i in range(n_events)]
+    sends = events + random.Random(1).sample(events, int(retry_share * n_events))  # deliberate retries
+    random.Random(2).shuffle(sends)
+    queue = list(range(0, len(sends), 10))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while queue:
+            start = queue.pop()
+            r = await http.post(f"{base}/v1/events", json={"events": sends[start:start + 10]}, headers=HEADERS)
+            r.raise_for_status()
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        t = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        return len(events), len(sends), time.perf_counter() - t
+
+
+def count_burst_rows(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    with make_sessions(make_engine(db_url))() as session:
+        return session.scalar(select(func.count()).select_from(EventRow).where(EventRow.event_id.like("burst-%")))
+
+
+def ms(x: np.ndarray, q: float) -> str:
+    return f"{1000 * np.quantile(x, q):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--pool", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--burst-events", type=int, default=10_000)
+    parser.add_argument("--delay-trials", type=int, default=50)
+    args = parser.parse_args()
+
+    print(f"| pool | workers | requests | concurrency | p50 ms | p99 ms | requests/s |")
+    print("|---|---|---|---|---|---|---|")
+    extra = []
+    for i, pool in enumerate(args.pool):
+        with tempfile.TemporaryDirectory() as tmp:
+            db_url = f"sqlite:///{tmp}/bench.sqlite"
+            seed_pool(db_url, pool)
+            port = free_port()
+            with open(Path(tmp) / "server.log", "w") as log:
+                proc = start(args.model, db_url, port, args.workers, log)
+                base = f"http://127.0.0.1:{port}"
+                try:
+                    asyncio.run(load(base, args.users, 200, args.concurrency))  # warm-up
+                    latencies, wall = asyncio.run(load(base, args.users, args.requests, args.concurrency))
+                    print(f"| {pool:,} | {args.workers} | {args.requests} | {args.concurrency} | {ms(latencies, 0.5)} | "
+                          f"{ms(latencies, 0.99)} | {len(latencies) / wall:.0f} |", flush=True)
+                    if i == len(args.pool) - 1:  # the delay and burst figures at the largest pool
+                        delays = click_delay(base, args.delay_trials)
+                        extra.append(f"Click-to-changed-recommendation delay at {pool:,} news "
+                                     f"(POST click, then GET; {args.delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
+                                     f"p99 {ms(delays, 0.99)} ms.")
+                        distinct, sent, seconds = asyncio.run(burst(base, args.burst_events, 20, pool))
+                        stored = count_burst_rows(db_url)
+                        extra.append(f"Burst: {sent:,} event posts ({distinct:,} distinct, {sent - distinct:,} deliberate "
+                                     f"retries) from 20 concurrent clients in {seconds:.1f} s; the database holds "
+                                     f"{stored:,} burst events ({'exactly the distinct ones' if stored == distinct else 'MISMATCH'}).")
+                finally:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=60)
+    print()
+    print("\n\n".join(extra))
+
+
+if __name__ == "__main__":
+    main()
