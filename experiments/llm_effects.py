@@ -1,0 +1,87 @@
+"""Does the LLM help ranking? Dev metrics with and without LLM summaries in the news text, and
+with and without an LLM-written profile on the user side (docs/RESULTS.md).
+
+Steps: train the default model, and the same with `--enrichment` (news text = title, summary,
+abstract); evaluate both on the first N dev impressions; then write a profile for each of
+those users from their history (LLM, cached) and score with the profile fused into the user
+vector.
+
+Usage: python experiments/llm_effects.py --mind ../shared/data/mind-sample \
+           --enrichment runs/enrich.jsonl --impressions 300 --profiles 100 --out runs/llm-effects
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from newsrec.config import load_config
+from newsrec.data.mind import drop_missing_news, read_behaviors, read_news
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.llm.backends import load_llm
+from newsrec.llm.cache import LLMCache
+from newsrec.llm.enrich import read_enrichments
+from newsrec.llm.profiles import build_profile
+from newsrec.models.ranker import Ranker
+from newsrec.training.recipe import train
+
+METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+
+
+def row(name: str, m: dict) -> str:
+    return f"| {name} | " + " | ".join(f"{100 * m[k]:.2f}" for k in METRICS) + f" | {m['impressions']} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mind", type=Path, required=True)
+    parser.add_argument("--enrichment", type=Path, required=True)
+    parser.add_argument("--impressions", type=int, default=300)
+    parser.add_argument("--profiles", type=int, default=100, help="dev impressions that get an LLM profile")
+    parser.add_argument("--llm", default="smollm2")
+    parser.add_argument("--out", type=Path, default=Path("runs/llm-effects"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    news = read_news(args.mind)
+    train_imps = read_behaviors(args.mind / "train") + read_behaviors(args.mind / "train-extra")
+    dev, _ = drop_missing_news(read_behaviors(args.mind / "dev")[: args.impressions], news, require_click=True)
+    enriched = read_enrichments(args.enrichment)
+    llm_share = sum(e.from_llm for e in enriched.values()) / max(1, len(enriched))
+    cache = EmbeddingCache()
+
+    lines = [f"{len(enriched)} news enriched ({100 * llm_share:.0f}% valid LLM output, the rest title fallback).",
+             "", "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|"]
+    rankers = {}
+    for name, overrides in (("title + abstract (default)", {}),
+                            ("title + LLM summary + abstract", {"enrichment": str(args.enrichment),
+                                                                "news_fields": ["title", "summary", "abstract"]})):
+        out = args.out / ("enriched" if overrides else "plain")
+        train(load_config(**overrides), news, train_imps, out, valid_impressions=dev, cache=cache, restart=True)
+        rankers[name] = ranker = Ranker.load(out, news, cache)
+        lines.append(row(name, evaluate_scores(dev, ranker.score(dev), news, ranker.stats)))
+
+    ranker = rankers["title + abstract (default)"]
+    subset = [i for i in dev if i.history][: args.profiles]
+    llm, llm_cache = load_llm(args.llm), LLMCache()
+    profiles = {}
+    for imp in tqdm(subset, desc="profiles", unit="user"):
+        p = build_profile(llm, [news[h] for h in imp.history if h in news], cache=llm_cache)
+        profiles[imp.user_id] = f"{p.profile} Interests: {', '.join(p.topics)}."
+    lines += ["", f"User side, {len(subset)} dev impressions with history, default model:", "",
+              "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|",
+              row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.stats))]
+    for weight in (0.15, 0.3):
+        scores = ranker.score(subset, profiles, text_weight=weight)
+        lines.append(row(f"history + LLM profile (weight {weight})", evaluate_scores(subset, scores, news, ranker.stats)))
+    example = next(iter(profiles.values()), "")
+    lines += ["", f"Example profile: \"{example}\""]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
