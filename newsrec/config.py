@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from newsrec.encoders.text import NEWS_FIELDS
 from newsrec.models.recommender import SCORERS
@@ -75,18 +75,12 @@ class TrainConfig(BaseModel):
                 raise ValueError(f"--{name} {path} does not exist")
         return self
 
-    @field_validator("user_encoder")
+    @field_validator("user_encoder", "scorer")
     @classmethod
-    def _user_encoder(cls, v: str) -> str:
-        if v not in USER_ENCODERS:
-            raise ValueError(f"choose from {list(USER_ENCODERS)}")
-        return v
-
-    @field_validator("scorer")
-    @classmethod
-    def _scorer(cls, v: str) -> str:
-        if v not in SCORERS:
-            raise ValueError(f"choose from {list(SCORERS)}")
+    def _one_of(cls, v: str, info: ValidationInfo) -> str:
+        choices = {"user_encoder": USER_ENCODERS, "scorer": SCORERS}[info.field_name]
+        if v not in choices:
+            raise ValueError(f"choose from {list(choices)}")
         return v
 
 

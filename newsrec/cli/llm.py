@@ -27,30 +27,35 @@ def _llm(spec: str, model: str) -> LLM:
         raise typer.BadParameter(str(e), param_hint="--llm") from None
 
 
-def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None):
-    items = read_news(news)
-    if behaviors:
-        items = news_used_by([i for b in behaviors for i in read_behaviors(b)], items)
+NewsFileOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
+OnlyUsedByOpt = Annotated[Optional[list[Path]], typer.Option("--behaviors", help="only news these impressions use")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="at most this many news")]
+
+
+def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None, fail):
+    try:
+        items = read_news(news)
+        if behaviors:
+            items = news_used_by([i for b in behaviors for i in read_behaviors(b)], items)
+    except (MindFormatError, FileNotFoundError) as e:
+        raise fail(str(e)) from None
     return list(items.values())[:limit]
 
 
 def register(app: typer.Typer, console, fail) -> None:
     @app.command()
     def enrich(
-        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        news: NewsFileOpt,
         out: Annotated[Path, typer.Option(help="JSONL of {news_id, summary, keywords, from_llm}")],
         llm: LLMOpt = "smollm2",
         llm_model: LLMModelOpt = "default",
-        behaviors: Annotated[Optional[list[Path]], typer.Option(help="only news these impressions use")] = None,
-        limit: Annotated[Optional[int], typer.Option(help="at most this many news")] = None,
+        behaviors: OnlyUsedByOpt = None,
+        limit: LimitOpt = None,
     ) -> None:
         """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
         from newsrec.llm.enrich import enrich_news, write_enrichments
 
-        try:
-            items = _news_subset(news, behaviors, limit)
-        except (MindFormatError, FileNotFoundError) as e:
-            raise fail(str(e)) from None
+        items = _news_subset(news, behaviors, limit, fail)
         model = _llm(llm, llm_model)
         started = time.perf_counter()
         enrichments = enrich_news(model, items, LLMCache())
@@ -62,17 +67,17 @@ def register(app: typer.Typer, console, fail) -> None:
 
     @app.command()
     def paraphrase(
-        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        news: NewsFileOpt,
         out: Annotated[Path, typer.Option(help="JSONL of {news_id, title}")],
         llm: LLMOpt = "smollm2",
         llm_model: LLMModelOpt = "default",
-        behaviors: Annotated[Optional[list[Path]], typer.Option(help="only news these impressions use")] = None,
-        limit: Optional[int] = None,
+        behaviors: OnlyUsedByOpt = None,
+        limit: LimitOpt = None,
     ) -> None:
         """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
         from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
 
-        items = _news_subset(news, behaviors, limit)
+        items = _news_subset(news, behaviors, limit, fail)
         titles = paraphrase_titles(_llm(llm, llm_model), items, LLMCache())
         write_paraphrases(out, titles)
         console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
@@ -80,7 +85,7 @@ def register(app: typer.Typer, console, fail) -> None:
     @app.command()
     def profile(
         user: Annotated[str, typer.Argument(help="user id (for MIND rows without one: imp-<impression id>)")],
-        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        news: NewsFileOpt,
         behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
         text: Annotated[Optional[list[str]], typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
         llm: LLMOpt = "smollm2",

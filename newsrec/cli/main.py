@@ -113,6 +113,18 @@ def train(
         _print_table({"newsrec (best epoch)": result.best_valid}, "validation")
 
 
+def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None):
+    """Read the files and load the model with vectors for just the news these impressions use."""
+    try:
+        news_items = read_news(news)
+        impressions = read_behaviors(behaviors)
+        embedding_cache = EmbeddingCache(cache)
+        ranker = Ranker.load(model, news_used_by(impressions, news_items), embedding_cache)
+    except (MindFormatError, FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    return news_items, impressions, ranker, embedding_cache
+
+
 @app.command()
 def evaluate(
     model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
@@ -122,12 +134,10 @@ def evaluate(
     cache: CacheOpt = None,
 ) -> None:
     """Score a labelled behaviors file with the model and every baseline; print the metrics."""
+    news_items, impressions, ranker, embedding_cache = _load_for_scoring(model, news, behaviors, cache)
     try:
-        news_items = read_news(news)
-        impressions = read_behaviors(behaviors)
-        ranker = Ranker.load(model, news_used_by(impressions, news_items), EmbeddingCache(cache))
-        results = compare_with_baselines(ranker, news_items, impressions, EmbeddingCache(cache))
-    except (MindFormatError, FileNotFoundError, ValueError) as e:
+        results = compare_with_baselines(ranker, news_items, impressions, embedding_cache)
+    except ValueError as e:
         raise _fail(str(e)) from None
     if as_json:
         print(json.dumps(results, indent=2))
@@ -144,12 +154,7 @@ def predict(
     cache: CacheOpt = None,
 ) -> None:
     """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks."""
-    try:
-        news_items = read_news(news)
-        impressions = read_behaviors(behaviors)
-        ranker = Ranker.load(model, news_used_by(impressions, news_items), EmbeddingCache(cache))
-    except (MindFormatError, FileNotFoundError, ValueError) as e:
-        raise _fail(str(e)) from None
+    _, impressions, ranker, _ = _load_for_scoring(model, news, behaviors, cache)
     missing = sum(c not in ranker.table for imp in impressions for c in imp.candidates)
     if missing:
         console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")

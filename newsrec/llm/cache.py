@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from newsrec.encoders.cache import default_cache_dir
@@ -30,6 +31,17 @@ class LLMCache:
     def get(self, key: str) -> dict | None:
         row = self._db.execute("SELECT value FROM outputs WHERE key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else None
+
+    @staticmethod
+    def through(cache: "LLMCache | None", key: str, make: Callable[[], dict]) -> dict:
+        """The cached value for `key`, else `make()` stored under it (no cache: just `make()`)."""
+        if cache is None:
+            return make()
+        hit = cache.get(key)
+        if hit is None:
+            hit = make()
+            cache.put(key, hit)
+        return hit
 
     def put(self, key: str, value: dict) -> None:
         with self._db:  # committed per item: a kill loses at most the item in flight

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from newsrec.data.mind import News
 from newsrec.llm.backends import LLM
 from newsrec.llm.cache import LLMCache
-from newsrec.llm.structured import generate_structured
+from newsrec.llm.structured import distinct_phrases, generate_structured
 
 __all__ = ["Enrichment", "enrich_news", "attach_enrichments", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
 
@@ -42,10 +42,7 @@ class Enrichment(BaseModel):
     @field_validator("keywords")
     @classmethod
     def _clean_keywords(cls, v: list[str]) -> list[str]:
-        cleaned = list({k.strip().lower(): k.strip() for k in v if isinstance(k, str) and k.strip()}.values())
-        if len(cleaned) < 3 or any(len(k.split()) > 4 for k in cleaned):
-            raise ValueError("keywords must be 3 to 5 different short phrases")
-        return cleaned
+        return distinct_phrases(v, at_least=3, max_words=4)
 
     @field_validator("summary")
     @classmethod
@@ -73,13 +70,10 @@ def fallback_enrichment(news: News) -> Enrichment:
 
 def enrich_one(llm: LLM, news: News, cache: LLMCache | None = None) -> Enrichment:
     text = PROMPT.format(title=news.title, category=news.category or "unknown", abstract=news.abstract[:600] or "-")
-    key = LLMCache.key("enrich", llm.model_id, PROMPT_VERSION, text)
-    if cache and (hit := cache.get(key)):
-        return Enrichment(**hit)
-    value, _ = generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))
-    if cache:
-        cache.put(key, value.model_dump())
-    return value
+    def make() -> dict:
+        return generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))[0].model_dump()
+
+    return Enrichment(**LLMCache.through(cache, LLMCache.key("enrich", llm.model_id, PROMPT_VERSION, text), make))
 
 
 def enrich_news(llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True) -> dict[str, Enrichment]:

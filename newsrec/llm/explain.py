@@ -46,11 +46,9 @@ def explain(llm: LLM | None, reason: Reason, candidate: News, news: dict[str, Ne
     if llm is None:
         return template
     facts = _facts(reason, candidate, news)
-    key = LLMCache.key("explain", llm.model_id, PROMPT_VERSION, facts)
-    if cache and (hit := cache.get(key)):
-        return hit["text"]
-    reply = " ".join(llm.generate(SYSTEM, f"{facts}\n\nOne sentence for the reader:", max_tokens=60).split())
-    text = reply if _grounded(reply, reason, news) else template
-    if cache:
-        cache.put(key, {"text": text})
-    return text
+
+    def make() -> dict:
+        reply = " ".join(llm.generate(SYSTEM, f"{facts}\n\nOne sentence for the reader:", max_tokens=60).split())
+        return {"text": reply if _grounded(reply, reason, news) else template}
+
+    return LLMCache.through(cache, LLMCache.key("explain", llm.model_id, PROMPT_VERSION, facts), make)["text"]

@@ -27,14 +27,12 @@ def paraphrase_titles(llm: LLM, news: list[News], cache: LLMCache | None = None)
     """{news id: paraphrased title}; items whose paraphrase is unusable are left out."""
     out = {}
     for n in tqdm(news, desc="paraphrasing", unit="title", disable=None):
-        key = LLMCache.key("paraphrase", llm.model_id, PROMPT_VERSION, n.title)
-        hit = cache.get(key) if cache else None
-        if hit is None:
-            reply = llm.generate(SYSTEM, f"Headline: {n.title}\nRewritten headline:", max_tokens=40)
+        def make(title: str = n.title) -> dict:
+            reply = llm.generate(SYSTEM, f"Headline: {title}\nRewritten headline:", max_tokens=40)
             reply = reply.strip().splitlines()[0].strip().strip('"').strip() if reply.strip() else ""
-            hit = {"text": reply if _valid(n.title, reply) else None}
-            if cache:
-                cache.put(key, hit)
+            return {"text": reply if _valid(title, reply) else None}
+
+        hit = LLMCache.through(cache, LLMCache.key("paraphrase", llm.model_id, PROMPT_VERSION, n.title), make)
         if hit["text"]:
             out[n.news_id] = hit["text"]
     return out

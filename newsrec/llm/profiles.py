@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from newsrec.data.mind import News
 from newsrec.llm.backends import LLM
 from newsrec.llm.cache import LLMCache
-from newsrec.llm.structured import generate_structured
+from newsrec.llm.structured import distinct_phrases, generate_structured
 
 __all__ = ["UserProfile", "build_profile", "fallback_profile", "PROMPT_VERSION"]
 
@@ -37,10 +37,7 @@ class UserProfile(BaseModel):
     @field_validator("topics")
     @classmethod
     def _topics(cls, v: list[str]) -> list[str]:
-        cleaned = [t.strip() for t in v if isinstance(t, str) and t.strip()]
-        if len(cleaned) != len(v) or any(len(t.split()) > 5 for t in cleaned):
-            raise ValueError("topics must be short non-empty phrases")
-        return cleaned
+        return distinct_phrases(v, at_least=1, max_words=5)
 
 
 def fallback_profile(history: list[News], texts: list[str] = ()) -> UserProfile:
@@ -56,10 +53,8 @@ def build_profile(llm: LLM, history: list[News], texts: list[str] = (), cache: L
     titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or "- (none yet)"
     written = "".join(f"The reader wrote: {t[:300]}\n" for t in texts)
     prompt = PROMPT.format(titles=titles, texts=written)
-    key = LLMCache.key("profile", llm.model_id, PROMPT_VERSION, prompt)
-    if cache and (hit := cache.get(key)):
-        return UserProfile(**hit)
-    value, _ = generate_structured(llm, SYSTEM, prompt, UserProfile, lambda: fallback_profile(history, list(texts)))
-    if cache:
-        cache.put(key, value.model_dump())
-    return value
+    def make() -> dict:
+        fallback = lambda: fallback_profile(history, list(texts))  # noqa: E731
+        return generate_structured(llm, SYSTEM, prompt, UserProfile, fallback)[0].model_dump()
+
+    return UserProfile(**LLMCache.through(cache, LLMCache.key("profile", llm.model_id, PROMPT_VERSION, prompt), make))

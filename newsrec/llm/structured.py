@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from newsrec.llm.backends import LLM
 
-__all__ = ["generate_structured", "parse_json_object", "reply_schema"]
+__all__ = ["generate_structured", "parse_json_object", "reply_schema", "distinct_phrases"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -32,6 +32,14 @@ def parse_json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError("the reply's JSON is not an object")
     return value
+
+
+def distinct_phrases(items: list[str], at_least: int, max_words: int) -> list[str]:
+    """Stripped phrases without case-insensitive repeats; a validator's ValueError if too few or too long."""
+    cleaned = list({t.strip().lower(): t.strip() for t in items if isinstance(t, str) and t.strip()}.values())
+    if len(cleaned) < at_least or any(len(t.split()) > max_words for t in cleaned):
+        raise ValueError(f"give at least {at_least} different phrases of at most {max_words} words")
+    return cleaned
 
 
 def reply_schema(schema: type[BaseModel]) -> dict:
