@@ -240,9 +240,13 @@ def drop_missing_news(
 
 
 def news_used_by(impressions: list[Impression], news: dict[str, News]) -> dict[str, News]:
-    """The news items that these impressions show or hold in a history (no need to encode the rest)."""
-    used = {i for imp in impressions for i in (*imp.history, *imp.candidates)}
-    return {i: n for i, n in news.items() if i in used}
+    """The news items these impressions show or hold in a history, in order of first use.
+
+    The order lets a long job over them (LLM enrichment) stop early and still cover whole
+    impressions.
+    """
+    used = dict.fromkeys(i for imp in impressions for i in (*imp.history, *imp.candidates))
+    return {i: news[i] for i in used if i in news}
 
 
 def _clean(cell: str) -> str:

@@ -128,8 +128,8 @@ def train(
             batch = make_batch(rows[start : start + config.batch_size], table, stats, config.max_history)
             candidates, hist = _batch_vectors(batch, table, plm, tokens)
             if paraphrased is not None:  # augmentation: some news appear under their paraphrased title
-                candidates, hist = (_swap_in(x, rows, paraphrased, config.paraphrase_prob)
-                                    for x, rows in ((candidates, batch.candidates), (hist, batch.history)))
+                candidates = _swap_in(candidates, batch.candidates, paraphrased, config.paraphrase_prob)
+                hist = _swap_in(hist, batch.history, paraphrased, config.paraphrase_prob)
             scores = model(candidates, hist, batch.history_mask, batch.popularity)  # (B, 1 + K)
             loss = nn.functional.cross_entropy(scores, torch.zeros(len(scores), dtype=torch.long))
             optimizer.zero_grad()
