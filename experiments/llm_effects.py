@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--enrichment", type=Path, required=True)
     parser.add_argument("--impressions", type=int, default=300)
     parser.add_argument("--profiles", type=int, default=100, help="dev impressions that get an LLM profile")
-    parser.add_argument("--llm", default="smollm2")
+    parser.add_argument("--profile-llm", default="qwen2.5-coder-1.5b",
+                        help="writes the profiles (SmolLM2-135M degenerates on this task)")
     parser.add_argument("--out", type=Path, default=Path("runs/llm-effects"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -67,19 +68,19 @@ def main() -> None:
 
     ranker = rankers["title + abstract (default)"]
     subset = [i for i in dev if i.history][: args.profiles]
-    llm, llm_cache = load_llm(args.llm), LLMCache()
-    profiles = {}
-    for imp in tqdm(subset, desc="profiles", unit="user"):
-        p = build_profile(llm, [news[h] for h in imp.history if h in news], cache=llm_cache)
-        profiles[imp.user_id] = f"{p.profile} Interests: {', '.join(p.topics)}."
+    llm, llm_cache = load_llm(args.profile_llm), LLMCache()
+    written = {imp.user_id: build_profile(llm, [news[h] for h in imp.history if h in news], cache=llm_cache)
+               for imp in tqdm(subset, desc="profiles", unit="user")}
+    profiles = {u: f"{p.profile} Interests: {', '.join(p.topics)}." for u, p in written.items()}
     lines += ["", f"User side, {len(subset)} dev impressions with history, default model:", "",
               "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|",
               row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.stats))]
     for weight in (0.15, 0.3):
         scores = ranker.score(subset, profiles, text_weight=weight)
         lines.append(row(f"history + LLM profile (weight {weight})", evaluate_scores(subset, scores, news, ranker.stats)))
-    example = next(iter(profiles.values()), "")
-    lines += ["", f"Example profile: \"{example}\""]
+    by_llm = [u for u, p in written.items() if p.from_llm]
+    lines += ["", f"{len(by_llm)} of {len(written)} profiles written by {args.profile_llm} "
+              "(the rest: the category-count fallback).", f"Example: \"{profiles[by_llm[0]] if by_llm else ''}\""]
     print("\n".join(lines))
 
 

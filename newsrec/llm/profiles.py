@@ -19,7 +19,7 @@ from newsrec.llm.structured import distinct_phrases, generate_structured
 
 __all__ = ["UserProfile", "build_profile", "fallback_profile", "PROMPT_VERSION"]
 
-PROMPT_VERSION = "profile-v1"
+PROMPT_VERSION = "profile-v2"
 MAX_TITLES = 20
 SYSTEM = "You describe a news reader's interests as JSON."
 PROMPT = (
@@ -31,7 +31,8 @@ PROMPT = (
 
 class UserProfile(BaseModel):
     profile: str = Field(min_length=10, max_length=400)
-    topics: list[Annotated[str, StringConstraints(max_length=40)]] = Field(min_length=1, max_length=6)
+    # 30 characters: models otherwise copy whole headlines in as "topics"
+    topics: list[Annotated[str, StringConstraints(max_length=30)]] = Field(min_length=1, max_length=6)
     from_llm: bool = True
 
     @field_validator("topics")
