@@ -29,6 +29,7 @@ __all__ = ["Ranker", "Reason", "MISSING_SCORE", "save_model", "build_plm", "prep
 MISSING_SCORE = -1e9  # candidates with no text in news.tsv are ranked last
 MODEL_FILE, CONFIG_FILE, POPULARITY_FILE = "model.pt", "config.json", "popularity.json"
 TEXT_WEIGHT = 0.3  # share of an interest text in the user vector when there is also history
+WEAK_MATCH = 0.1  # below this cosine-like match an explanation would claim a link that is not there
 
 
 @dataclass
@@ -40,13 +41,14 @@ class Reason:
     topics: list[tuple[str, float]] = field(default_factory=list)  # (interest topic, cosine)
 
     def sentence(self, news: dict[str, News]) -> str:
-        """A template sentence stating these facts (no LLM needed)."""
+        """A template sentence stating these facts (no LLM needed); weak matches are not claimed."""
         popular = " and it is popular with readers" if self.popularity > 0.5 else ""
+        strongest = max([s for _, s in self.matched + self.topics], default=0.0)
+        if strongest < WEAK_MATCH:
+            return "Popular with readers right now." if popular else "Something beyond your usual reading."
         if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
             topic, strength = self.topics[0]
             return f"Matches your interest \"{topic}\" (match {strength:.2f}){popular}."
-        if not self.matched:
-            return "Popular with readers right now." if popular else "A fresh pick to start your profile."
         news_id, strength = self.matched[0]
         title = news[news_id].title if news_id in news else news_id
         return f"Because you read \"{title}\" (match {strength:.2f}){popular}."

@@ -63,6 +63,8 @@ def test_template_and_llm_explanations_are_grounded(trained):
     assert word in grounded and grounded.startswith("You liked")
     invented = explain(ScriptedLLM(["Aliens landed in Paris today and you will love it."]), reason, some[1], news)
     assert invented == template  # not grounded in the facts: the template is used
+    weak = Reason(matched=[(some[0].news_id, 0.05)], popularity=0.0, topics=[("tennis", 0.02)])
+    assert explain(None, weak, some[1], news) == "Something beyond your usual reading."  # no link is claimed
 
 
 def test_recommend_command_for_a_new_user(trained, tiny_world):
