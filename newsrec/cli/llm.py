@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from newsrec.data.mind import MindFormatError, news_used_by, read_behaviors, read_news
+from newsrec.data.mind import MindFormatError, news_used_by, read_all_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import LLM, LLMError, load_llm
 from newsrec.llm.cache import LLMCache
@@ -36,7 +36,7 @@ def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None, fa
     try:
         items = read_news(news)
         if behaviors:
-            items = news_used_by([i for b in behaviors for i in read_behaviors(b)], items)
+            items = news_used_by(read_all_behaviors(behaviors), items)
     except (MindFormatError, FileNotFoundError) as e:
         raise fail(str(e)) from None
     return list(items.values())[:limit]
@@ -95,7 +95,7 @@ def register(app: typer.Typer, console, fail) -> None:
         from newsrec.llm.profiles import build_profile
 
         items = read_news(news)
-        rows = [i for b in behaviors for i in read_behaviors(b) if i.user_id == user]
+        rows = [i for i in read_all_behaviors(behaviors) if i.user_id == user]
         if not rows and not text:
             raise fail(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
         history = max((r.history for r in rows), key=len, default=[])
@@ -120,7 +120,7 @@ def register(app: typer.Typer, console, fail) -> None:
         items = read_news(news)
         history: list[str] = []
         if user:
-            rows = [i for b in behaviors or [] for i in read_behaviors(b) if i.user_id == user]
+            rows = [i for i in read_all_behaviors(behaviors or []) if i.user_id == user]
             if not rows:
                 raise fail(f"user {user} not found: give --behaviors holding them, or only --interests")
             history = max((r.history for r in rows), key=len)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.config import ConfigError, load_config
-from newsrec.data.mind import Impression, MindFormatError, news_used_by, read_behaviors, read_news
+from newsrec.data.mind import MindFormatError, news_used_by, read_all_behaviors, read_behaviors, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
@@ -45,10 +45,6 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug 
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
-
-
-def _read_impressions(paths: list[Path]) -> list[Impression]:
-    return [imp for p in paths for imp in read_behaviors(p)]
 
 
 @app.command()
@@ -102,7 +98,7 @@ def train(
         )
         news_items = read_news(news)
         result = run_training(
-            settings, news_items, _read_impressions(behaviors), out,
+            settings, news_items, read_all_behaviors(behaviors), out,
             valid_impressions=read_behaviors(valid) if valid else None,
             cache=EmbeddingCache(cache), restart=restart,
         )
@@ -180,13 +176,12 @@ def demo(
         console.print(f"[bold]1. synthetic world[/] written to {world}")
     elif not behaviors or valid is None:
         raise _fail("with --news, also give --behaviors (training) and --valid (dev)")
-    news_items = read_news(news)
+    news_items, dev = read_news(news), read_behaviors(valid)
     embedding_cache = EmbeddingCache(cache)
     console.print("[bold]2. training[/] (frozen all-MiniLM-L6-v2, NRMS user encoder, bilinear + popularity)")
-    run_training(load_config(epochs=epochs), news_items, _read_impressions(behaviors), out / "model",
-                 valid_impressions=read_behaviors(valid), cache=embedding_cache, restart=True)
+    run_training(load_config(epochs=epochs), news_items, read_all_behaviors(behaviors), out / "model",
+                 valid_impressions=dev, cache=embedding_cache, restart=True)
     ranker = Ranker.load(out / "model", news_items, embedding_cache)
-    dev = read_behaviors(valid)
     console.print("[bold]3. evaluation[/] on the dev impressions, beside the baselines")
     _print_table(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
     console.print(f"[bold]4. top-5 recommendations[/] from all {len(ranker.table)} news, with reasons")

@@ -27,6 +27,7 @@ __all__ = [
     "read_news",
     "write_news",
     "read_behaviors",
+    "read_all_behaviors",
     "write_behaviors",
     "drop_missing_news",
     "news_used_by",
@@ -192,6 +193,11 @@ def read_behaviors(path: str | Path) -> list[Impression]:
             )
         )
     return impressions
+
+
+def read_all_behaviors(paths: list[str | Path]) -> list[Impression]:
+    """The impressions of several behaviors files (or folders), in order."""
+    return [imp for p in paths for imp in read_behaviors(p)]
 
 
 def write_behaviors(path: str | Path, impressions: list[Impression]) -> Path:

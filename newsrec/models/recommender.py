@@ -78,9 +78,11 @@ class NewsRecommender(nn.Module):
 
     def interest(self, candidates: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
         """(B, N, D) candidates, (B, D) users -> (B, N) interest scores r(n, u)."""
-        if self.bilinear_delta is not None:
-            user = user + user @ self.bilinear_delta.T  # W I(u) = (I + delta) I(u), (B, D)
-        return torch.einsum("bnd,bd->bn", candidates, user)
+        return torch.einsum("bnd,bd->bn", candidates, self.apply_w(user))
+
+    def apply_w(self, x: torch.Tensor) -> torch.Tensor:
+        """W x = (I + delta) x for each row of x (..., D); x itself for the dot scorer."""
+        return x + x @ self.bilinear_delta.T if self.bilinear_delta is not None else x
 
     def popularity_score(self, features: torch.Tensor) -> torch.Tensor:
         """(B, N, 4) popularity features -> (B, N); zero where the item has no log."""
@@ -103,5 +105,4 @@ class NewsRecommender(nn.Module):
 
     def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """How strongly each history item (H, D) matches one candidate (D,): (H,) scores."""
-        matched = history + history @ self.bilinear_delta.T if self.bilinear_delta is not None else history
-        return matched @ candidate
+        return self.apply_w(history) @ candidate

@@ -96,11 +96,13 @@ class RecommenderService:
             rows = repo.news_since(session, self.last_news_seq)
             if not rows:
                 return
+            replaced = set()
             for row in rows:
                 old = self.id_to_key.pop(row.news_id, None)
                 if old is not None:
                     self.index.remove(np.array([old]))
                     del self.key_to_id[old]
+                    replaced.add(row.news_id)
                 self.news[row.news_id] = self._as_news(row)
                 published = row.published_at or row.updated_at
                 self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
@@ -112,7 +114,8 @@ class RecommenderService:
             self.index.upsert(np.array([r.seq for r in rows]), np.hstack([vectors, popularity[:, None]]))
             self.last_news_seq = rows[-1].seq
             for state in self.users.values():
-                state.vector = None  # a replaced news vector may sit in a history
+                if replaced.intersection(state.history):
+                    state.vector = None  # a news vector in this history changed
 
     def _extend_table(self, ids: list[str], vectors: np.ndarray) -> None:
         """Replace known rows in place and append new ones in one concatenation."""
@@ -201,10 +204,9 @@ class RecommenderService:
             text = self.interest_text(state)
             text_vector = self.ranker.encode_texts([text]) if text else None
             user = model.user_vector(history, batch.history_mask, text_vector, TEXT_WEIGHT)[0]
-            delta = model.bilinear_delta if model.bilinear_delta is not None else torch.zeros(len(user), len(user))
-            state.vector = np.append((model.log_scale.exp() * (user + delta @ user)).numpy(), 1.0).astype(np.float32)
+            state.vector = np.append((model.log_scale.exp() * model.apply_w(user)).numpy(), 1.0).astype(np.float32)
             # n . (W h) for every history item h: the facts behind each explanation
-            state.history_matrix = (history[0] + history[0] @ delta.T).numpy()
+            state.history_matrix = model.apply_w(history[0]).numpy()
             state.text_vector = None if text_vector is None else text_vector[0].numpy()
         return state.vector
 
