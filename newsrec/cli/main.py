@@ -15,13 +15,14 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from newsrec.cli.llm import register as register_llm_commands
-from newsrec.config import ConfigError, load_config
-from newsrec.data.mind import MindFormatError, news_used_by, read_all_behaviors, read_behaviors, read_news
+from newsrec.config import ConfigError, load_config, parse_settings
+from newsrec.data.mind import MindFormatError, drop_missing_news, news_used_by, read_all_behaviors, read_behaviors, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
 from newsrec.evaluation.prediction import write_predictions
 from newsrec.evaluation.report import compare_with_baselines
+from newsrec.models.ensemble import FUSIONS, fit_ensemble, load_scorer
 from newsrec.models.ranker import Ranker
 from newsrec.training.recipe import train as run_training
 
@@ -83,19 +84,25 @@ def train(
     lr: Optional[float] = None,
     patience: Optional[int] = None,
     seed: Optional[int] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="any setting as NAME=VALUE, e.g. "
+                    "--set tuning=lora --set adversarial=fgm (names as in newsrec/config.py); repeat")] = None,
     cache: CacheOpt = None,
     restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
 ) -> None:
-    """Train a recommender on MIND clicks (resumes automatically if --out holds a stopped run)."""
+    """Train a recommender on MIND clicks (resumes automatically if --out holds a stopped run).
+
+    Run it under `torchrun --nproc_per_node=N` for data-parallel training in N processes.
+    """
     try:
-        settings = load_config(
-            config, encoder=encoder, news_fields=news_fields.split(",") if news_fields else None,
+        flags = dict(
+            encoder=encoder, news_fields=news_fields.split(",") if news_fields else None,
             max_length=max_length, enrichment=str(enrichment) if enrichment else None,
             paraphrases=str(paraphrases) if paraphrases else None, paraphrase_prob=paraphrase_prob,
             finetune_layers=finetune_layers, user_encoder=user_encoder, scorer=scorer,
             use_popularity=use_popularity, negatives=negatives, max_history=max_history, batch_size=batch_size,
             epochs=epochs, lr=lr, patience=patience, seed=seed,
         )
+        settings = load_config(config, **{**parse_settings(set_ or []), **{k: v for k, v in flags.items() if v is not None}})
         news_items = read_news(news)
         result = run_training(
             settings, news_items, read_all_behaviors(behaviors), out,
@@ -115,7 +122,7 @@ def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | No
         news_items = read_news(news)
         impressions = read_behaviors(behaviors)
         embedding_cache = EmbeddingCache(cache)
-        ranker = Ranker.load(model, news_used_by(impressions, news_items), embedding_cache)
+        ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache)
     except (MindFormatError, FileNotFoundError, ValueError) as e:
         raise _fail(str(e)) from None
     return news_items, impressions, ranker, embedding_cache
@@ -156,6 +163,35 @@ def predict(
         console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")
     write_predictions(out, impressions, ranker.score(impressions))
     console.print(f"wrote {len(impressions)} rankings to {out}")
+
+
+@app.command()
+def ensemble(
+    model: Annotated[list[Path], typer.Option(help="trained model folder; repeat for each member")],
+    news: NewsOpt,
+    out: Annotated[Path, typer.Option(help="ensemble folder to write (use it as --model in evaluate/predict)")],
+    fusion: Annotated[str, typer.Option(help=" | ".join(FUSIONS))] = "mean",
+    tune_on: Annotated[Optional[Path], typer.Option(help="labelled behaviors to tune weights / the fusion layer on")] = None,
+    cache: CacheOpt = None,
+) -> None:
+    """Fuse several trained models (e.g. one per encoder) into one scorer."""
+    if len(model) < 2:
+        raise _fail("give at least two --model folders")
+    if fusion != "mean" and tune_on is None:
+        raise _fail(f"--fusion {fusion} learns from clicks: give --tune-on BEHAVIORS (a labelled file)")
+    try:
+        news_items = read_news(news)
+        impressions = read_behaviors(tune_on) if tune_on else []
+        used = news_used_by(impressions, news_items) if impressions else news_items
+        embedding_cache = EmbeddingCache(cache)
+        members = [Ranker.load(m, used, embedding_cache) for m in model]
+        impressions = drop_missing_news(impressions, news_items, require_click=True)[0]
+        fitted = fit_ensemble(members, [str(m.resolve()) for m in model], fusion, impressions)
+    except (MindFormatError, FileNotFoundError, ValueError) as e:
+        raise _fail(str(e)) from None
+    fitted.save(out)
+    weights = ", ".join(f"{w:.2f}" for w in fitted.weights) if fusion == "weights" else fusion
+    console.print(f"ensemble of {len(model)} models ({weights}) written to {out}")
 
 
 @app.command()

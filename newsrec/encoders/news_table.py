@@ -13,7 +13,7 @@ import torch
 from newsrec.data.mind import News
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.plm import PLM, encode_texts
-from newsrec.encoders.text import news_text
+from newsrec.encoders.text import NewsText
 
 __all__ = ["NewsTable", "PAD"]
 
@@ -33,12 +33,14 @@ class NewsTable:
         cls,
         news: dict[str, News],
         plm: PLM,
-        fields: Sequence[str],
+        text: NewsText | Sequence[str],
         cache: EmbeddingCache | None = None,
         batch_size: int = 64,
     ) -> "NewsTable":
+        """Vectors of `news` through the cache; `text` builds each item's text (or names its fields)."""
+        text = text if isinstance(text, NewsText) else NewsText(tuple(text))
         ids = list(news)
-        texts = [news_text(news[i], fields) for i in ids]
+        texts = [text(news[i]) for i in ids]
         return cls(ids, encode_texts(plm, texts, cache, batch_size))
 
     def rows(self, news_ids: Sequence[str]) -> list[int]:

@@ -1,14 +1,18 @@
-"""The text a news item is encoded from."""
+"""The text a news item is encoded from, with optional stop-word removal and stemming."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from newsrec.data.mind import News
 
-__all__ = ["NEWS_FIELDS", "news_text"]
+__all__ = ["NEWS_FIELDS", "news_text", "NewsText"]
 
 NEWS_FIELDS = ("title", "category", "subcategory", "abstract", "summary", "keywords")
+_WORD = re.compile(r"\w+|[^\w\s]")
 
 
 def news_text(news: News, fields: Sequence[str] = ("title", "abstract")) -> str:
@@ -22,3 +26,41 @@ def news_text(news: News, fields: Sequence[str] = ("title", "abstract")) -> str:
         raise ValueError(f"unknown news field(s) {unknown}: choose from {list(NEWS_FIELDS)}")
     parts = [getattr(news, f).strip() for f in fields]
     return ". ".join(p.rstrip(".") for p in parts if p)
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # the common 318-word English list
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@dataclass(frozen=True)
+class NewsText:
+    """Builds a news item's encoder text: fields joined, then optional classic preprocessing.
+
+    Both options are off by default: a PLM was pretrained on natural sentences, and stemmed,
+    stop-word-free text reads to it as broken English.
+    """
+
+    fields: tuple[str, ...] = ("title", "abstract")
+    remove_stopwords: bool = False
+    stem: bool = False
+
+    def __call__(self, news: News) -> str:
+        text = news_text(news, self.fields)
+        if not (self.remove_stopwords or self.stem):
+            return text
+        words = _WORD.findall(text)
+        if self.remove_stopwords:
+            words = [w for w in words if w.lower() not in _stop_words()]
+        if self.stem:
+            words = _stemmer().stemWords(words)
+        return " ".join(words)

@@ -29,6 +29,6 @@ def compare_with_baselines(
     frozen = ranker.table
     if ranker.config.finetune_layers:  # zero-shot means the untouched PLM
         plm = PLM(ranker.config.encoder, ranker.config.max_length)
-        frozen = NewsTable.encode({i: news[i] for i in ranker.table.ids}, plm, ranker.config.news_fields, cache)
+        frozen = NewsTable.encode({i: news[i] for i in ranker.table.ids}, plm, ranker.config.news_text, cache)
     scorers = {model_name: ranker.score, **baseline_scorers(ranker.stats, frozen)}
     return {name: evaluate_scores(impressions, score(impressions), news, ranker.stats) for name, score in scorers.items()}

@@ -19,8 +19,11 @@ from newsrec.config import TrainConfig
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import PopularityStats
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.e5 import E5Encoder
 from newsrec.encoders.news_table import NewsTable
+from newsrec.encoders.packaged import E5_MODEL
 from newsrec.encoders.plm import PLM, encode_texts
+from newsrec.encoders.tuning import TuningSpec
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 
@@ -54,9 +57,14 @@ class Reason:
         return f"Because you read \"{title}\" (match {strength:.2f}){popular}."
 
 
-def build_plm(config: TrainConfig) -> PLM:
-    plm = PLM(config.encoder, config.max_length)
-    plm.freeze_all_but_top(config.finetune_layers)
+def build_plm(config: TrainConfig, total_steps: int = 1000) -> PLM | E5Encoder:
+    """The news encoder the config names, with its top layers set to learn as configured."""
+    if config.encoder == E5_MODEL:
+        return E5Encoder(config.max_length)
+    plm = PLM(config.encoder, config.max_length, config.quantize)
+    if config.finetune_layers:
+        plm.tune(TuningSpec(config.finetune_layers, config.tuning, config.lora_rank, config.lora_alpha,
+                            config.adapter_size, total_steps))
     return plm
 
 
@@ -72,7 +80,7 @@ def prepare_news(news: dict[str, News], config: TrainConfig) -> dict[str, News]:
 def save_model(out_dir: Path, model: NewsRecommender, plm: PLM, config: TrainConfig, stats: PopularityStats) -> None:
     """Write everything `Ranker.load` needs into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plm_trained = {k: v for k, v in plm.named_parameters() if v.requires_grad}
+    plm_trained = {k: v for k, v in plm.named_parameters() if v.requires_grad} if isinstance(plm, PLM) else {}
     torch.save(
         {"recommender": model.state_dict(), "recommender_config": model.config.to_dict(), "plm_trained": plm_trained},
         out_dir / MODEL_FILE,
@@ -106,11 +114,12 @@ class Ranker:
         config = TrainConfig(**json.loads((model_dir / CONFIG_FILE).read_text()))
         saved = torch.load(model_dir / MODEL_FILE, weights_only=True)
         plm = build_plm(config)
-        plm.load_state_dict(saved["plm_trained"], strict=False)
+        if saved["plm_trained"]:
+            plm.load_state_dict(saved["plm_trained"], strict=False)
         model = NewsRecommender(RecommenderConfig(**saved["recommender_config"]))
         model.load_state_dict(saved["recommender"])
         news = prepare_news(news, config)
-        table = NewsTable.encode(news, plm, config.news_fields, cache, config.encode_batch_size)
+        table = NewsTable.encode(news, plm, config.news_text, cache, config.encode_batch_size)
         return cls(model, table, PopularityStats.load(model_dir / POPULARITY_FILE), config, plm)
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.data.mind import News
 from newsrec.encoders.plm import encode_texts
-from newsrec.encoders.text import news_text
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ranker import TEXT_WEIGHT, Ranker, Reason
 from newsrec.serve.index import VectorIndex
@@ -83,7 +82,7 @@ class RecommenderService:
     def add_news(self, items: list[repo.NewsRecord]) -> int:
         """Encode and store news; committed before return, then searchable at once."""
         plm, config = self.ranker.plm, self.ranker.config
-        texts = [news_text(self._as_news(n), config.news_fields) for n in items]
+        texts = [config.news_text(self._as_news(n)) for n in items]
         vectors = encode_texts(plm, texts) if texts else np.zeros((0, plm.dim), np.float32)
         with self.sessions.begin() as session:
             repo.upsert_news(session, items, vectors)

