@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from newsrec.config import load_config
-from newsrec.data.mind import drop_missing_news, read_behaviors, read_news
+from newsrec.data.mind import drop_missing_news, news_used_by, read_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.llm.backends import load_llm
@@ -55,7 +55,11 @@ def main() -> None:
     llm_share = sum(e.from_llm for e in enriched.values()) / max(1, len(enriched))
     cache = EmbeddingCache()
 
-    lines = [f"{len(enriched)} news enriched ({100 * llm_share:.0f}% valid LLM output, the rest title fallback).",
+    coverage = {name: (sum(i in enriched for i in used), len(used)) for name, used in
+                (("dev", news_used_by(dev, news)), ("training", news_used_by(train_imps, news)))}
+    lines = [f"{len(enriched)} news enriched ({100 * llm_share:.0f}% valid LLM output, the rest title fallback); "
+             + "; ".join(f"{name} news covered: {k:,} of {n:,} ({100 * k / n:.0f}%)" for name, (k, n) in coverage.items())
+             + ".",
              "", "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|"]
     rankers = {}
     for name, overrides in (("title + abstract (default)", {}),
