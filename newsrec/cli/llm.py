@@ -51,17 +51,23 @@ def register(app: typer.Typer, console, fail) -> None:
         llm_model: LLMModelOpt = "default",
         behaviors: OnlyUsedByOpt = None,
         limit: LimitOpt = None,
+        cached_only: Annotated[bool, typer.Option(help="write only what earlier (stopped) runs finished; "
+                                                       "generate nothing")] = False,
     ) -> None:
         """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
-        from newsrec.llm.enrich import enrich_news, write_enrichments
+        from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
 
         items = _news_subset(news, behaviors, limit, fail)
         model = _llm(llm, llm_model)
         started = time.perf_counter()
-        enrichments = enrich_news(model, items, LLMCache())
+        if cached_only:
+            found = {n.news_id: cached_enrichment(model.model_id, n, LLMCache()) for n in items}
+            enrichments = {i: e for i, e in found.items() if e is not None}
+        else:
+            enrichments = enrich_news(model, items, LLMCache())
         write_enrichments(out, enrichments)
         fallbacks = sum(not e.from_llm for e in enrichments.values())
-        console.print(f"enriched {len(enrichments)} news in {time.perf_counter() - started:.0f} s "
+        console.print(f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
                       f"({fallbacks} fell back to the title) -> {out}")
         console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
 

@@ -54,26 +54,34 @@ class Enrichment(BaseModel):
 
 
 def fallback_enrichment(news: News) -> Enrichment:
-    """Title as summary; keywords from the title's content words, then category."""
+    """Title as summary; keywords from the title's content words, then category (distinct, ignoring case)."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
-    keywords = [w for w, _ in Counter(words).most_common(5)]
-    for extra in (news.subcategory, news.category, "news"):
-        if len(keywords) >= 3:
-            break
-        if extra and extra not in keywords:
-            keywords.append(extra)
+    keywords: list[str] = []
+    for word in [w for w, _ in Counter(words).most_common()] + [news.subcategory, news.category, "news"]:
+        if word and word.lower() not in {k.lower() for k in keywords}:
+            keywords.append(word)
     while len(keywords) < 3:
         keywords.append(f"{news.category or 'news'} {len(keywords)}")
     return Enrichment(summary=news.title if len(news.title) >= 8 else f"News: {news.title}", keywords=keywords[:5],
                       from_llm=False)
 
 
+def _prompt(news: News) -> str:
+    return PROMPT.format(title=news.title, category=news.category or "unknown", abstract=news.abstract[:600] or "-")
+
+
 def enrich_one(llm: LLM, news: News, cache: LLMCache | None = None) -> Enrichment:
-    text = PROMPT.format(title=news.title, category=news.category or "unknown", abstract=news.abstract[:600] or "-")
+    text = _prompt(news)
     def make() -> dict:
         return generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))[0].model_dump()
 
     return Enrichment(**LLMCache.through(cache, LLMCache.key("enrich", llm.model_id, PROMPT_VERSION, text), make))
+
+
+def cached_enrichment(model_id: str, news: News, cache: LLMCache) -> Enrichment | None:
+    """The enrichment an earlier (maybe stopped) run stored for this item, or None."""
+    hit = cache.get(LLMCache.key("enrich", model_id, PROMPT_VERSION, _prompt(news)))
+    return Enrichment(**hit) if hit else None
 
 
 def enrich_news(llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True) -> dict[str, Enrichment]:

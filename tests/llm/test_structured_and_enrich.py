@@ -7,6 +7,7 @@ from newsrec.llm.cache import LLMCache
 from newsrec.llm.enrich import (
     Enrichment,
     attach_enrichments,
+    cached_enrichment,
     enrich_news,
     fallback_enrichment,
     read_enrichments,
@@ -42,6 +43,8 @@ def test_fallback_after_retries_uses_the_title():
 
 
 def test_fallback_keywords_for_a_short_title():
+    # a category that repeats a title word in other case once crashed a whole batch
+    assert fallback_enrichment(News("N9", "Celebrity splits", "celebrity")).keywords[:2] == ["Celebrity", "splits"]
     e = fallback_enrichment(News("N2", "Storm", "weather", "forecast"))
     assert e.keywords[:3] == ["Storm", "forecast", "weather"]
 
@@ -51,6 +54,8 @@ def test_cache_hits_and_resume(tmp_path):
     other = News("N2", "Fed cuts interest rates again", "finance")
     first = ScriptedLLM([GOOD])
     enrich_news(first, [NEWS], cache, progress=False)  # a batch stopped after one item
+    assert cached_enrichment(first.model_id, NEWS, cache).keywords == ["Lakers", "Celtics", "overtime"]
+    assert cached_enrichment(first.model_id, other, cache) is None  # what `enrich --cached-only` skips
     resumed = ScriptedLLM([GOOD])
     done = enrich_news(resumed, [NEWS, other], LLMCache(tmp_path / "c.sqlite"), progress=False)
     assert len(resumed.prompts) == 1 and "Fed cuts" in resumed.prompts[0]  # N1 came from the cache
