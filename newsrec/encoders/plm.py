@@ -52,9 +52,10 @@ class PLM(nn.Module):
         self.transformer = AutoModel.from_pretrained(path)
         self.eval()  # inference by default; the trainer switches to train() when fine-tuning
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
+        self.quantized = "none"
         self.tune(TuningSpec(0))
-        self.quantized = quantize
         if quantize == "int8":
+            self.quantized = quantize
             self._quantize_int8()
         elif quantize != "none":
             raise ValueError(f"unknown quantize {quantize!r}: use none or int8")
@@ -69,7 +70,7 @@ class PLM(nn.Module):
 
     def tune(self, spec: TuningSpec) -> None:
         """Make the top `spec.layers` layers learn by `spec.method`; all others are frozen."""
-        if spec.layers and getattr(self, "quantized", "none") != "none":
+        if spec.layers and self.quantized != "none":
             raise ValueError("a quantized encoder cannot be trained: use --set quantize=none with --finetune-layers")
         self.__dict__["adalora"] = apply_tuning(self.transformer, spec)
         self.split = self.n_layers - spec.layers  # layers below this index never change

@@ -130,10 +130,7 @@ def train(
 
     # --- news vectors of every needed news item, through the on-disk cache (the main process
     # fills it first, so the others only read); with tuned layers, the frozen layers' states
-    if world.is_main:
-        table = NewsTable.encode(used_news, plm, config.news_text, cache, config.encode_batch_size)
-    world.barrier()
-    if not world.is_main:
+    with world.main_first():
         table = NewsTable.encode(used_news, plm, config.news_text, cache, config.encode_batch_size)
     layers = LayerCache(plm, [config.news_text(used_news[i]) for i in table.ids], config.encode_batch_size) if tuned else None
     if layers is not None and state:  # resumed with trained layers: the checkpoint's vectors, not the cache's
