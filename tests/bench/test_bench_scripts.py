@@ -18,3 +18,12 @@ def test_encoding_bench_prints_a_row_per_encoder():
     assert [r.split(" | ")[0] for r in rows] == ["| sentence-transformers encode (peer)", "| newsrec PLM.embed fp32",
                                                 "| newsrec PLM.embed int8"]
     assert "| 1.0000 / 1.0000 |" in rows[1]  # same weights, same pooling: the same vectors as the peer
+
+
+def test_retrieval_bench_compares_three_methods_with_recall():
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "retrieval.py"), "--sizes", "500", "--queries", "12"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line.split(" | ") for line in run.stdout.splitlines() if line.startswith("| 500 |")]
+    assert [r[1] for r in rows] == ["NumPy matmul + argpartition", "FAISS IndexFlatIP", "newsrec FaissIndex (exact)"]
+    assert all(r[4].rstrip(" |") == "1.000" for r in rows)  # exact search at this size: every top-10 found
