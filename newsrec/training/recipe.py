@@ -42,6 +42,7 @@ from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Batch, make_batch
 from newsrec.models.ranker import Ranker, build_plm, prepare_news, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
+from newsrec.precision import use_bf16
 from newsrec.training.distributed import join_world
 from newsrec.training.loss import ClickLoss
 from newsrec.training.plot import plot_curve
@@ -105,7 +106,7 @@ def train(
     model = NewsRecommender(RecommenderConfig(dim=plm.dim, user_encoder=config.user_encoder, scorer=config.scorer,
                                               heads=config.heads, use_popularity=config.use_popularity))
     loss_module = world.wrap(ClickLoss(model, plm if tuned else None, config.adversarial, config.adv_epsilon,
-                                       config.adv_steps))
+                                       config.adv_steps, bf16=use_bf16(config.train_precision)))
     # as in nanoGPT: decay matrices only; biases, the scale and the empty-user prior keep their size
     groups = [
         {"params": [p for p in model.parameters() if p.dim() >= 2], "lr": config.lr},

@@ -50,5 +50,5 @@ def test_e5_encoder_trains_frozen_and_loads_back(tiny_world, tmp_path):
     result = train(config, news, read_behaviors(tiny_world / "train")[:40], tmp_path / "e5", dev, EmbeddingCache())
     ranker = Ranker.load(tmp_path / "e5", news, EmbeddingCache())
     assert ranker.table.vectors.shape[1] == 384 and result.best_valid["auc"] > 0.5
-    with pytest.raises(ConfigError, match="trainable fp32"):
+    with pytest.raises(ConfigError, match="needs a trainable transformer"):
         load_config(encoder="multilingual-e5-small", finetune_layers=1)

@@ -9,13 +9,14 @@ from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.plm import PLM, encode_texts
 from newsrec.encoders.text import NewsText, news_text
 from newsrec.encoders.tuning import TuningSpec
+from newsrec.precision import native_bf16
 
 TEXTS = ["Lakers win the opener", "Fed cuts interest rates again", "A very long headline " * 20, "Lakers lose"]
 
 
 @pytest.fixture(scope="module")
 def plm():
-    return PLM("all-MiniLM-L6-v2", max_length=32)
+    return PLM("all-MiniLM-L6-v2", max_length=32, quantize="none")  # fp32: exact to the hand-made reference
 
 
 def test_news_text_joins_fields_in_order():
@@ -53,6 +54,17 @@ def test_embeddings_are_unit_mean_pooled_and_batch_independent(plm):
     assert np.allclose(manual, vectors[1], atol=1e-5)
     # related headlines are closer than unrelated ones
     assert vectors[0] @ vectors[3] > vectors[0] @ vectors[1]
+
+
+def test_bf16_matrix_products_keep_the_fp32_vectors_under_their_own_cache_key(plm):
+    bf16 = PLM("all-MiniLM-L6-v2", max_length=32, quantize="bf16")
+    cosine = (bf16.embed(TEXTS) * plm.embed(TEXTS)).sum(1)
+    assert cosine.min() > 0.999
+    assert bf16.model_id == plm.model_id + "|bf16"
+    auto = PLM("all-MiniLM-L6-v2", max_length=32)  # the default follows the CPU
+    assert auto.quantized == ("bf16" if native_bf16() else "none")
+    with pytest.raises(ValueError, match="unknown quantize 'fp8': use one of auto, none, bf16, int8"):
+        PLM("all-MiniLM-L6-v2", quantize="fp8")
 
 
 def test_cache_means_a_second_run_encodes_nothing(plm, tmp_path, monkeypatch):
