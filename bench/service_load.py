@@ -6,7 +6,7 @@ measured apart, by `newsrec serve`'s POST /v1/news figures below), then runs a b
 load generator. Every loop is bounded in count and time and stops by itself.
 
 Usage: python bench/service_load.py --model runs/demo/model --pool 10000 100000 [--requests 2000]
-Prints a Markdown section for docs/BENCHMARKS.md.
+Prints a Markdown section for docs/BENCHMARKS.md (`bench/run_all.py` writes it there).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from harness import table
 from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
 from newsrec.store.models import EventRow
@@ -143,40 +144,42 @@ def ms(x: np.ndarray, q: float) -> str:
     return f"{1000 * np.quantile(x, q):.1f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--pool", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--users", type=int, default=500)
-    parser.add_argument("--burst-events", type=int, default=10_000)
-    parser.add_argument("--delay-trials", type=int, default=50)
-    args = parser.parse_args()
+def peak_rss_mib(session: int) -> float:
+    """Sum of the peak RSS (VmHWM) of every process in a session: the server and its workers."""
+    total_kib = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) != session:  # field 6: session id
+                continue
+            total_kib += next(int(line.split()[1]) for line in (stat.parent / "status").read_text().splitlines()
+                              if line.startswith("VmHWM:"))
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue  # the process ended meanwhile, or is a kernel thread
+    return total_kib / 1024
 
-    print(f"| pool | workers | requests | concurrency | p50 ms | p99 ms | requests/s |")
-    print("|---|---|---|---|---|---|---|")
-    extra = []
-    for i, pool in enumerate(args.pool):
+
+def report(model: Path, pools: tuple[int, ...] = (10_000, 100_000), requests: int = 2000, concurrency: int = 4,
+           workers: int = 2, users: int = 500, burst_events: int = 10_000, delay_trials: int = 50) -> str:
+    rows, extra = [], []
+    for i, pool in enumerate(pools):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
             seed_pool(db_url, pool)
             port = free_port()
             with open(Path(tmp) / "server.log", "w") as log:
-                proc = start(args.model, db_url, port, args.workers, log)
+                proc = start(model, db_url, port, workers, log)
                 base = f"http://127.0.0.1:{port}"
                 try:
-                    asyncio.run(load(base, args.users, 200, args.concurrency))  # warm-up
-                    latencies, wall = asyncio.run(load(base, args.users, args.requests, args.concurrency))
-                    print(f"| {pool:,} | {args.workers} | {args.requests} | {args.concurrency} | {ms(latencies, 0.5)} | "
-                          f"{ms(latencies, 0.99)} | {len(latencies) / wall:.0f} |", flush=True)
-                    if i == len(args.pool) - 1:  # the delay and burst figures at the largest pool
-                        delays = click_delay(base, args.delay_trials)
+                    asyncio.run(load(base, users, min(200, requests), concurrency))  # warm-up
+                    latencies, wall = asyncio.run(load(base, users, requests, concurrency))
+                    rows.append([f"{pool:,}", workers, requests, concurrency, ms(latencies, 0.5), ms(latencies, 0.99),
+                                 f"{len(latencies) / wall:.0f}", f"{peak_rss_mib(proc.pid):.0f}"])
+                    if i == len(pools) - 1:  # the delay and burst figures at the largest pool
+                        delays = click_delay(base, delay_trials)
                         extra.append(f"Click-to-changed-recommendation delay at {pool:,} news "
-                                     f"(POST click, then GET; {args.delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
+                                     f"(POST click, then GET; {delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
                                      f"p99 {ms(delays, 0.99)} ms.")
-                        distinct, sent, seconds = asyncio.run(burst(base, args.burst_events, 20, pool))
+                        distinct, sent, seconds = asyncio.run(burst(base, burst_events, 20, pool))
                         stored = count_burst_rows(db_url)
                         extra.append(f"Burst: {sent:,} event posts ({distinct:,} distinct, {sent - distinct:,} deliberate "
                                      f"retries) from 20 concurrent clients in {seconds:.1f} s; the database holds "
@@ -184,8 +187,24 @@ def main() -> None:
                 finally:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=60)
-    print()
-    print("\n\n".join(extra))
+    header = ["pool", "workers", "requests", "concurrent clients", "p50 ms", "p99 ms", "requests/s",
+              "server peak RSS MiB (all processes)"]
+    return "\n\n".join([table(header, rows), *extra])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--pool", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--burst-events", type=int, default=10_000)
+    parser.add_argument("--delay-trials", type=int, default=50)
+    args = parser.parse_args()
+    print(report(args.model, tuple(args.pool), args.requests, args.concurrency, args.workers, args.users,
+                 args.burst_events, args.delay_trials))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from newsrec.encoders.cache import EmbeddingCache, text_key
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
-from newsrec.precision import bf16_products, native_bf16
+from newsrec import precision
 
 __all__ = ["PLM", "QUANTIZE_CHOICES", "encode_texts"]
 
@@ -59,7 +59,7 @@ class PLM(nn.Module):
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"unknown quantize {quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
-        self.quantized = ("bf16" if native_bf16() else "none") if quantize == "auto" else quantize
+        self.quantized = ("bf16" if precision.native_bf16() else "none") if quantize == "auto" else quantize
         self.tune(TuningSpec(0))
         if self.quantized == "int8":
             self._quantize_int8()
@@ -163,7 +163,7 @@ class PLM(nn.Module):
         for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
             idx = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            with bf16_products(self.quantized == "bf16"):
+            with precision.bf16_products(self.quantized == "bf16"):
                 out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().numpy()
         self.train(was_training)
         return out

@@ -146,7 +146,7 @@ def train(
         model.train()
         plm.train(tuned)
         rows = sample_rows(train_imps, config.negatives, random.Random(config.seed + epoch))
-        losses, seen = [], 0
+        losses, seen, epoch_started = [], 0, time.perf_counter()
         steps = range(0, len(rows), config.batch_size)
         for start in tqdm(steps, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None if world.is_main else True):
             share = world.shard(rows[start : start + config.batch_size])
@@ -168,7 +168,8 @@ def train(
         if layers is not None:  # the tuned layers changed: re-encode every news item for history and validation
             table = NewsTable(table.ids, layers.encode_all(plm))
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "train_rows": seen,  # this process's share
-                  "seconds": round(time.perf_counter() - started, 1)}
+                  "step_seconds": round(time.perf_counter() - epoch_started, 2),  # this epoch's training steps
+                  "seconds": round(time.perf_counter() - started, 1)}  # since the run started
 
         # --- validation, best checkpoint, early stopping (every process decides alike)
         if valid_imps:
