@@ -77,11 +77,11 @@ def report(mind: Path | None, tiny: bool = False) -> str:
             from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 
             mind = write_world(tmp / "world", SyntheticWorldConfig(n_news=300, n_users=60))
-        for job, args in jobs(mind, tmp, tiny).items():
+        for job in jobs(mind, tmp, tiny):
             totals = []
             for mode, bf16 in MODES.items():
-                cache = tmp / f"cache-{len(rows)}"  # empty for every run
-                seconds, rss = in_fresh_process(profiled, args, bf16, str(cache))
+                run = tmp / f"run-{len(rows)}"  # a new output folder (train would resume a finished run) and cache
+                seconds, rss = in_fresh_process(profiled, jobs(mind, run, tiny)[job], bf16, str(run / "cache"))
                 rows.append([job, mode, *(f"{s:.1f}" for s in seconds.values()), f"{rss:.0f}"])
                 totals.append(seconds["total"])
             verdicts.append(f"{job} {totals[0]:.1f} s -> {totals[1]:.1f} s ({totals[0] / totals[1]:.2f}x)")

@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 
 from harness import table
+from newsrec.serve.settings import ServiceSettings
 from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
 from newsrec.store.models import EventRow
@@ -58,8 +59,8 @@ def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
             repo.upsert_news(session, items, vectors)
 
 
-def start(model: Path, db_url: str, port: int, workers: int, log) -> subprocess.Popen:
-    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin"}
+def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
+    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin", "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above)}
     proc = subprocess.Popen([sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model), "--db", db_url,
                              "--port", str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -160,21 +161,25 @@ def peak_rss_mib(session: int) -> float:
 
 def report(model: Path, pools: tuple[int, ...] = (10_000, 100_000), requests: int = 2000, concurrency: int = 4,
            workers: int = 2, users: int = 500, burst_events: int = 10_000, delay_trials: int = 50) -> str:
+    """Each pool with the service's default index, then the largest again with IVF switched on below it."""
+    default = ServiceSettings.model_fields["approximate_above"].default
+    runs = [(pool, default) for pool in pools] + [(max(pools), max(pools) // 2)]
     rows, extra = [], []
-    for i, pool in enumerate(pools):
+    for i, (pool, approximate_above) in enumerate(runs):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
             seed_pool(db_url, pool)
             port = free_port()
             with open(Path(tmp) / "server.log", "w") as log:
-                proc = start(model, db_url, port, workers, log)
+                proc = start(model, db_url, port, workers, log, approximate_above)
                 base = f"http://127.0.0.1:{port}"
                 try:
                     asyncio.run(load(base, users, min(200, requests), concurrency))  # warm-up
                     latencies, wall = asyncio.run(load(base, users, requests, concurrency))
-                    rows.append([f"{pool:,}", workers, requests, concurrency, ms(latencies, 0.5), ms(latencies, 0.99),
-                                 f"{len(latencies) / wall:.0f}", f"{peak_rss_mib(proc.pid):.0f}"])
-                    if i == len(pools) - 1:  # the delay and burst figures at the largest pool
+                    index = "exact" if pool <= approximate_above else f"IVF (NEWSREC_APPROXIMATE_ABOVE={approximate_above})"
+                    rows.append([f"{pool:,}", index, workers, requests, concurrency, ms(latencies, 0.5),
+                                 ms(latencies, 0.99), f"{len(latencies) / wall:.0f}", f"{peak_rss_mib(proc.pid):.0f}"])
+                    if i == len(pools) - 1:  # the delay and burst figures at the largest pool, default index
                         delays = click_delay(base, delay_trials)
                         extra.append(f"Click-to-changed-recommendation delay at {pool:,} news "
                                      f"(POST click, then GET; {delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
@@ -187,9 +192,12 @@ def report(model: Path, pools: tuple[int, ...] = (10_000, 100_000), requests: in
                 finally:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=60)
-    header = ["pool", "workers", "requests", "concurrent clients", "p50 ms", "p99 ms", "requests/s",
+    header = ["pool", "index", "workers", "requests", "concurrent clients", "p50 ms", "p99 ms", "requests/s",
               "server peak RSS MiB (all processes)"]
-    return "\n\n".join([table(header, rows), *extra])
+    return "\n\n".join([
+        f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users after a warm-up; the load generator shares the "
+        f"machine's cores with the {workers} workers.",
+        table(header, rows), *extra])
 
 
 def main() -> None:

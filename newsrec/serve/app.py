@@ -18,6 +18,7 @@ import torch
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from threadpoolctl import threadpool_limits
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
@@ -69,6 +70,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if settings.threads:  # workers share the cores: one BLAS pool per core, not per worker
             torch.set_num_threads(settings.threads)
             faiss.omp_set_num_threads(settings.threads)
+            threadpool_limits(settings.threads)  # NumPy's BLAS, which runs the exact search
         migrate(settings.database_url)
         engine = make_engine(settings.database_url)
         ranker = Ranker.load(settings.model_dir, {}, EmbeddingCache())

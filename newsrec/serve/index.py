@@ -88,9 +88,10 @@ class FaissIndex:
         import faiss
 
         vectors, keys = self._vectors[: self._size], self._keys[: self._size]
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        nlist = max(1, min(self.nlist, len(vectors) // 39))  # k-means wants >= 39 training points per list
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         ivf.train(vectors)
-        ivf.nprobe = self.nprobe
+        ivf.nprobe = min(self.nprobe, nlist)
         ivf.add_with_ids(vectors, keys)
         self._ivf = ivf
         self._vectors, self._keys, self._row, self._size = np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64), {}, 0

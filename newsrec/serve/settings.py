@@ -36,7 +36,7 @@ class ServiceSettings(BaseSettings):
     api_keys: SecretStr = SecretStr("")
     index: str = "faiss"
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
-    threads: int | None = Field(None, description="torch/FAISS threads per worker; default: cores / workers")
+    threads: int | None = Field(None, description="torch/BLAS/FAISS threads per worker; default: cores / workers")
     milvus_uri: str | None = None
     recency_days: float = 7.0
     max_body_bytes: int = 5_000_000
