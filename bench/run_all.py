@@ -46,7 +46,7 @@ def sections(mind: Path, tiny: bool, work: Path) -> list[tuple[str, str, Callabl
              lambda: encoding.report(mind, 16, (8,), 1)),
             ("Training throughput and time to the core AUC", "python bench/training.py",
              lambda: training.report(mind, 60, tiny=True)),
-            ("Top-10 retrieval for one user", "python bench/retrieval.py", lambda: retrieval.report((500,), 12)),
+            ("Top-10 retrieval for one user", "python bench/retrieval.py", lambda: retrieval.report((500,), 12, rounds=1)),
             ("Service on loopback", "python bench/service_load.py --model runs/demo/model",
              lambda: service_load.report(demo_model(work / "demo", tiny), (500,), 50, 2, users=20, burst_events=100,
                                          delay_trials=3)),
