@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 PEER_PACKAGES = ("torch", "transformers", "sentence-transformers", "faiss-cpu", "numpy", "fastapi", "uvicorn")
@@ -31,6 +32,16 @@ def in_fresh_process(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 def _measured(fn: Callable[..., Any], args: tuple) -> tuple[Any, float]:
     result = fn(*args)
     return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def mind_or_synthetic(mind: Path | None, folder: Path, tiny: bool = True) -> Path:
+    """The MIND folder when it holds news.tsv, else a synthetic world written into `folder`
+    (300 news and 60 users when `tiny`, the demo's world otherwise)."""
+    if mind is not None and (mind / "news.tsv").is_file():
+        return mind
+    from newsrec.data.synthetic import SyntheticWorldConfig, write_world
+
+    return write_world(folder / "world", SyntheticWorldConfig(n_news=300, n_users=60) if tiny else None)
 
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:

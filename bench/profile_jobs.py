@@ -16,7 +16,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from harness import in_fresh_process, table
+from harness import in_fresh_process, mind_or_synthetic, table
 
 # stage -> functions (file suffix, name) whose cumulative times add up to it
 STAGES = {
@@ -73,10 +73,7 @@ def report(mind: Path | None, tiny: bool = False) -> str:
     rows, verdicts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if mind is None or not (mind / "news.tsv").is_file():
-            from newsrec.data.synthetic import SyntheticWorldConfig, write_world
-
-            mind = write_world(tmp / "world", SyntheticWorldConfig(n_news=300, n_users=60))
+        mind = mind_or_synthetic(mind, tmp)
         for job in jobs(mind, tmp, tiny):
             totals = []
             for mode, bf16 in MODES.items():

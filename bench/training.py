@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from harness import in_fresh_process, table
+from harness import in_fresh_process, mind_or_synthetic, table
 
 CORE_AUC = 69.49  # the core model's MIND dev AUC (docs/RESULTS.md), reached within TOLERANCE
 TOLERANCE = 0.1
@@ -57,10 +57,7 @@ def train_timed(mind: Path, settings: dict, limit: int | None) -> dict:
 
 def report(mind: Path | None, lora_impressions: int = 300, tiny: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        if mind is None or not (mind / "news.tsv").is_file():
-            from newsrec.data.synthetic import SyntheticWorldConfig, write_world
-
-            mind = write_world(Path(tmp) / "world", SyntheticWorldConfig(n_news=300, n_users=60) if tiny else None)
+        mind = mind_or_synthetic(mind, Path(tmp), tiny)
         rows = []
         for label, (settings, limited) in RUNS.items():
             if tiny:

@@ -18,8 +18,8 @@ from newsrec.encoders.plm import QUANTIZE_CHOICES
 from newsrec.encoders.text import NEWS_FIELDS, NewsText
 from newsrec.encoders.tuning import TUNING_METHODS
 from newsrec.models.recommender import SCORERS
-from newsrec.precision import PRECISIONS
 from newsrec.models.user_encoders import USER_ENCODERS
+from newsrec.precision import PRECISIONS
 from newsrec.training.adversarial import ADVERSARIAL_METHODS
 
 __all__ = ["TrainConfig", "load_config", "parse_settings", "ConfigError"]

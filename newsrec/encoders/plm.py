@@ -21,10 +21,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from newsrec import precision
 from newsrec.encoders.cache import EmbeddingCache, text_key
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
-from newsrec import precision
 
 __all__ = ["PLM", "QUANTIZE_CHOICES", "encode_texts"]
 
