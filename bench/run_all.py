@@ -38,28 +38,21 @@ def demo_model(out: Path, tiny: bool) -> Path:
 
 
 def sections(mind: Path, tiny: bool, work: Path) -> list[tuple[str, str, Callable[[], str]]]:
-    """(title, the command that runs it alone, what measures it and returns Markdown) per benchmark."""
-    if tiny:  # the synthetic world instead of MIND, toy sizes
-        mind = None
-        return [
-            ("News encoding vs sentence-transformers", "python bench/encoding.py",
-             lambda: encoding.report(mind, 16, (8,), 1)),
-            ("Training throughput and time to the core AUC", "python bench/training.py",
-             lambda: training.report(mind, 60, tiny=True)),
-            ("Top-10 retrieval for one user", "python bench/retrieval.py", lambda: retrieval.report((500,), 12, rounds=1)),
-            ("Service on loopback", "python bench/service_load.py --model runs/demo/model",
-             lambda: service_load.report(demo_model(work / "demo", tiny), (500,), 50, 2, users=20, burst_events=100,
-                                         delay_trials=3)),
-            ("Profile of the main job and of training", "python bench/profile_jobs.py",
-             lambda: profile_jobs.report(mind, tiny=True)),
-        ]
+    """(title, the command that runs it alone, what measures it and returns Markdown) per benchmark.
+    `tiny`: the synthetic world instead of MIND, toy sizes."""
+    mind = None if tiny else mind
     return [
-        ("News encoding vs sentence-transformers", "python bench/encoding.py", lambda: encoding.report(mind)),
-        ("Training throughput and time to the core AUC", "python bench/training.py", lambda: training.report(mind)),
-        ("Top-10 retrieval for one user", "python bench/retrieval.py", retrieval.report),
+        ("News encoding vs sentence-transformers", "python bench/encoding.py",
+         lambda: encoding.report(mind, 16, (8,), 1) if tiny else encoding.report(mind)),
+        ("Training throughput and time to the core AUC", "python bench/training.py",
+         lambda: training.report(mind, 60, tiny=True) if tiny else training.report(mind)),
+        ("Top-10 retrieval for one user", "python bench/retrieval.py",
+         lambda: retrieval.report((500,), 12, rounds=1) if tiny else retrieval.report()),
         ("Service on loopback", "python bench/service_load.py --model runs/demo/model",
-         lambda: service_load.report(demo_model(work / "demo", tiny))),
-        ("Profile of the main job and of training", "python bench/profile_jobs.py", lambda: profile_jobs.report(mind)),
+         lambda: service_load.report(demo_model(work / "demo", tiny), (500,), 50, 2, users=20, burst_events=100,
+                                     delay_trials=3) if tiny else service_load.report(demo_model(work / "demo", tiny))),
+        ("Profile of the main job and of training", "python bench/profile_jobs.py",
+         lambda: profile_jobs.report(mind, tiny=tiny)),
     ]
 
 
