@@ -102,7 +102,7 @@ def cross_fit(members: list[Ranker], dirs: list[str], fusion: str, dev: list[Imp
 @torch.no_grad()
 def score_with_candidate_table(ranker: Ranker, dev: list[Impression], candidates: NewsTable) -> list[np.ndarray]:
     """Like Ranker.score, but candidate vectors come from `candidates` (history stays as is)."""
-    batch = make_batch([Row(i.history, i.candidates) for i in dev], ranker.table, ranker.stats, ranker.config.max_history)
+    batch = make_batch([Row(i.history, i.candidates) for i in dev], ranker.table, ranker.stats, ranker.spec.max_history)
     _, hist = batch.vectors(ranker.table)
     cand = candidates.vectors[torch.tensor([candidates.rows(i.candidates) + [0] * (batch.candidates.shape[1] - len(i.candidates))
                                             for i in dev])]
@@ -123,7 +123,7 @@ def robustness(rows: dict, news: dict[str, News], dev: list[Impression], cache, 
             rng = random.Random(0)
             changed = {i: dataclasses.replace(news[i], title=perturb(news[i].title, kind, rate, rng, synonyms))
                        for i in candidate_ids}
-            table = NewsTable.encode(changed, ranker.plm, ranker.config.news_text, cache)
+            table = NewsTable.encode(changed, ranker.encoder, ranker.spec.news_text, cache)
             metrics = evaluate_scores(dev, score_with_candidate_table(ranker, dev, table), news, ranker.stats)
             cells.append(f"{100 * metrics['auc']:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -9,11 +9,14 @@ so "auto" keeps fp32 there.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 
-__all__ = ["PRECISIONS", "native_bf16", "use_bf16", "bf16_products"]
+__all__ = ["Precision", "PRECISIONS", "native_bf16", "use_bf16", "bf16_products"]
 
-PRECISIONS = ("auto", "fp32", "bf16")
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def native_bf16() -> bool:

@@ -236,28 +236,25 @@ def serve(
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL [default: sqlite file beside the model]")] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 1,
-    index: Annotated[str, typer.Option(help="faiss (in process) | milvus")] = "faiss",
+    workers: Annotated[int, typer.Option(min=1, help="worker processes sharing the port")] = 1,
+    index: Annotated[Optional[str], typer.Option(help="faiss (in process) | milvus")] = None,
     milvus_uri: Annotated[Optional[str], typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
 ) -> None:
-    """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin")."""
+    """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin"; every
+    other NEWSREC_* setting is read too, see newsrec/serve/settings.py)."""
     from newsrec.serve.run import run_server
     from newsrec.serve.settings import ServiceSettings
 
     if not (model / "model.pt").is_file():
         raise _fail(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
-    os.environ.update({"NEWSREC_MODEL_DIR": str(model), "NEWSREC_INDEX": index})
-    os.environ.setdefault("NEWSREC_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    for name, value in (("NEWSREC_DB_URL", db), ("NEWSREC_MILVUS_URI", milvus_uri)):
-        if value:
-            os.environ[name] = value
+    flags = {"model_dir": model, "db_url": db, "index": index, "milvus_uri": milvus_uri}
     try:
-        settings = ServiceSettings()
+        settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
     except ValueError as e:
         raise _fail(str(e)) from None
     if not settings.keys:
-        console.print("[yellow]NEWSREC_API_KEYS is empty: every /v1 request will get 401[/]")
-    run_server(host, port, workers)  # the workers rebuild the app from the NEWSREC_* variables set above
+        console.print("[yellow]NEWSREC_API_KEYS is empty: only user tokens can be used, and none can be minted[/]")
+    run_server(settings, host, port, workers)
 
 
 def _print_table(results: dict[str, dict[str, float]], title: str) -> None:

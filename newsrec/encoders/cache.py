@@ -8,11 +8,12 @@ between processes.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 from pathlib import Path
 
 import numpy as np
+
+from newsrec.environment import environment
 
 __all__ = ["EmbeddingCache", "default_cache_dir"]
 
@@ -21,7 +22,7 @@ _CHUNK = 900  # stay below SQLite's limit of host parameters per statement
 
 def default_cache_dir() -> Path:
     """`$NEWSREC_CACHE_DIR`, else `~/.cache/newsrec`."""
-    return Path(os.environ.get("NEWSREC_CACHE_DIR", Path.home() / ".cache" / "newsrec"))
+    return environment().cache_dir
 
 
 def text_key(text: str) -> str:

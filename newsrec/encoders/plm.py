@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import warnings
-from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -22,15 +21,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from newsrec import precision
+from newsrec.encoders.base import Encoder
 from newsrec.encoders.cache import EmbeddingCache, text_key
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
 
-__all__ = ["PLM", "QUANTIZE_CHOICES", "encode_texts"]
+__all__ = ["PLM", "Quantize", "QUANTIZE_CHOICES", "encode_texts"]
 
-QUANTIZE_CHOICES = ("auto", "none", "bf16", "int8")
+Quantize = Literal["auto", "none", "bf16", "int8"]
+QUANTIZE_CHOICES: tuple[str, ...] = get_args(Quantize)
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: weights are local
 logger = logging.getLogger(__name__)
 
 
@@ -53,8 +53,9 @@ class PLM(nn.Module):
         path = resolve_model_path(name)
         self.name = name
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.transformer = AutoModel.from_pretrained(path)
+        # local_files_only: weights come from packages or folders, never from the hub
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.transformer = AutoModel.from_pretrained(path, local_files_only=True)
         self.eval()  # inference by default; the trainer switches to train() when fine-tuning
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
         if quantize not in QUANTIZE_CHOICES:
@@ -170,18 +171,18 @@ class PLM(nn.Module):
 
 
 def encode_texts(
-    plm: PLM, texts: list[str], cache: EmbeddingCache | None = None, batch_size: int = 64
+    encoder: Encoder, texts: list[str], cache: EmbeddingCache | None = None, batch_size: int = 64
 ) -> np.ndarray:
-    """Encode texts through the cache: only texts never seen with these weights run the PLM."""
-    model_id = plm.model_id
+    """Encode texts through the cache: only texts never seen with these weights run the encoder."""
+    model_id = encoder.model_id
     found = cache.get(model_id, texts) if cache else {}
     todo = list(dict.fromkeys(t for t in texts if text_key(t) not in found))
     if not todo:
         logger.info("all %d news vectors found in the embedding cache", len(texts))
     else:
-        logger.info("encoding %d new texts with %s (%d cached)", len(todo), plm.name, len(texts) - len(todo))
-        vectors = plm.embed(todo, batch_size=batch_size, progress=len(todo) > 2 * batch_size)
+        logger.info("encoding %d new texts with %s (%d cached)", len(todo), encoder.name, len(texts) - len(todo))
+        vectors = encoder.embed(todo, batch_size=batch_size, progress=len(todo) > 2 * batch_size)
         if cache:
             cache.put(model_id, todo, vectors)
         found.update((text_key(t), v) for t, v in zip(todo, vectors))
-    return np.stack([found[text_key(t)] for t in texts]) if texts else np.zeros((0, plm.dim), np.float32)
+    return np.stack([found[text_key(t)] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)

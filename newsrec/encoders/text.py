@@ -6,12 +6,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal, get_args
 
 from newsrec.data.mind import News
 
-__all__ = ["NEWS_FIELDS", "news_text", "NewsText"]
+__all__ = ["NewsField", "NEWS_FIELDS", "news_text", "NewsText"]
 
-NEWS_FIELDS = ("title", "category", "subcategory", "abstract", "summary", "keywords")
+NewsField = Literal["title", "category", "subcategory", "abstract", "summary", "keywords"]
+NEWS_FIELDS: tuple[str, ...] = get_args(NewsField)
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 

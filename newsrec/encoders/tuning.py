@@ -15,13 +15,15 @@ trainer run the lower layers once per news item (see `layer_cache.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-__all__ = ["TUNING_METHODS", "TuningSpec", "BottleneckAdapter", "apply_tuning", "adalora_penalty"]
+__all__ = ["TuningMethod", "TUNING_METHODS", "TuningSpec", "BottleneckAdapter", "apply_tuning", "adalora_penalty"]
 
-TUNING_METHODS = ("full", "lora", "adalora", "adapter")
+TuningMethod = Literal["full", "lora", "adalora", "adapter"]
+TUNING_METHODS: tuple[str, ...] = get_args(TuningMethod)
 LORA_TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 
 

@@ -14,12 +14,12 @@ from newsrec.data.mind import Impression
 from newsrec.data.popularity import PopularityStats
 from newsrec.encoders.news_table import PAD, NewsTable
 
-__all__ = ["Scorer", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
+__all__ = ["ScoreFn", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
 
-Scorer = Callable[[list[Impression]], list[np.ndarray]]
+ScoreFn = Callable[[list[Impression]], list[np.ndarray]]
 
 
-def random_scorer(seed: int = 0) -> Scorer:
+def random_scorer(seed: int = 0) -> ScoreFn:
     def score(impressions: list[Impression]) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
         return [rng.random(len(i.candidates)) for i in impressions]
@@ -27,17 +27,17 @@ def random_scorer(seed: int = 0) -> Scorer:
     return score
 
 
-def popularity_scorer(stats: PopularityStats) -> Scorer:
+def popularity_scorer(stats: PopularityStats) -> ScoreFn:
     """Rank by click count in the training logs."""
     return lambda imps: [np.array([stats.clicks[c] for c in i.candidates], dtype=float) for i in imps]
 
 
-def ctr_scorer(stats: PopularityStats) -> Scorer:
+def ctr_scorer(stats: PopularityStats) -> ScoreFn:
     """Rank by smoothed click-through rate (clicks + 0.1) / (views + 1) in the training logs."""
     return lambda imps: [np.array([stats.ctr(c) for c in i.candidates]) for i in imps]
 
 
-def cosine_scorer(table: NewsTable) -> Scorer:
+def cosine_scorer(table: NewsTable) -> ScoreFn:
     """Zero-shot PLM: user = mean of history vectors, score = cosine to the candidate."""
     vectors = table.vectors.numpy()
 
@@ -53,7 +53,7 @@ def cosine_scorer(table: NewsTable) -> Scorer:
     return score
 
 
-def baseline_scorers(stats: PopularityStats, frozen_table: NewsTable, seed: int = 0) -> dict[str, Scorer]:
+def baseline_scorers(stats: PopularityStats, frozen_table: NewsTable, seed: int = 0) -> dict[str, ScoreFn]:
     return {
         "random": random_scorer(seed),
         "popularity": popularity_scorer(stats),

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import httpx
 
+from newsrec.environment import environment
 from newsrec.llm.weights import GGUF_MODELS, gguf_path
 
 __all__ = ["LLM", "LlamaCppLLM", "OpenAICompatibleLLM", "load_llm", "LLMError"]
@@ -101,7 +102,8 @@ class OpenAICompatibleLLM:
 def load_llm(spec: str, model: str = "default", api_key: str | None = None) -> LLM:
     """A local model by name (see `GGUF_MODELS`) or a server by its base URL."""
     if spec.startswith(("http://", "https://")):
-        return OpenAICompatibleLLM(spec, model, api_key or os.environ.get("NEWSREC_LLM_API_KEY"))
+        env_key = environment().llm_api_key
+        return OpenAICompatibleLLM(spec, model, api_key or (env_key.get_secret_value() if env_key else None))
     if spec in GGUF_MODELS:
         return LlamaCppLLM(spec)
     raise LLMError(f"unknown LLM {spec!r}: use one of {sorted(GGUF_MODELS)} or a server URL like http://127.0.0.1:8080/v1")

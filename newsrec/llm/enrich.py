@@ -7,7 +7,6 @@ rerun or a resumed batch redoes nothing already finished.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections import Counter
@@ -18,12 +17,13 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 from tqdm.auto import tqdm
 
+from newsrec.data.enrichment import read_enrichment_rows
 from newsrec.data.mind import News
 from newsrec.llm.backends import LLM
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.structured import distinct_phrases, generate_structured
 
-__all__ = ["Enrichment", "enrich_news", "attach_enrichments", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
+__all__ = ["Enrichment", "enrich_news", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "enrich-v1"
 SYSTEM = "You summarise news articles as JSON."
@@ -103,19 +103,9 @@ def write_enrichments(path: str | Path, enrichments: dict[str, Enrichment]) -> P
 
 
 def read_enrichments(path: str | Path) -> dict[str, Enrichment]:
-    out = {}
-    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
-        try:
-            row = json.loads(line)
-            out[row.pop("news_id")] = Enrichment(**row)
-        except (ValueError, KeyError) as e:
-            raise ValueError(f"{path}:{line_no}: not an enrichment line ({e})") from None
-    return out
-
-
-def attach_enrichments(news: dict[str, News], enrichments: dict[str, Enrichment]) -> dict[str, News]:
-    """News with `summary` and `keywords` filled where an enrichment exists (others keep them empty)."""
-    return {
-        i: dataclasses.replace(n, summary=e.summary, keywords=", ".join(e.keywords)) if (e := enrichments.get(i)) else n
-        for i, n in news.items()
-    }
+    """The file `write_enrichments` wrote, each line checked again as an `Enrichment`."""
+    rows = read_enrichment_rows(path)
+    try:
+        return {news_id: Enrichment(**row) for news_id, row in rows.items()}
+    except ValueError as e:
+        raise ValueError(f"{path}: not an enrichment file ({e})") from None

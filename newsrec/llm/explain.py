@@ -1,6 +1,6 @@
 """Explanations: the model computes the facts, the LLM only phrases them.
 
-`Reason` (models/ranker.py) holds which history items and interest topics matched a
+`Reason` (models/reason.py) holds which history items and interest topics matched a
 recommendation and how strongly. Without an LLM, `Reason.sentence` states them in a template.
 With one, the LLM rewrites those facts as one friendly sentence; a reply that is not one short
 sentence, or that quotes no matched item or topic, is rejected for the template.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from newsrec.data.mind import News
 from newsrec.llm.backends import LLM
 from newsrec.llm.cache import LLMCache
-from newsrec.models.ranker import Reason
+from newsrec.models.reason import POPULAR, Reason
 
 __all__ = ["explain", "PROMPT_VERSION"]
 
@@ -24,7 +24,7 @@ def _facts(reason: Reason, candidate: News, news: dict[str, News]) -> str:
     lines = [f'Recommended: "{candidate.title}"']
     lines += [f'- matches the read article "{news[i].title if i in news else i}" (strength {s:.2f})' for i, s in reason.matched]
     lines += [f'- matches the interest "{t}" (strength {s:.2f})' for t, s in reason.topics]
-    if reason.popularity > 0.5:
+    if reason.popularity > POPULAR:
         lines.append("- popular with other readers")
     return "\n".join(lines)
 

@@ -24,9 +24,12 @@ import torch
 from torch import nn
 
 from newsrec.data.mind import Impression, News
+from newsrec.data.popularity import PopularityStats
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.news_table import NewsTable
 from newsrec.evaluation.metrics import auc
 from newsrec.models.ranker import Ranker
+from newsrec.models.scorer import Scorer
 
 __all__ = ["FUSIONS", "Ensemble", "fit_ensemble", "load_scorer", "ENSEMBLE_FILE"]
 
@@ -51,7 +54,7 @@ class FusionLayer(nn.Module):
 
 
 class Ensemble:
-    """Scores like a Ranker; `members[0]` provides the popularity stats and news table for reports."""
+    """A `Scorer` over several Rankers trained on the same logs (one per encoder, say)."""
 
     def __init__(self, members: list[Ranker], member_dirs: list[str], fusion: str,
                  weights: np.ndarray | None = None, layer: FusionLayer | None = None):
@@ -60,7 +63,15 @@ class Ensemble:
         self.members, self.member_dirs, self.fusion = members, member_dirs, fusion
         self.weights = weights if weights is not None else np.full(len(members), 1 / len(members))
         self.layer = layer
-        self.table, self.stats, self.config = members[0].table, members[0].stats, members[0].config
+
+    @property
+    def stats(self) -> PopularityStats:
+        """The members were trained on the same logs, so their counts are the same: the first's."""
+        return self.members[0].stats
+
+    def zero_shot_table(self, news: dict[str, News], cache: EmbeddingCache | None = None) -> NewsTable:
+        """The first member's pretrained encoder stands for the zero-shot baseline."""
+        return self.members[0].zero_shot_table(news, cache)
 
     def member_scores(self, impressions: list[Impression]) -> list[np.ndarray]:
         """Per impression, the (M, N) z-scored member scores."""
@@ -69,6 +80,7 @@ class Ensemble:
 
     def fuse(self, z: np.ndarray) -> np.ndarray:
         if self.fusion == "learned":
+            assert self.layer is not None, "a learned fusion has its layer"
             with torch.no_grad():
                 return self.layer(torch.from_numpy(z.T).float()).numpy()
         return self.weights @ z
@@ -126,7 +138,7 @@ def fit_ensemble(members: list[Ranker], member_dirs: list[str], fusion: str, imp
     return ensemble
 
 
-def load_scorer(model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ranker | Ensemble:
+def load_scorer(model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Scorer:
     """A trained model folder or an ensemble folder, ready to score."""
     if (Path(model_dir) / ENSEMBLE_FILE).is_file():
         return Ensemble.load(model_dir, news, cache)

@@ -1,6 +1,7 @@
 """The news recommender: user encoder, interest scorer and popularity term.
 
 score(n, u) = scale * r(n, u) + g(pop(n)) * has_log(n)
+            = item_vector(n) . query_vector(u),  item = [n, g(pop(n)) * has_log(n)],  query = [scale W I(u), 1]
 
 - r(n, u) = V(n)^T W I(u), the bilinear interest model with W = I + delta: delta starts at
   zero (an untrained model ranks by cosine) and weight decay pulls it back there, which
@@ -10,12 +11,16 @@ score(n, u) = scale * r(n, u) + g(pop(n)) * has_log(n)
 - g is a small MLP over the news item's popularity features (log clicks, log views, CTR
   logit) from the training logs; an item with no log has has_log = 0 and is ranked by
   content alone.
+
+The inner-product form is the one scoring path: training (`forward`), offline ranking and the
+service's vector index all score with `item_vector` . `query_vector`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -23,16 +28,18 @@ from torch import nn
 from newsrec.data.popularity import POPULARITY_FEATURES
 from newsrec.models.user_encoders import build_user_encoder
 
-__all__ = ["RecommenderConfig", "NewsRecommender", "SCORERS"]
+__all__ = ["RecommenderConfig", "NewsRecommender", "SCORERS", "InterestScorer", "TEXT_WEIGHT"]
 
-SCORERS = ("bilinear", "dot")
+InterestScorer = Literal["bilinear", "dot"]
+SCORERS: tuple[str, ...] = get_args(InterestScorer)
+TEXT_WEIGHT = 0.3  # share of an interest text in the user vector when there is also history
 
 
 @dataclass
 class RecommenderConfig:
     dim: int = 384
     user_encoder: str = "nrms"
-    scorer: str = "bilinear"
+    scorer: InterestScorer = "bilinear"
     heads: int = 4
     use_popularity: bool = True
     initial_scale: float = 4.0
@@ -76,16 +83,21 @@ class NewsRecommender(nn.Module):
         blended = nn.functional.normalize((1 - text_weight) * user + text_weight * text, dim=-1)
         return torch.where(has_text, torch.where(has_history, blended, text), user)
 
-    def interest(self, candidates: torch.Tensor, user: torch.Tensor) -> torch.Tensor:
-        """(B, N, D) candidates, (B, D) users -> (B, N) interest scores r(n, u)."""
-        return torch.einsum("bnd,bd->bn", candidates, self.apply_w(user))
+    def query_vector(self, user: torch.Tensor) -> torch.Tensor:
+        """(..., D) interest vectors -> (..., D + 1) queries [scale W u, 1]."""
+        query = self.log_scale.exp() * self.apply_w(user)
+        return torch.cat([query, query.new_ones(*query.shape[:-1], 1)], dim=-1)
+
+    def item_vector(self, news: torch.Tensor, popularity: torch.Tensor) -> torch.Tensor:
+        """(..., D) news vectors and (..., 4) popularity features -> (..., D + 1) items [n, g(pop)]."""
+        return torch.cat([news, self.popularity_score(popularity).unsqueeze(-1).to(news.dtype)], dim=-1)
 
     def apply_w(self, x: torch.Tensor) -> torch.Tensor:
         """W x = (I + delta) x for each row of x (..., D); x itself for the dot scorer."""
         return x + x @ self.bilinear_delta.T if self.bilinear_delta is not None else x
 
     def popularity_score(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, N, 4) popularity features -> (B, N); zero where the item has no log."""
+        """(..., 4) popularity features -> (...); zero where the item has no log."""
         if self.popularity is None:
             return features.new_zeros(features.shape[:-1])
         return self.popularity(features[..., :-1]).squeeze(-1) * features[..., -1]
@@ -100,8 +112,8 @@ class NewsRecommender(nn.Module):
         text_weight: float = 0.0,
     ) -> torch.Tensor:
         """Scores (B, N) for candidates (B, N, D) of users with history (B, H, D), mask (B, H)."""
-        user = self.user_vector(history, mask, text, text_weight)
-        return self.log_scale.exp() * self.interest(candidates, user) + self.popularity_score(popularity)
+        query = self.query_vector(self.user_vector(history, mask, text, text_weight))  # (B, D + 1)
+        return torch.einsum("bnd,bd->bn", self.item_vector(candidates, popularity), query)
 
     def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """How strongly each history item (H, D) matches one candidate (D,): (H,) scores."""

@@ -7,10 +7,12 @@ here they only must not produce NaN.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 
-__all__ = ["MeanUserEncoder", "AdditiveAttention", "NRMSUserEncoder", "build_user_encoder", "USER_ENCODERS"]
+__all__ = ["UserEncoderKind", "MeanUserEncoder", "AdditiveAttention", "NRMSUserEncoder", "build_user_encoder", "USER_ENCODERS"]
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -63,7 +65,8 @@ class NRMSUserEncoder(nn.Module):
         return self.pool(h, mask)
 
 
-USER_ENCODERS = ("mean", "nrms")
+UserEncoderKind = Literal["mean", "nrms"]
+USER_ENCODERS: tuple[str, ...] = get_args(UserEncoderKind)
 
 
 def build_user_encoder(name: str, dim: int, heads: int = 4) -> nn.Module:

@@ -1,35 +1,86 @@
-"""API keys with scopes: `Authorization: Bearer KEY`. 401 without a valid key, 403 without
-the scope; `admin` implies every scope. Keys are compared in constant time and never logged."""
+"""Who is calling: an app's API key (scopes) or one user's short-lived token.
+
+- API keys come from settings as `KEY:SCOPE+SCOPE` (`news`, `users`, `admin` = all); they are
+  for servers (a news pipeline, the app's back end) and are compared in constant time.
+- A user token is a signed JWT (HS256, PyJWT) bound to one user id, minted by an app key with
+  the `users` scope (`POST /v1/users/{user_id}/tokens`). It reaches only that user's routes and
+  events. The first configured secret signs; every listed secret verifies (the `kid` header
+  names which), so a rotated-out secret keeps working until its tokens expire.
+
+Both travel as `Authorization: Bearer ...`; neither is ever logged.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from fastapi import HTTPException, Request, status
+import jwt
 
-__all__ = ["require"]
+__all__ = ["Principal", "Authenticator"]
 
-
-def _scopes_of(request: Request) -> frozenset[str] | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    for key, scopes in request.app.state.api_keys.items():
-        if hmac.compare_digest(key.encode(), token.strip().encode()):
-            return scopes
-    return None
+AUDIENCE = "newsrec-user"
 
 
-def require(scope: str):
-    """A FastAPI dependency: the request's key must carry `scope` (or admin)."""
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller. `user_id` is set for user tokens, which carry no scopes."""
 
-    def check(request: Request) -> None:
-        scopes = _scopes_of(request)
-        if scopes is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key: send Authorization: Bearer KEY",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if scope not in scopes and "admin" not in scopes:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the '{scope}' scope")
+    name: str  # rate-limit bucket: a hash of the key, or the token's user
+    scopes: frozenset[str] = frozenset()
+    user_id: str | None = None
 
-    return check
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    def may_act_for(self, user_id: str) -> bool:
+        """Apps with the users scope act for every user; a user token only for its own user."""
+        return self.has("users") or self.user_id == user_id
+
+
+def _kid(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class Authenticator:
+    def __init__(self, api_keys: dict[str, frozenset[str]], token_secrets: list[str], max_ttl_seconds: int):
+        if not token_secrets:
+            raise ValueError("user tokens need at least one secret")
+        self._keys = [(key.encode(), scopes) for key, scopes in api_keys.items()]
+        self._secrets = {_kid(s): s for s in token_secrets}
+        self._signing = token_secrets[0]
+        self.max_ttl_seconds = max_ttl_seconds
+
+    def principal(self, authorization: str | None) -> Principal | None:
+        """The caller behind an Authorization header, or None if it proves nothing."""
+        scheme, _, credential = (authorization or "").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            return None
+        given = credential.encode("utf-8", "replace")
+        for key, scopes in self._keys:
+            if hmac.compare_digest(key, given):
+                return Principal("key:" + hashlib.sha256(key).hexdigest()[:16], scopes)
+        user_id = self._verify(credential)
+        return Principal("user:" + user_id, user_id=user_id) if user_id else None
+
+    def _verify(self, token: str) -> str | None:
+        try:
+            secret = self._secrets.get(jwt.get_unverified_header(token).get("kid", ""))
+            if secret is None:
+                return None
+            claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE,
+                                options={"require": ["exp", "sub", "aud"]})
+        except jwt.PyJWTError:
+            return None
+        return claims["sub"] if isinstance(claims.get("sub"), str) else None
+
+    def mint(self, user_id: str, ttl_seconds: int | None = None) -> tuple[str, datetime]:
+        """A token for `user_id` valid for `ttl_seconds` (at most the configured maximum)."""
+        ttl = min(ttl_seconds or self.max_ttl_seconds, self.max_ttl_seconds)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        expires = now + timedelta(seconds=ttl)
+        claims = {"sub": user_id, "aud": AUDIENCE, "iat": now, "exp": expires}
+        return jwt.encode(claims, self._signing, algorithm="HS256", headers={"kid": _kid(self._signing)}), expires

@@ -1,27 +1,153 @@
-"""Run the service under uvicorn, in one process or several sharing one listening socket."""
+"""Run the service: migrate once, then one uvicorn server, or a supervisor and N workers.
+
+- The database schema is migrated in this process before any worker starts.
+- Workers are spawned processes sharing one listening socket. Each dies with its supervisor
+  (PR_SET_PDEATHSIG), so a killed supervisor leaves no orphan holding the port; a worker that
+  dies is replaced.
+- SIGTERM (or Ctrl-C) drains: workers stop accepting, finish the requests in flight, then exit.
+- A connection that has not sent its request headers within `header_timeout_seconds` is
+  closed (slow clients cannot hold connections open forever).
+- Metrics of all workers add up in one folder (prometheus_client's multiprocess mode).
+"""
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
 import socket
+import tempfile
+import time
+from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["run_server"]
+from newsrec.serve.settings import ServiceSettings
+from newsrec.store.db import migrate
 
-APP = "newsrec.serve.app:app_from_env"  # each worker builds the app from the NEWSREC_* variables
+__all__ = ["run_server", "HeaderTimeoutProtocol"]
+
+logger = logging.getLogger(__name__)
+GRACEFUL_SECONDS = 30
+PR_SET_PDEATHSIG = 1
 
 
-def run_server(host: str, port: int, workers: int) -> None:
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers, access_log=False)
-    if workers == 1:
-        uvicorn.Server(config).run()
-        return
-    # uvicorn's own multi-worker socket has proto 0, so asyncio leaves Nagle's algorithm on for
-    # every connection and each reply waits ~40 ms for a delayed ACK; naming TCP fixes that.
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections that take too long to send request headers.
+
+    uvicorn only times out idle keep-alive connections; a client trickling header bytes (or
+    none) would otherwise hold a connection for ever.
+    """
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self.cycle is None or self.cycle.response_complete  # between requests: headers due
+        if waiting and self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        super().data_received(data)
+        if self.cycle is not None and not self.cycle.response_complete and self._header_timer is not None:
+            self._header_timer.cancel()  # a request's headers arrived
+            self._header_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    # IPPROTO_TCP named explicitly: asyncio turns Nagle's algorithm off only for such sockets
+    # (with proto 0 every reply waited ~40 ms for a delayed ACK)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)
     sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    return sock
+
+
+def _serve(settings: ServiceSettings, sock: socket.socket) -> None:
+    from newsrec.serve.app import create_app  # in the worker: the supervisor never loads the model
+
+    protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout": settings.header_timeout_seconds})
+    config = uvicorn.Config(create_app(settings), http=protocol, access_log=False,
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS, log_level="info")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _worker(settings: ServiceSettings, sock: socket.socket, supervisor: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # die (gracefully) with the supervisor
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        return
+    _serve(settings, sock)
+
+
+def run_server(settings: ServiceSettings, host: str, port: int, workers: int) -> None:
+    migrate(settings.database_url)  # once, before any worker: workers never race on the schema
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
+    settings = settings.model_copy(update={"migrate_on_start": False, "threads": threads})
+    sock = _listening_socket(host, port)
+    if workers == 1:
+        _serve(settings, sock)
+        return
+    metrics_dir = Path(tempfile.mkdtemp(prefix="newsrec-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # prometheus_client's switch, read by each worker
+    try:
+        _supervise(settings.model_copy(update={"metrics_dir": metrics_dir}), sock, workers)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(settings: ServiceSettings, sock: socket.socket, workers: int) -> None:
+    from prometheus_client import multiprocess
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked threads or torch state
+
+    def start() -> BaseProcess:
+        process = context.Process(target=_worker, args=(settings, sock, os.getpid()), daemon=False)
+        process.start()
+        return process
+
+    stopping = False
+
+    def stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    processes = [start() for _ in range(workers)]
+    logger.info("supervisor %d: %d workers on %s", os.getpid(), workers, sock.getsockname())
+    while not stopping:
+        for i, process in enumerate(processes):
+            if not process.is_alive() and not stopping:
+                logger.warning("worker %d exited with %s: starting another", process.pid, process.exitcode)
+                multiprocess.mark_process_dead(process.pid)
+                processes[i] = start()
+        time.sleep(0.2)
+    for process in processes:  # drain: each finishes its requests in flight
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.time() + GRACEFUL_SECONDS + 5
+    for process in processes:
+        process.join(max(0.0, deadline - time.time()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+    sock.close()

@@ -1,44 +1,47 @@
 """The recommendation service's core, independent of HTTP.
 
-The database is the truth; each worker process keeps a catalogue of news vectors in a vector
-index and a small state per user, and catches up with rows other workers wrote (by `seq`)
-before it answers. A click therefore changes the next recommendation at once, in any worker,
-and a user's vector is updated from their new events only, never by re-reading all history.
+The database is the truth. Each worker process keeps the catalogue (news vectors in a vector
+index) and a bounded LRU of user states, and before every answer it follows the change feed:
+news, events and deletions written since it last looked, by any worker of any instance
+sharing the database (`sync`). A click therefore changes the next list at once everywhere, an
+erased user is gone from every worker before its next answer, and a user's vector is updated
+from new events only, never by re-reading all history.
 
-Scoring is the trained model's: score(n, u) = s * n . (W u) + pop(n). That is one inner
-product of [n, pop(n)] with [s W u, 1], so the vector index ranks exactly as the model does.
+Scoring is the trained model's own path: the index holds `item_vector(n, pop(n))` per news item
+and is searched with the user's `query_vector`, so the inner product it ranks by is exactly the
+score `Ranker.score` gives offline.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import torch
+from cachetools import LRUCache
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from newsrec.data.mind import News
 from newsrec.encoders.plm import encode_texts
 from newsrec.models.batch import Row, make_batch
-from newsrec.models.ranker import TEXT_WEIGHT, Ranker, Reason
+from newsrec.models.ranker import Ranker
+from newsrec.models.reason import Reason, interest_topics, reason_from_matches
+from newsrec.serve.errors import UnknownNewsError
 from newsrec.serve.index import VectorIndex
 from newsrec.store import repository as repo
-from newsrec.store.models import POSITIVE_EVENTS
+from newsrec.store.db import erase_traces
+from newsrec.store.models import POSITIVE_EVENTS, EventRow
 
-__all__ = ["RecommenderService", "Recommendation", "UnknownNewsError"]
+__all__ = ["RecommenderService", "Recommendation"]
 
 logger = logging.getLogger(__name__)
 COMMENTS_KEPT = 3  # latest comment texts that join the user's interest text
-
-
-class UnknownNewsError(ValueError):
-    def __init__(self, ids: list[str]):
-        super().__init__(f"unknown news ids: {', '.join(sorted(ids)[:20])}; post them to /v1/news first")
-        self.ids = sorted(ids)
 
 
 @dataclass
@@ -51,212 +54,221 @@ class Recommendation:
 
 @dataclass
 class UserState:
-    last_seq: int = 0
+    key: str  # keyed hash of the user id, as deletion tombstones name it
+    last_seq: int = 0  # the newest event applied
     history: deque = field(default_factory=deque)  # positive news ids, oldest first, at most max_history
     seen: set = field(default_factory=set)  # every news id the user had an event on: never recommended
     comments: deque = field(default_factory=lambda: deque(maxlen=COMMENTS_KEPT))
-    vector: np.ndarray | None = None  # query [s W u, 1], recomputed only when something changed
-    history_matrix: np.ndarray | None = None  # (H, D) W-transformed history vectors, for reasons
-    text_vector: np.ndarray | None = None  # encoded interest text, for reasons
     interests: str | None = None
+    # derived, recomputed only when something above changed
+    query: np.ndarray | None = None  # (D + 1,) the model's query_vector
+    history_match: np.ndarray | None = None  # (H, D) W h for each history item: n . (W h) explains a pick
+    topics: list[str] = field(default_factory=list)
+    topic_vectors: np.ndarray | None = None  # (T, D)
 
 
 class RecommenderService:
-    def __init__(
-        self, ranker: Ranker, sessions: sessionmaker, index: VectorIndex, recency_days: float = 7.0,
-    ):
-        self.ranker = ranker
-        self.sessions = sessions
-        self.index = index
+    def __init__(self, ranker: Ranker, engine: Engine, sessions: sessionmaker, index: VectorIndex,
+                 recency_days: float = 7.0, user_cache_size: int = 10_000):
+        self.ranker, self.engine, self.sessions, self.index = ranker, engine, sessions, index
         self.recency = timedelta(days=recency_days)
         self.news: dict[str, News] = {}
         self.published: dict[str, datetime] = {}
         self.key_to_id: dict[int, str] = {}
         self.id_to_key: dict[str, int] = {}
-        self.users: dict[str, UserState] = {}
-        self.last_news_seq = 0
-        self.popularity: dict[str, float] = {}
+        self.users: LRUCache[str, UserState] = LRUCache(user_cache_size)
+        self.last_news_seq = self.last_event_seq = self.last_deletion_seq = 0
+        self.popularity: dict[str, float] = {}  # the popularity term of each item, for explanations
+        with sessions() as session:
+            self._secret = repo.service_secret(session)
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+
+    @property
+    def secret(self) -> str:
+        """The database's own secret: keys tombstones, and signs user tokens unless settings give one."""
+        return self._secret
+
+    # --- the change feed --------------------------------------------------------------------
+    def sync(self) -> None:
+        """Apply news, events and deletions written since this worker last looked."""
+        with self._lock, self.sessions() as session:
+            self._apply_news(repo.news_since(session, self.last_news_seq))
+            for event in repo.events_since(session, self.last_event_seq):
+                state = self.users.get(event.user_id)
+                if state is not None:
+                    self._apply_event(state, event)
+                self.last_event_seq = event.seq
+            deletions = repo.deletions_since(session, self.last_deletion_seq)
+            if deletions:
+                erased = {d.user_key for d in deletions}
+                for user_id in [u for u, state in self.users.items() if state.key in erased]:
+                    del self.users[user_id]
+                self.last_deletion_seq = deletions[-1].seq
+
+    def _apply_news(self, rows: Sequence) -> None:
+        if not rows:
+            return
+        replaced = set()
+        for row in rows:
+            old = self.id_to_key.pop(row.news_id, None)
+            if old is not None:
+                self.index.remove(np.array([old]))
+                del self.key_to_id[old]
+                replaced.add(row.news_id)
+            self.news[row.news_id] = _as_news(row)
+            published = row.published_at or row.updated_at
+            self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
+            self.key_to_id[row.seq], self.id_to_key[row.news_id] = row.news_id, row.seq
+        ids = [r.news_id for r in rows]
+        vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
+        self.ranker.table.upsert(ids, vectors)
+        items = self._item_vectors(ids, vectors)
+        self.popularity.update(zip(ids, items[:, -1].tolist()))
+        self.index.upsert(np.array([r.seq for r in rows]), items)
+        self.last_news_seq = rows[-1].seq
+        for state in self.users.values():
+            if replaced.intersection(state.history):
+                state.query = None  # a news vector in this history changed
+
+    @torch.no_grad()
+    def _item_vectors(self, ids: list[str], vectors: np.ndarray) -> np.ndarray:
+        """(N, D + 1) rows of the index: the model's item_vector of each news item."""
+        features = torch.from_numpy(self.ranker.stats.features(ids))
+        return self.ranker.model.item_vector(torch.from_numpy(vectors), features).numpy()
 
     # --- news -------------------------------------------------------------------------------
     def add_news(self, items: list[repo.NewsRecord]) -> int:
         """Encode and store news; committed before return, then searchable at once."""
-        plm, config = self.ranker.plm, self.ranker.config
-        texts = [config.news_text(self._as_news(n)) for n in items]
-        vectors = encode_texts(plm, texts) if texts else np.zeros((0, plm.dim), np.float32)
+        spec = self.ranker.spec
+        news = spec.prepare_news({n.news_id: _as_news(n) for n in items})
+        texts = [spec.news_text(news[n.news_id]) for n in items]
+        vectors = encode_texts(self.ranker.encoder, texts) if texts else np.zeros((0, self.ranker.table.vectors.shape[1]))
         with self.sessions.begin() as session:
             repo.upsert_news(session, items, vectors)
-        self.sync_news()
+        self.sync()
         return len(items)
-
-    def sync_news(self) -> None:
-        """Index news rows written since this worker last looked (by any worker)."""
-        with self._lock, self.sessions() as session:
-            rows = repo.news_since(session, self.last_news_seq)
-            if not rows:
-                return
-            replaced = set()
-            for row in rows:
-                old = self.id_to_key.pop(row.news_id, None)
-                if old is not None:
-                    self.index.remove(np.array([old]))
-                    del self.key_to_id[old]
-                    replaced.add(row.news_id)
-                self.news[row.news_id] = self._as_news(row)
-                published = row.published_at or row.updated_at
-                self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
-                self.key_to_id[row.seq], self.id_to_key[row.news_id] = row.news_id, row.seq
-            vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
-            self._extend_table([r.news_id for r in rows], vectors)
-            popularity = self._popularity([r.news_id for r in rows])
-            self.popularity.update(zip([r.news_id for r in rows], popularity.tolist()))
-            self.index.upsert(np.array([r.seq for r in rows]), np.hstack([vectors, popularity[:, None]]))
-            self.last_news_seq = rows[-1].seq
-            for state in self.users.values():
-                if replaced.intersection(state.history):
-                    state.vector = None  # a news vector in this history changed
-
-    def _extend_table(self, ids: list[str], vectors: np.ndarray) -> None:
-        """Replace known rows in place and append new ones in one concatenation."""
-        table, new = self.ranker.table, []
-        for news_id, vector in zip(ids, vectors):
-            if news_id in table.row:
-                table.vectors[table.row[news_id]] = torch.from_numpy(vector)
-            else:
-                table.row[news_id] = len(table.ids) + 1
-                table.ids.append(news_id)
-                new.append(vector)
-        if new:
-            table.vectors = torch.cat([table.vectors, torch.from_numpy(np.stack(new))])
-
-    @torch.no_grad()
-    def _popularity(self, ids: list[str]) -> np.ndarray:
-        features = torch.from_numpy(self.ranker.stats.features(ids))[None]
-        return self.ranker.model.popularity_score(features)[0].numpy()
-
-    @staticmethod
-    def _as_news(n) -> News:
-        return News(n.news_id, n.title, n.category or "", n.subcategory or "", n.abstract or "")
 
     # --- users ------------------------------------------------------------------------------
     def add_events(self, events: list[repo.EventRecord]) -> tuple[int, list[str]]:
-        """Store events once each; returns (stored, duplicate event ids). Unknown news ids raise."""
-        self.sync_news()
+        """Store events once each (per user and event id); returns (stored, duplicate event ids).
+
+        Unknown news ids raise UnknownNewsError and nothing is stored.
+        """
+        self.sync()
         unknown = {e.news_id for e in events} - set(self.news)
         if unknown:
             with self.sessions() as session:  # maybe posted to another worker a moment ago
                 unknown -= repo.known_news_ids(session, unknown)
         if unknown:
             raise UnknownNewsError(list(unknown))
-        first: dict[str, repo.EventRecord] = {}
-        repeats = [e.event_id for e in events if e.event_id in first or first.setdefault(e.event_id, e) is not e]
+        first: dict[tuple[str, str], repo.EventRecord] = {}
+        repeats = [e.event_id for e in events if first.setdefault((e.user_id, e.event_id), e) is not e]
         with self.sessions.begin() as session:
             duplicates = repo.add_events(session, list(first.values()))
-        return len(first) - len(duplicates), repeats + duplicates
+        return len(first) - len(duplicates), repeats + [e.event_id for e in duplicates]
 
     def set_interests(self, user_id: str, text: str) -> None:
         with self.sessions.begin() as session:
             repo.set_interests(session, user_id, text)
 
     def forget(self, user_id: str) -> dict[str, int]:
-        """Erase the user: stored rows and this worker's cached state and vector."""
+        """Erase the user everywhere: rows, a tombstone every worker follows, this worker's state."""
         with self.sessions.begin() as session:
-            removed = repo.delete_user(session, user_id)
+            removed = repo.delete_user(session, user_id, repo.user_key(self._secret, user_id))
+        erase_traces(self.engine)
         with self._lock:
             self.users.pop(user_id, None)
         return removed
 
-    def _sync_user(self, user_id: str) -> UserState:
-        """Apply the user's events written since this worker last saw them (any worker)."""
-        with self._lock, self.sessions() as session:
-            state = self.users.setdefault(user_id, UserState())
-            events = repo.events_since(session, user_id, state.last_seq)
+    def _user(self, user_id: str) -> UserState:
+        """The user's state, from the LRU or loaded whole from the database; interests read fresh."""
+        with self.sessions() as session:
             interests = repo.get_interests(session, user_id)
-            if interests != state.interests:
-                state.interests, state.vector = interests, None
-            if not events:
-                return state
-            max_history = self.ranker.config.max_history
-            for e in events:
-                state.seen.add(e.news_id)
-                if e.type in POSITIVE_EVENTS and e.news_id in self.news:
-                    if e.news_id in state.history:
-                        state.history.remove(e.news_id)
-                    state.history.append(e.news_id)
-                    while len(state.history) > max_history:
-                        state.history.popleft()
-                if e.type == "comment" and e.text:
-                    state.comments.append(e.text)
-            state.last_seq, state.vector = events[-1].seq, None
-            return state
+            state = self.users.get(user_id)
+            if state is None:
+                state = UserState(repo.user_key(self._secret, user_id))
+                for event in repo.user_events(session, user_id):
+                    self._apply_event(state, event)
+                self.users[user_id] = state
+        if interests != state.interests:
+            state.interests, state.query = interests, None
+        return state
 
-    def interest_text(self, state: UserState) -> str:
-        return " ".join([state.interests or "", *state.comments]).strip()
+    def _apply_event(self, state: UserState, event: EventRow) -> None:
+        if event.seq <= state.last_seq:
+            return
+        state.seen.add(event.news_id)
+        if event.type in POSITIVE_EVENTS and event.news_id in self.news:
+            if event.news_id in state.history:
+                state.history.remove(event.news_id)
+            state.history.append(event.news_id)
+            while len(state.history) > self.ranker.spec.max_history:
+                state.history.popleft()
+        if event.type == "comment" and event.text:
+            state.comments.append(event.text)
+        state.last_seq, state.query = event.seq, None
 
     @torch.no_grad()
     def _query(self, state: UserState) -> np.ndarray:
-        """[s W u, 1]: the user's query vector against [n, pop(n)] (computed once per change)."""
-        if state.vector is None:
-            model = self.ranker.model
-            batch = make_batch([Row(list(state.history), [])], self.ranker.table, None, self.ranker.config.max_history)
-            _, history = batch.vectors(self.ranker.table)
-            text = self.interest_text(state)
+        """The model's query_vector for this user (computed once per change), and the facts
+        behind explanations."""
+        if state.query is None:
+            model, table = self.ranker.model, self.ranker.table
+            batch = make_batch([Row(list(state.history), [])], table, None, self.ranker.spec.max_history)
+            _, history = batch.vectors(table)
+            text = " ".join([state.interests or "", *state.comments]).strip()
             text_vector = self.ranker.encode_texts([text]) if text else None
-            user = model.user_vector(history, batch.history_mask, text_vector, TEXT_WEIGHT)[0]
-            state.vector = np.append((model.log_scale.exp() * model.apply_w(user)).numpy(), 1.0).astype(np.float32)
-            # n . (W h) for every history item h: the facts behind each explanation
-            state.history_matrix = model.apply_w(history[0]).numpy()
-            state.text_vector = None if text_vector is None else text_vector[0].numpy()
-        return state.vector
+            user = model.user_vector(history, batch.history_mask, text_vector)
+            state.query = model.query_vector(user)[0].numpy()
+            state.history_match = model.apply_w(history[0]).numpy()
+            state.topics = interest_topics(state.interests or "")
+            state.topic_vectors = self.ranker.encode_texts(state.topics).numpy() if state.topics else None
+        return state.query
 
     def _reason(self, state: UserState, news_id: str) -> Reason:
         n = self.ranker.table.vectors[self.ranker.table.row[news_id]].numpy()
-        history = list(state.history)  # aligned with history_matrix's rows
-        matched = []
-        if history:
-            match = state.history_matrix[: len(history)] @ n
-            best = int(np.argmax(match))
-            matched = [(history[best], float(match[best]))]
-        topics = []
-        if state.text_vector is not None and state.interests:
-            topics = [(state.interests, float(state.text_vector @ n))]
-        return Reason(matched, self.popularity.get(news_id, 0.0), topics)
+        history = list(state.history)  # aligned with history_match's rows
+        match = state.history_match[: len(history)] @ n if history else np.zeros(0)
+        topic_match = state.topic_vectors @ n if state.topic_vectors is not None else None
+        return reason_from_matches(history, match, self.popularity.get(news_id, 0.0), state.topics, topic_match)
 
-    # --- recommendations --------------------------------------------------------------------
+    # --- answers ----------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10, now: datetime | None = None) -> list[Recommendation]:
         """Top-k fresh news the user has not seen, with a grounded one-line explanation."""
-        self.sync_news()
-        state = self._sync_user(user_id)
-        query = self._query(state)
-        cutoff = (now or datetime.now(timezone.utc)) - self.recency
-        want = k + len(state.seen) + 32
-        while True:
-            scores, keys = self.index.search(query, want)
-            picked = [
-                (self.key_to_id[key], float(s)) for s, key in zip(scores, keys)
-                if key in self.key_to_id and self.key_to_id[key] not in state.seen
-                and self.published[self.key_to_id[key]] >= cutoff
-            ][:k]
-            if len(picked) == k or want >= len(self.index):
-                break
-            want *= 4  # many were read or stale: look deeper
-        return [
-            Recommendation(news_id, self.news[news_id].title, score, self._reason(state, news_id).sentence(self.news))
-            for news_id, score in picked
-        ]
+        self.sync()
+        with self._lock:
+            state = self._user(user_id)
+            query = self._query(state)
+            cutoff = (now or datetime.now(timezone.utc)) - self.recency
+            want = k + len(state.seen) + 32
+            while True:
+                scores, keys = self.index.search(query, want)
+                picked = [
+                    (self.key_to_id[key], float(s)) for s, key in zip(scores, keys)
+                    if key in self.key_to_id and self.key_to_id[key] not in state.seen
+                    and self.published[self.key_to_id[key]] >= cutoff
+                ][:k]
+                if len(picked) == k or want >= len(self.index):
+                    break
+                want *= 4  # many were read or stale: look deeper
+            return [Recommendation(news_id, self.news[news_id].title, score,
+                                   self._reason(state, news_id).sentence(self.news))
+                    for news_id, score in picked]
 
     def profile(self, user_id: str) -> dict:
-        self.sync_news()
-        state = self._sync_user(user_id)
-        categories: dict[str, int] = {}
-        for news_id in state.history:
-            cat = self.news[news_id].category or "uncategorised"
-            categories[cat] = categories.get(cat, 0) + 1
-        return {
-            "user_id": user_id,
-            "interests": state.interests,
-            "history": list(state.history),
-            "events_seen": len(state.seen),
-            "top_categories": sorted(categories, key=lambda c: -categories[c])[:5],
-            "recent_comments": list(state.comments),
-        }
+        self.sync()
+        with self._lock:
+            state = self._user(user_id)
+            categories = Counter(self.news[n].category or "uncategorised" for n in state.history)
+            return {
+                "user_id": user_id,
+                "interests": state.interests,
+                "history": list(state.history),
+                "events_seen": len(state.seen),
+                "top_categories": [c for c, _ in categories.most_common(5)],
+                "recent_comments": list(state.comments),
+            }
+
+
+def _as_news(n) -> News:
+    return News(n.news_id, n.title, n.category or "", n.subcategory or "", n.abstract or "")

@@ -7,8 +7,9 @@ NEWSREC_MODEL_DIR, NEWSREC_DB_URL, ... `newsrec serve` flags set the same fields
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
@@ -33,15 +34,27 @@ class ServiceSettings(BaseSettings):
 
     model_dir: Path
     db_url: str | None = Field(None, description="SQLAlchemy URL; default: sqlite file beside the model")
-    api_keys: SecretStr = SecretStr("")
-    index: str = "faiss"
+    api_keys: SecretStr = Field(SecretStr(""), description="KEY:SCOPE+SCOPE,... (scopes news, users, admin)")
+    token_secrets: SecretStr = Field(SecretStr(""), description="secrets for user tokens, comma-separated: the first "
+                                     "signs, the others are still accepted (rotation); default: the database's own")
+    token_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, description="longest life of a user token")
+    index: Literal["faiss", "milvus"] = "faiss"
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
-    threads: int | None = Field(None, description="torch/BLAS/FAISS threads per worker; default: cores / workers")
+    threads: int | None = Field(None, ge=1, description="torch/BLAS/FAISS threads per worker; default: cores / workers")
     milvus_uri: str | None = None
-    recency_days: float = 7.0
-    max_body_bytes: int = 5_000_000
-    max_batch: int = 5_000
+    recency_days: float = Field(7.0, gt=0, description="only news published this recently are recommended")
+    user_cache_size: int = Field(10_000, ge=1, description="users whose state a worker keeps in memory (LRU)")
+    max_body_bytes: int = Field(5_000_000, ge=1_000, description="largest request body, also when chunked")
+    max_batch: int = Field(5_000, ge=1, description="most news or events in one request")
+    rate_limit: str = Field("1200/minute", description="requests per client address, per worker process")
+    key_rate_limit: str = Field("6000/minute", description="requests per API key or user, per worker process")
+    auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")
+    header_timeout_seconds: float = Field(10.0, gt=0, description="a connection that has not sent its request "
+                                          "headers by then is closed")
+    migrate_on_start: bool = Field(True, description="bring the database schema up to date when the app starts")
     log_file: Path | None = Field(None, description="request log; default: service.log beside the model")
+    metrics_dir: Path | None = Field(None, description="folder where several worker processes add up their "
+                                     "metrics (set by `newsrec serve --workers N`)")
 
     @field_validator("api_keys")
     @classmethod
@@ -49,9 +62,30 @@ class ServiceSettings(BaseSettings):
         parse_api_keys(v.get_secret_value())
         return v
 
+    @field_validator("rate_limit", "key_rate_limit", "auth_failure_limit")
+    @classmethod
+    def _limit(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a rate like 600/minute or 10/second") from None
+        return v
+
+    @model_validator(mode="after")
+    def _index(self) -> "ServiceSettings":
+        if self.index == "milvus" and not self.milvus_uri:
+            raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
+        return self
+
     @property
     def keys(self) -> dict[str, frozenset[str]]:
         return parse_api_keys(self.api_keys.get_secret_value())
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s.strip() for s in self.token_secrets.get_secret_value().split(",") if s.strip()]
 
     @property
     def database_url(self) -> str:

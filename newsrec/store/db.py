@@ -1,46 +1,89 @@
 """Engine creation and migrations.
 
 The embedded default is a SQLite file in WAL mode with synchronous=FULL: a commit is on disk
-before the API answers 2xx. Any SQLAlchemy URL works too, e.g.
-`postgresql+psycopg://user:pass@127.0.0.1/newsrec`. The schema is created by Alembic
-migrations (`newsrec/store/migrations`), run at start-up.
+before the API answers 2xx. `secure_delete` zeroes erased rows, and `erase_traces` folds the
+write-ahead log back into the file and truncates it, so an erased user's text is in neither.
+Any SQLAlchemy URL works too, e.g. `postgresql+psycopg://user:pass@127.0.0.1/newsrec`.
+
+The schema is created by Alembic migrations (`newsrec/store/migrations`). `migrate` holds a
+cross-process lock while it runs (a file lock beside a SQLite database, an advisory lock on
+PostgreSQL), so instances and workers starting together never race each other.
 """
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import sessionmaker
 
-__all__ = ["make_engine", "migrate", "make_sessions"]
+__all__ = ["make_engine", "migrate", "make_sessions", "erase_traces"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 7_301_002  # advisory lock id on PostgreSQL
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: an SQL error in a log or traceback never shows row values (titles, comments)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # durable at commit, not just at checkpoint
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            yield
+            return
+        lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+            yield
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest schema."""
+    """Bring the database at `url` to the newest schema (safe to call from many processes at once)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    with _migration_lock(url):
+        command.upgrade(config, "head")
 
 
 def make_sessions(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def erase_traces(engine: Engine) -> None:
+    """After an erasure on SQLite: checkpoint the WAL into the (zeroed) file and truncate it."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

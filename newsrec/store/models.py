@@ -1,23 +1,25 @@
-"""Database tables (SQLAlchemy 2.0): news, user events, user interests.
+"""Database tables (SQLAlchemy 2.0): news, user events, interests, deletions, service metadata.
 
-Every table has an increasing `seq` so service workers can pick up rows written by another
-worker since they last looked, without re-reading everything.
+News, events and deletions each carry a strictly increasing `seq` (never reused, also after a
+delete: AUTOINCREMENT on SQLite, a sequence on PostgreSQL). Together they are the change feed
+every service worker follows: it reads the rows with `seq` above what it last saw.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "NewsRow", "EventRow", "InterestRow", "EVENT_TYPES", "POSITIVE_EVENTS"]
+__all__ = ["Base", "NewsRow", "EventRow", "InterestRow", "DeletionRow", "MetaRow", "EVENT_TYPES", "POSITIVE_EVENTS"]
 
 EVENT_TYPES = ("click", "like", "save", "comment", "skip")
 POSITIVE_EVENTS = ("click", "like", "save", "comment")  # these describe interest; a skip only hides
 
 # SQLite autoincrements INTEGER PRIMARY KEY only; PostgreSQL gets BIGINT identity.
 Seq = BigInteger().with_variant(Integer(), "sqlite")
+NEVER_REUSED = {"sqlite_autoincrement": True}  # without it SQLite hands out max(seq) + 1 again after a delete
 
 
 class Base(DeclarativeBase):
@@ -26,6 +28,7 @@ class Base(DeclarativeBase):
 
 class NewsRow(Base):
     __tablename__ = "news"
+    __table_args__ = (NEVER_REUSED,)
 
     seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
     news_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -34,16 +37,20 @@ class NewsRow(Base):
     subcategory: Mapped[str] = mapped_column(String(64), default="")
     abstract: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 PLM embedding: other workers skip the PLM
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 news vector: other workers skip the encoder
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class EventRow(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_user_seq", "user_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "event_id", name="uq_events_user_event"),  # a retried post is stored once
+        Index("ix_events_user_seq", "user_id", "seq"),
+        NEVER_REUSED,
+    )
 
     seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(128), unique=True)  # a retried post is stored once
+    event_id: Mapped[str] = mapped_column(String(128))
     user_id: Mapped[str] = mapped_column(String(128))
     news_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(16))
@@ -57,3 +64,26 @@ class InterestRow(Base):
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeletionRow(Base):
+    """A tombstone: this user was erased. Workers drop their cached state for that user.
+
+    It holds a keyed hash of the user id, never the id itself, so it leaves no readable trace.
+    """
+
+    __tablename__ = "user_deletions"
+    __table_args__ = (NEVER_REUSED,)
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
+    user_key: Mapped[str] = mapped_column(String(64))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MetaRow(Base):
+    """Service-wide values every instance must share (the secret behind tokens and tombstones)."""
+
+    __tablename__ = "service_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

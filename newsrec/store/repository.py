@@ -1,34 +1,46 @@
 """Reads and writes of the service's data, one function per operation.
 
 Each function takes a Session and leaves committing to the caller's `with session.begin()`,
-so one request is one transaction.
+so one request is one transaction. Writers to the change feed (news, events, deletions) call
+`lock_feed` first: on PostgreSQL two transactions could otherwise commit their `seq` values out
+of order, and a worker that already read the larger one would skip the smaller for good.
+SQLite takes one writer at a time anyway.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from newsrec.store.models import EventRow, InterestRow, NewsRow
+from newsrec.store.models import DeletionRow, EventRow, InterestRow, MetaRow, NewsRow
 
 __all__ = [
     "NewsRecord",
     "EventRecord",
+    "lock_feed",
     "upsert_news",
     "news_since",
     "known_news_ids",
     "add_events",
     "events_since",
+    "user_events",
     "get_interests",
     "set_interests",
     "delete_user",
+    "deletions_since",
+    "user_key",
+    "service_secret",
 ]
+
+FEED_LOCK = 7_301_001  # advisory lock id on PostgreSQL
 
 
 @dataclass
@@ -51,39 +63,50 @@ class EventRecord:
     text: str | None = None
 
 
+def lock_feed(session: Session) -> None:
+    """Serialise feed writers until this transaction ends, so `seq` commits in order."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": FEED_LOCK})
+
+
 def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray) -> None:
     """Insert or replace news; a replaced item gets a new `seq`, so every worker re-reads it."""
-    ids = [n.news_id for n in items]
-    session.execute(delete(NewsRow).where(NewsRow.news_id.in_(ids)))
+    lock_feed(session)
+    session.execute(delete(NewsRow).where(NewsRow.news_id.in_([n.news_id for n in items])))
     session.add_all(
         NewsRow(**vars(n), vector=np.asarray(v, dtype=np.float32).tobytes()) for n, v in zip(items, vectors)
     )
 
 
-def news_since(session: Session, seq: int) -> list[NewsRow]:
-    return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq)))
+def news_since(session: Session, seq: int, limit: int = 10_000) -> list[NewsRow]:
+    return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq).limit(limit)))
 
 
 def known_news_ids(session: Session, news_ids: set[str]) -> set[str]:
     return set(session.scalars(select(NewsRow.news_id).where(NewsRow.news_id.in_(news_ids))))
 
 
-def add_events(session: Session, events: list[EventRecord]) -> list[str]:
-    """Store events once each (by event_id); returns the ids that were already stored."""
+def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]:
+    """Store events once each (by user and event id); returns those that were already stored."""
     if not events:
         return []
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    rows = [vars(e) for e in events]
-    stored = session.scalars(
-        insert(EventRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"]).returning(EventRow.event_id)
-    )
-    new = set(stored)
-    return [e.event_id for e in events if e.event_id not in new]
+    lock_feed(session)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(EventRow).values([vars(e) for e in events])
+                 .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
+                 .returning(EventRow.user_id, EventRow.event_id))
+    stored = {tuple(row) for row in session.execute(statement)}
+    return [e for e in events if (e.user_id, e.event_id) not in stored]
 
 
-def events_since(session: Session, user_id: str, seq: int) -> list[EventRow]:
-    query = select(EventRow).where(EventRow.user_id == user_id, EventRow.seq > seq).order_by(EventRow.seq)
-    return list(session.scalars(query))
+def events_since(session: Session, seq: int, limit: int = 10_000) -> list[EventRow]:
+    """Every user's events after `seq`, in feed order."""
+    return list(session.scalars(select(EventRow).where(EventRow.seq > seq).order_by(EventRow.seq).limit(limit)))
+
+
+def user_events(session: Session, user_id: str) -> list[EventRow]:
+    """One user's events, oldest first."""
+    return list(session.scalars(select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.seq)))
 
 
 def get_interests(session: Session, user_id: str) -> str | None:
@@ -100,8 +123,24 @@ def set_interests(session: Session, user_id: str, text: str) -> None:
         session.add(InterestRow(user_id=user_id, text=text))
 
 
-def delete_user(session: Session, user_id: str) -> dict[str, int]:
-    """Erase every stored trace of a user; returns how many rows went from each table."""
+def service_secret(session: Session) -> str:
+    """The random secret this database was created with (shared by every instance)."""
+    return session.scalars(select(MetaRow.value).where(MetaRow.key == "secret")).one()
+
+
+def user_key(secret: str, user_id: str) -> str:
+    """A keyed hash of a user id: what a tombstone holds instead of the id."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def delete_user(session: Session, user_id: str, key: str) -> dict[str, int]:
+    """Erase every stored trace of a user and leave a tombstone; returns rows removed per table."""
+    lock_feed(session)
     events = session.execute(delete(EventRow).where(EventRow.user_id == user_id)).rowcount
     interests = session.execute(delete(InterestRow).where(InterestRow.user_id == user_id)).rowcount
+    session.add(DeletionRow(user_key=key))
     return {"events": events, "interests": interests}
+
+
+def deletions_since(session: Session, seq: int) -> list[DeletionRow]:
+    return list(session.scalars(select(DeletionRow).where(DeletionRow.seq > seq).order_by(DeletionRow.seq)))

@@ -11,13 +11,16 @@ table, so nothing has to be restored afterwards (the tests check that nothing ch
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["ADVERSARIAL_METHODS", "adversarial_loss"]
+__all__ = ["AdversarialMethod", "ADVERSARIAL_METHODS", "adversarial_loss"]
 
-ADVERSARIAL_METHODS = ("none", "fgm", "pgd")
+AdversarialMethod = Literal["none", "fgm", "pgd"]
+ADVERSARIAL_METHODS: tuple[str, ...] = get_args(AdversarialMethod)
 
 
 def _unit(g: torch.Tensor) -> torch.Tensor:

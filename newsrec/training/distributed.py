@@ -9,13 +9,14 @@ is CPU-only, hence the gloo backend.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch.distributed as dist
 from torch import nn
+
+from newsrec.environment import environment
 
 __all__ = ["World", "join_world"]
 
@@ -57,7 +58,7 @@ class World:
 
 def join_world() -> World:
     """Join the process group torchrun set up, or return a world of one."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = environment().world_size
     if size == 1:
         return World()
     if not dist.is_initialized():

@@ -40,7 +40,7 @@ from newsrec.encoders.news_table import PAD, NewsTable
 from newsrec.encoders.plm import PLM
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Batch, make_batch
-from newsrec.models.ranker import Ranker, build_plm, prepare_news, save_model
+from newsrec.models.ranker import Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import use_bf16
 from newsrec.training.distributed import join_world
@@ -52,6 +52,7 @@ __all__ = ["train", "TrainResult", "seed_everything"]
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_FILE, METRICS_FILE, CURVE_FILE = "checkpoint.pt", "metrics.jsonl", "training_curve.png"
+CONFIG_FILE = "config.json"  # every training setting, for the record and for resuming
 SUMMARY_FILE = "train_summary.json"  # trainable parameters, seconds, processes
 
 
@@ -91,7 +92,7 @@ def train(
     seed_everything(config.seed)
 
     # --- data: drop ids without text (reported), count popularity from the training logs only
-    news = prepare_news(news, config)
+    news = config.prepare_news(news)
     train_imps, _ = drop_missing_news(train_impressions, news, require_click=True)
     valid_imps = drop_missing_news(valid_impressions, news, require_click=True)[0] if valid_impressions else None
     if not train_imps:
@@ -101,7 +102,7 @@ def train(
     steps_per_epoch = -(-sum(len(i.clicked) for i in train_imps) // config.batch_size)
 
     # --- model, encoder (its top layers learn when finetune_layers > 0) and optimiser
-    plm = build_plm(config, total_steps=steps_per_epoch * config.epochs)
+    plm = config.build_encoder(total_steps=steps_per_epoch * config.epochs)
     tuned = config.finetune_layers > 0
     model = NewsRecommender(RecommenderConfig(dim=plm.dim, user_encoder=config.user_encoder, scorer=config.scorer,
                                               heads=config.heads, use_popularity=config.use_popularity))
@@ -180,6 +181,7 @@ def train(
             best_metric, bad_epochs = metric, 0
             if world.is_main:
                 save_model(out_dir, model, plm, config, stats)
+                (out_dir / CONFIG_FILE).write_text(config.model_dump_json(indent=2))
             record["best"] = True
         else:
             bad_epochs += 1

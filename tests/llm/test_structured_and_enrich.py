@@ -2,11 +2,11 @@ import json
 
 import pytest
 
+from newsrec.data.enrichment import attach_enrichments, read_enrichment_rows
 from newsrec.data.mind import News
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.enrich import (
     Enrichment,
-    attach_enrichments,
     cached_enrichment,
     enrich_news,
     fallback_enrichment,
@@ -69,7 +69,7 @@ def test_enrichment_file_roundtrip_and_news_text(tmp_path):
     e = Enrichment(summary="The Lakers won.", keywords=["Lakers", "NBA", "win"])
     path = write_enrichments(tmp_path / "e.jsonl", {"N1": e})
     assert read_enrichments(path) == {"N1": e}
-    news = attach_enrichments({"N1": NEWS, "N2": News("N2", "Other")}, read_enrichments(path))
+    news = attach_enrichments({"N1": NEWS, "N2": News("N2", "Other")}, read_enrichment_rows(path))
     assert news["N1"].summary == "The Lakers won." and news["N1"].keywords == "Lakers, NBA, win"
     assert news["N2"].summary == ""
     (tmp_path / "bad.jsonl").write_text('{"news_id": "N1", "summary": "x"}\n')

@@ -32,7 +32,7 @@ def model_dir(tiny_world, tmp_path_factory):
 def fresh_postgres() -> str:
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS events, interests, news, alembic_version"))
+        conn.execute(text("DROP TABLE IF EXISTS events, interests, news, user_deletions, service_meta, alembic_version"))
     engine.dispose()
     return POSTGRES_URL
 

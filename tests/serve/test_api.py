@@ -74,16 +74,16 @@ def test_events_are_idempotent_and_unknown_news_is_reported(client):
         {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"}]}, headers=USER_KEY)
     assert r.json() == {"stored": 1, "duplicates": ["e2"]}
     r = click(client, "e3", "u1", "NOPE")
-    assert r.status_code == 422 and r.json()["detail"]["unknown_news_ids"] == ["NOPE"]
+    assert r.status_code == 422 and r.json()["unknown_news_ids"] == ["NOPE"]
     assert client.get("/v1/users/u1/profile", headers=USER_KEY).json()["history"] == ["L0", "L1"]
 
 
 def test_validation_errors_name_the_field(client):
     r = client.post("/v1/events", json={"events": [{"event_id": "x", "user_id": "u", "news_id": "L0", "type": "love"}]},
                     headers=USER_KEY)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "type"
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "type"
     r = client.post("/v1/news", json={"items": [{"id": "N1"}]}, headers=NEWS_KEY)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "title"
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "title"
     assert client.get("/v1/users/u/recommendations?k=0", headers=USER_KEY).status_code == 422
 
 

@@ -65,7 +65,7 @@ def test_set_flags_and_invalid_combinations_are_explained():
                                                                                 "stem": True}
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_settings(["tuning"])
-    with pytest.raises(ConfigError, match="--tuning: .*choose from"):
+    with pytest.raises(ConfigError, match="--tuning: Input should be .full., .lora., .adalora. or .adapter."):
         load_config(tuning="prefix")
     with pytest.raises(ConfigError, match="needs token_dropout"):
         load_config(augment_prob=0.5)
@@ -87,7 +87,7 @@ def test_techniques_train_save_and_load_back(tiny_world, tmp_path, settings):
     summary = json.loads((tmp_path / "m" / "train_summary.json").read_text())
     assert summary["trainable_parameters"] == result.trainable_parameters > 0
     ranker = Ranker.load(tmp_path / "m", news, EmbeddingCache())  # the saved config rebuilds the encoder
-    assert ranker.config.model_dump() == config.model_dump()
+    assert ranker.spec.model_dump() == {k: v for k, v in config.model_dump().items() if k in type(ranker.spec).model_fields}
     metrics = evaluate_scores(dev, ranker.score(dev), news, ranker.stats)
     assert metrics["auc"] == pytest.approx(result.best_valid["auc"], abs=1e-4)
 
@@ -120,7 +120,10 @@ def test_two_process_ddp_matches_one_process(tiny_world, tmp_path):
     """torchrun with 2 CPU processes (gloo) takes the same steps as one process on the whole batch.
 
     Tolerance: parameters within 1e-4, validation AUC within 1e-3 (gradient sums in another order;
-    the mean user encoder has no dropout, whose random masks would differ per process).
+    the mean user encoder has no dropout, whose random masks would differ per process). The
+    popularity MLP's biases shift every logged candidate of an impression alike, which the
+    softmax ignores: their gradients are rounding noise that Adam scales up to steps of about
+    the learning rate, so they are held to lr x steps (what such noise can add up to).
     """
     newsrec = str(Path(sys.executable).parent / "newsrec")
     args = ["train", "--news", str(tiny_world), "--behaviors", str(tiny_world / "train"), "--valid",
@@ -135,7 +138,10 @@ def test_two_process_ddp_matches_one_process(tiny_world, tmp_path):
     assert json.loads((tmp_path / "two" / "train_summary.json").read_text())["processes"] == 2
     one = torch.load(tmp_path / "one" / "model.pt", weights_only=True)["recommender"]
     two = torch.load(tmp_path / "two" / "model.pt", weights_only=True)["recommender"]
-    assert max((one[k] - two[k]).abs().max().item() for k in one) < 1e-4
+    noise_only = {"popularity.0.bias", "popularity.2.bias"}
+    assert max((one[k] - two[k]).abs().max().item() for k in one if k not in noise_only) < 1e-4
+    steps = 2 * -(-sum(len(i.clicked) for i in read_behaviors(tiny_world / "train")) // 16)  # 2 epochs
+    assert max((one[k] - two[k]).abs().max().item() for k in noise_only) <= 1e-4 * steps
     last = [json.loads((tmp_path / d / "metrics.jsonl").read_text().splitlines()[-1]) for d in ("one", "two")]
     assert last[0]["valid_auc"] == pytest.approx(last[1]["valid_auc"], abs=1e-3)
     assert abs(last[1]["train_rows"] - last[0]["train_rows"] / 2) <= 8  # each process took half of every batch

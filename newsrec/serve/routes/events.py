@@ -1,0 +1,27 @@
+"""POST /v1/events: what users did (click, like, save, comment, skip)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+
+from newsrec.serve.deps import Caller, Service
+from newsrec.serve.errors import ERROR_RESPONSES
+from newsrec.serve.routes.news import check_batch
+from newsrec.serve.schemas import EventBatch, EventsResult
+from newsrec.store.repository import EventRecord
+
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
+
+
+@router.post("")
+def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Request) -> EventsResult:
+    """Store events; an event id the same user already sent is reported as a duplicate, not stored twice.
+
+    A user token may post only its own user's events.
+    """
+    check_batch(request, len(batch.events))
+    if not all(caller.may_act_for(e.user_id) for e in batch.events):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "events of another user: a user token posts its own only")
+    records = [EventRecord(e.event_id, e.user_id, e.news_id, e.type, e.ts, e.text) for e in batch.events]
+    stored, duplicates = svc.add_events(records)
+    return EventsResult(stored=stored, duplicates=duplicates)
