@@ -1,8 +1,8 @@
 """Error replies: one JSON shape for every 4xx/5xx, and never an echo of what was sent.
 
 `{"detail": "what was wrong and what to do", "errors": [{"loc", "msg", "type"}]}` - `errors`
-only for invalid requests (422, including malformed JSON), `unknown_news_ids` only when events
-name news the service does not have. Inputs are never copied into a reply (a 200 MB body
+only for invalid requests (422, including malformed JSON; a body that is not even UTF-8 is a
+400), `unknown_news_ids` only when events name news the service does not have (409). Inputs are never copied into a reply (a 200 MB body
 stays on the client's side), and names in `loc` are cut short and made printable.
 """
 
@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-__all__ = ["ErrorBody", "FieldError", "ERROR_RESPONSES", "install_error_handlers", "UnknownNewsError"]
+__all__ = ["ErrorBody", "FieldError", "ERROR_RESPONSES", "CONFLICT_RESPONSE", "install_error_handlers",
+           "UnknownNewsError"]
 
 logger = logging.getLogger(__name__)
 MAX_LOC_CHARS = 64
@@ -46,12 +47,15 @@ def _described(text: str) -> dict:
 
 # the replies every /v1 route may give besides its own (documented in the OpenAPI document)
 ERROR_RESPONSES: dict[int | str, dict] = {
+    400: _described("the body is not UTF-8 text"),
     401: _described("no valid API key or user token"),
     403: _described("the key lacks the scope, or the token belongs to another user"),
     413: _described("body or batch too large"),
     422: _described("invalid request: `errors` names each field"),
     429: _described("rate limit: wait for the Retry-After header's seconds"),
 }
+CONFLICT_RESPONSE: dict[int | str, dict] = {409: _described("the request conflicts with what the service holds: "
+                                                              "a repeated id, or news it does not have")}
 
 
 def _printable(part: str | int) -> str | int:
@@ -82,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownNewsError)
     async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:
         body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids)
-        return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_409_CONFLICT)
 
     @app.exception_handler(Exception)
     async def failure(_: Request, exc: Exception) -> JSONResponse:

@@ -1,18 +1,18 @@
 """Request and response bodies of the HTTP API (pydantic: a wrong field is a 422 naming it).
 
 Text fields refuse what a database cannot store or a reader cannot see: lone UTF-16 surrogates
-and NUL characters. Times must be ISO 8601 strings (`2026-11-29T08:00:00Z`; a number such as
-`0` is refused), no earlier than 1970 and no later than a day from now, and are kept in UTC
-(a time without an offset is taken as UTC).
+and NUL characters. Times must be ISO 8601 strings from 1970 on (`2026-11-29T08:00:00Z`; a
+number such as `0` is refused) and are kept in UTC, a time without an offset taken as UTC. A
+time later than now is taken as now: a clock running ahead cannot make news "fresh" for ever.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = ["NewsIn", "NewsBatch", "EventIn", "EventBatch", "InterestsIn", "TokenRequest", "RecommendationOut",
            "RecommendationsOut", "IngestResult", "EventsResult", "ProfileOut", "InterestsOut", "DeletionOut",
@@ -21,7 +21,7 @@ __all__ = ["NewsIn", "NewsBatch", "EventIn", "EventBatch", "InterestsIn", "Token
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-FUTURE_SLACK = timedelta(days=1)  # clocks differ; "published next year" does not
+FROM_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"  # the same rule, told to clients in the OpenAPI document
 
 
 def _clean_text(value: str) -> str:
@@ -42,13 +42,14 @@ def _string_time(value: object) -> object:
 
 def _sane_time(value: datetime) -> datetime:
     value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    if not EARLIEST <= value <= datetime.now(timezone.utc) + FUTURE_SLACK:
-        raise ValueError("time must lie between 1970 and tomorrow")
-    return value
+    if value < EARLIEST:
+        raise ValueError("time must be 1970 or later")
+    return min(value, datetime.now(timezone.utc))
 
 
-Text = Annotated[str, AfterValidator(_clean_text)]
-Timestamp = Annotated[datetime, BeforeValidator(_string_time), AfterValidator(_sane_time)]
+Text = Annotated[str, AfterValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
+Timestamp = Annotated[datetime, BeforeValidator(_string_time), AfterValidator(_sane_time),
+                      Field(json_schema_extra={"pattern": FROM_1970})]
 NewsId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=USER_ID_PATTERN)]
 UserIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=USER_ID_PATTERN,
@@ -71,16 +72,7 @@ class NewsIn(BaseModel):
 
 class NewsBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[NewsIn] = Field(min_length=1)
-
-    @field_validator("items")
-    @classmethod
-    def _distinct(cls, items: list[NewsIn]) -> list[NewsIn]:
-        seen: set[str] = set()
-        repeated = sorted({n.id for n in items if n.id in seen or seen.add(n.id)})
-        if repeated:
-            raise ValueError(f"each news id at most once per batch; repeated: {', '.join(repeated[:10])}")
-        return items
+    items: list[NewsIn] = Field(min_length=1, description="each news id at most once (409 otherwise)")
 
 
 class EventIn(BaseModel):

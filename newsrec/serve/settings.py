@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
 SCOPES = ("news", "users", "admin")
+MIN_SECRET_CHARS = 32  # HS256 wants a key of at least 256 bits
 
 
 def parse_api_keys(raw: str) -> dict[str, frozenset[str]]:
@@ -60,6 +61,14 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _keys(cls, v: SecretStr) -> SecretStr:
         parse_api_keys(v.get_secret_value())
+        return v
+
+    @field_validator("token_secrets")
+    @classmethod
+    def _secrets(cls, v: SecretStr) -> SecretStr:
+        if any(len(s.strip()) < MIN_SECRET_CHARS for s in v.get_secret_value().split(",") if s.strip()):
+            raise ValueError(f"each token secret needs at least {MIN_SECRET_CHARS} characters "
+                             "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
         return v
 
     @field_validator("rate_limit", "key_rate_limit", "auth_failure_limit")

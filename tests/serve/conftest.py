@@ -1,7 +1,15 @@
-"""A trained tiny model and a running app (in process) on SQLite or PostgreSQL."""
+"""A trained tiny model, apps in process (one per simulated worker) and real servers."""
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -19,6 +27,9 @@ KEYS = "news-key:news,user-key:users,admin-key:admin"
 NEWS_KEY = {"Authorization": "Bearer news-key"}
 USER_KEY = {"Authorization": "Bearer user-key"}
 ADMIN_KEY = {"Authorization": "Bearer admin-key"}
+NO_LIMITS = {"NEWSREC_RATE_LIMIT": "1000000/minute", "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",
+             "NEWSREC_AUTH_FAILURE_LIMIT": "1000000/minute"}
+needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)")
 
 
 @pytest.fixture(scope="session")
@@ -46,10 +57,11 @@ def db_url(request, tmp_path):
     return f"sqlite:///{tmp_path / 'service.sqlite'}"
 
 
-def make_client(model_dir, db_url, tmp_path, **extra) -> TestClient:
+def make_client(model_dir, db_url, tmp_path, raise_server_exceptions=True, **extra) -> TestClient:
+    """An app in this process: several of them on one database behave like several workers."""
     settings = ServiceSettings(model_dir=model_dir, db_url=db_url, api_keys=KEYS,
                                log_file=tmp_path / "service.log", **extra)
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), raise_server_exceptions=raise_server_exceptions)
 
 
 @pytest.fixture
@@ -60,3 +72,66 @@ def client(model_dir, db_url, tmp_path):
 
 def news_items(n: int, start: int = 0, category: str = "sports", title: str = "Lakers win game {i}"):
     return [{"id": f"L{i}", "title": title.format(i=i), "category": category} for i in range(start, start + n)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`newsrec serve` as a user runs it: a real process (a supervisor and workers) on a real port."""
+
+    def __init__(self, model_dir: Path, db_url: str, log: Path, workers: int = 1, port: int | None = None,
+                 env: dict[str, str] | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("a")
+        command = [sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model_dir), "--db", db_url,
+                   "--port", str(self.port), "--workers", str(workers)]
+        self.process = subprocess.Popen(command, env={**os.environ, "NEWSREC_API_KEYS": KEYS, **(env or {})},
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120) -> "Server":
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).json()["status"] == "ok":
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def workers(self) -> list[int]:
+        """Worker processes (multiprocessing's resource tracker is a child too, and not one)."""
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        children = [int(p) for p in out.split()]
+        return [p for p in children if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+    def stop(self, sig: int = signal.SIGKILL) -> None:
+        children = self.workers()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=60)
+        for pid in children:  # never leave workers behind, whatever the test did to their supervisor
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.log.close()
+
+    def __enter__(self) -> "Server":
+        return self.wait_ready()
+
+    def __exit__(self, *_) -> None:
+        self.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

@@ -1,58 +1,27 @@
 """Crash after acknowledgement (a real server killed with SIGKILL), and the Milvus index."""
 
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.serve.conftest import KEYS, NEWS_KEY, USER_KEY, make_client, news_items
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model_dir, db_path, port, log):
-    env = {**os.environ, "NEWSREC_API_KEYS": KEYS}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model_dir), "--db", f"sqlite:///{db_path}",
-         "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()["status"] == "ok":
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
+from tests.serve.conftest import NEWS_KEY, USER_KEY, Server, make_client, news_items
 
 
 def test_nothing_acknowledged_is_lost_when_the_server_is_killed(model_dir, tmp_path):
-    db, port = tmp_path / "crash.sqlite", free_port()
-    with (tmp_path / "server.out").open("w") as log:
-        proc = start_server(model_dir, db, port, log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            assert httpx.post(f"{base}/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY).status_code == 200
-            acked = []
-            for i in range(40):
-                event = {"event_id": f"crash-{i}", "user_id": "u", "news_id": f"L{i % 3}", "type": "click"}
-                if httpx.post(f"{base}/v1/events", json={"events": [event]}, headers=USER_KEY).status_code == 200:
-                    acked.append(event["event_id"])
-        finally:
-            proc.send_signal(signal.SIGKILL)  # no shutdown, no flush: the hard way
-            proc.wait()
+    db = tmp_path / "crash.sqlite"
+    server = Server(model_dir, f"sqlite:///{db}", tmp_path / "server.log").wait_ready()
+    try:
+        assert httpx.post(f"{server.url}/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY).status_code == 200
+        acked = []
+        for i in range(40):
+            event = {"event_id": f"crash-{i}", "user_id": "u", "news_id": f"L{i % 3}", "type": "click"}
+            if httpx.post(f"{server.url}/v1/events", json={"events": [event]}, headers=USER_KEY).status_code == 200:
+                acked.append(event["event_id"])
+    finally:
+        server.stop(signal.SIGKILL)  # no shutdown, no flush: the hard way
     stored = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM events")}
     assert len(acked) == 40 and set(acked) <= stored
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 
 from newsrec.serve.deps import Caller, Service
-from newsrec.serve.errors import ERROR_RESPONSES
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from newsrec.serve.routes.news import check_batch
 from newsrec.serve.schemas import EventBatch, EventsResult
 from newsrec.store.repository import EventRecord
@@ -13,11 +13,12 @@ from newsrec.store.repository import EventRecord
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
 
-@router.post("")
+@router.post("", responses=CONFLICT_RESPONSE)
 def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Request) -> EventsResult:
     """Store events; an event id the same user already sent is reported as a duplicate, not stored twice.
 
-    A user token may post only its own user's events.
+    A user token may post only its own user's events. Events on news the service does not
+    have are refused (409, listing them): nothing of the batch is stored.
     """
     check_batch(request, len(batch.events))
     if not all(caller.may_act_for(e.user_id) for e in batch.events):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from newsrec.serve.deps import Service, require_scope
-from newsrec.serve.errors import ERROR_RESPONSES
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from newsrec.serve.schemas import IngestResult, NewsBatch
 from newsrec.store.repository import NewsRecord
 
@@ -20,9 +20,13 @@ def check_batch(request: Request, n: int) -> None:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{n} items: at most {limit} per request")
 
 
-@router.post("", dependencies=[Depends(require_scope("news"))])
+@router.post("", dependencies=[Depends(require_scope("news"))], responses=CONFLICT_RESPONSE)
 def post_news(batch: NewsBatch, svc: Service, request: Request) -> IngestResult:
     """Add or update news; each item is encoded on arrival and recommendable at once."""
     check_batch(request, len(batch.items))
+    repeated = sorted(i for i, n in Counter(n.id for n in batch.items).items() if n > 1)
+    if repeated:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"news ids repeated in one batch: {', '.join(repeated[:10])}; "
+                            "send each item once")
     records = [NewsRecord(n.id, n.title, n.category, n.subcategory, n.abstract, n.published_at) for n in batch.items]
     return IngestResult(stored=svc.add_news(records))

@@ -1,0 +1,125 @@
+"""Bad input gets a clear 4xx that never echoes it, never a 500; failures are counted and logged."""
+
+import json
+
+import pytest
+from sqlalchemy.exc import StatementError
+
+from newsrec.store.db import make_engine
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
+from tests.serve.test_api import click, seed
+
+JSON = {"Content-Type": "application/json"}
+
+
+def post_raw(client, path, body: bytes, key=NEWS_KEY):
+    return client.post(path, content=body, headers={**key, **JSON})
+
+
+@pytest.mark.parametrize("user_id", ["x" * 129, "a%00b", "a%0D%0Ab", "a%20b", "%F0%9F%98%80"])
+def test_path_user_ids_follow_the_body_rules(client, user_id):
+    for method in ("get", "delete"):
+        path = f"/v1/users/{user_id}/profile" if method == "get" else f"/v1/users/{user_id}"
+        r = getattr(client, method)(path, headers=USER_KEY)
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["path", "user_id"]
+    assert client.app.state.service.users == {}  # nothing cached for them
+
+
+def test_repeated_ids_in_one_news_batch_are_a_conflict(client):
+    r = client.post("/v1/news", json={"items": news_items(2) + news_items(1)}, headers=NEWS_KEY)
+    assert r.status_code == 409 and "L0" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"items": [{"id": "n1", "title": "bad \\ud800 text"}]}',  # lone surrogate in a value
+    b'{"items": [{"id": "n1", "title": "nul \\u0000 here"}]}',  # NUL: PostgreSQL refuses it
+    b'{"items": [{"id": "n1", "title": "ok", "\\udfff": 1}]}',  # lone surrogate in a key
+    b'{"items": [{"id": "n1", "title": "ok", "published_at": 0}]}',  # a number, not a time
+    b'{"items": [{"id": "n1", "title": "ok", "published_at": "1900-01-01T00:00:00Z"}]}',
+    b'{"items": [{"id": "n1", "title": "ok"}',  # malformed JSON
+])
+def test_invalid_bodies_get_a_422_naming_the_field(client, body):
+    r = post_raw(client, "/v1/news", body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("invalid request") and r.json()["errors"][0]["loc"][0] == "body"
+
+
+def test_invalid_utf8_is_a_400_in_the_same_shape(client):
+    r = post_raw(client, "/v1/news", b'\xff\xfe{"items": []}')
+    assert r.status_code == 400 and set(r.json()) == {"detail"}
+
+
+def test_errors_never_echo_what_was_sent(client):
+    huge = "A" * 900_000
+    r = client.post("/v1/news", json={"items": [{"id": "n1", "title": huge}]}, headers=NEWS_KEY)
+    assert r.status_code == 422 and len(r.content) < 2_000 and "AAAA" not in r.text
+    r = client.post("/v1/news", json={"items": [{"id": "n1", "title": "t", "x" * 5000: 1}]}, headers=NEWS_KEY)
+    assert r.status_code == 422 and len(r.content) < 2_000
+
+
+def test_times_are_strings_kept_in_utc_and_never_in_the_future(client):
+    r = client.post("/v1/news", json={"items": [{"id": "F1", "title": "Fresh for ever?",
+                                                 "published_at": "9999-01-01T00:00:00Z"}]}, headers=NEWS_KEY)
+    assert r.status_code == 200
+    service = client.app.state.service
+    assert service.published["F1"].year < 9999  # taken as now: it ages like any other item
+    seed(client)
+    r = client.post("/v1/events", json={"events": [{"event_id": "t1", "user_id": "u", "news_id": "L0", "type": "click",
+                                                    "ts": "2026-01-01T10:00:00+05:00"}]}, headers=USER_KEY)
+    assert r.status_code == 200
+    with service.sessions() as session:
+        from newsrec.store.repository import user_events
+
+        stored = user_events(session, "u")[0].ts
+    assert (stored.hour, stored.minute) == (5, 0)  # 10:00 at +05:00 is 05:00 UTC, not 10:00
+    bad = client.post("/v1/events", json={"events": [{"event_id": "t2", "user_id": "u", "news_id": "L0",
+                                                      "type": "click", "ts": 0}]}, headers=USER_KEY)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][-1] == "ts"
+
+
+def test_event_ids_are_unique_per_user_not_across_users(client):
+    seed(client)
+    assert click(client, "shared-id", "alice", "L0").json() == {"stored": 1, "duplicates": []}
+    assert click(client, "shared-id", "bob", "L1").json() == {"stored": 1, "duplicates": []}
+    assert click(client, "shared-id", "bob", "L2").json() == {"stored": 0, "duplicates": ["shared-id"]}
+    assert client.get("/v1/users/bob/profile", headers=USER_KEY).json()["history"] == ["L1"]
+
+
+def test_unknown_news_in_events_is_a_conflict_listing_them(client):
+    seed(client)
+    r = click(client, "e1", "u", "NOPE")
+    assert r.status_code == 409 and r.json()["unknown_news_ids"] == ["NOPE"]
+
+
+def test_a_failing_route_is_a_500_that_is_logged_and_counted(model_dir, tmp_path, monkeypatch):
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, raise_server_exceptions=False) as c:
+        def broken(*_, **__):
+            raise RuntimeError("the private title 'Quokka secrets'")
+
+        monkeypatch.setattr(c.app.state.service, "recommend", broken)
+        r = c.get("/v1/users/u/recommendations", headers=USER_KEY)
+        assert r.status_code == 500 and "Quokka" not in r.text
+        metrics = c.get("/metrics").text
+        assert 'newsrec_requests_total{method="GET",route="/v1/users/{user_id}/recommendations",status="500"}' in metrics
+    log = (tmp_path / "service.log").read_text()
+    assert "GET /v1/users/{user_id}/recommendations 500" in log and "Quokka" not in log
+
+
+def test_sql_errors_never_show_row_values(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with engine.begin() as conn, pytest.raises(StatementError) as failure:
+        conn.exec_driver_sql("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (?), (?)", ("my private comment", "my private comment"))
+    assert "my private comment" not in str(failure.value) and "parameters hidden" in str(failure.value)
+
+
+def test_request_size_limit(model_dir, tmp_path):
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, max_body_bytes=2000) as c:
+        r = c.post("/v1/news", json={"items": news_items(100)}, headers=NEWS_KEY)
+        assert r.status_code == 413 and "smaller batches" in r.json()["detail"]
+        chunks = (b'{"items": [' + b" " * 1000 for _ in range(5))  # no Content-Length: counted as it streams
+        r = c.post("/v1/news", content=chunks, headers={**NEWS_KEY, **JSON})
+        assert r.status_code == 413
+        r = c.post("/v1/news", content=json.dumps({"items": news_items(100)}), headers=JSON)  # no key
+        assert r.status_code == 401
+        assert c.post("/v1/news", json={"items": news_items(2)}, headers=ADMIN_KEY).status_code == 200

@@ -1,0 +1,93 @@
+"""Every worker follows one change feed: news, events and deletions written by any other."""
+
+import sqlite3
+
+from alembic import command
+from alembic.config import Config
+
+from newsrec.store.db import MIGRATIONS, migrate
+from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client, news_items
+from tests.serve.test_api import click, recs, seed
+
+
+def two_workers(model_dir, db_url, tmp_path, **extra):
+    """Two apps on one database: what two worker processes (or two instances) are to each other."""
+    return make_client(model_dir, db_url, tmp_path, **extra), make_client(model_dir, db_url, tmp_path, **extra)
+
+
+def test_a_deletion_reaches_the_other_worker_before_its_next_answer(model_dir, db_url, tmp_path):
+    a, b = two_workers(model_dir, db_url, tmp_path)
+    with a, b:
+        seed(a)
+        click(a, "e1", "reader", "L10", kind="comment", text="my private words")
+        click(a, "e2", "reader", "L11")
+        b.put("/v1/users/reader/interests", json={"text": "private hobby"}, headers=USER_KEY)
+        assert recs(b, "reader")[0]["explanation"].startswith(("Because you read", "Matches your interest"))
+        assert b.get("/v1/users/reader/profile", headers=USER_KEY).json()["recent_comments"] == ["my private words"]
+        assert a.delete("/v1/users/reader", headers=USER_KEY).json()["deleted"] == {"events": 2, "interests": 1}
+        for _ in range(3):  # B answered for this user before: its cached state must not survive
+            profile = b.get("/v1/users/reader/profile", headers=USER_KEY).json()
+            assert profile["history"] == [] and profile["recent_comments"] == [] and profile["interests"] is None
+            assert not any(i["explanation"].startswith(("Because", "Matches")) for i in recs(b, "reader", k=15))
+        click(b, "e1", "reader", "L0")  # the same id again: a new user with a fresh history
+        assert a.get("/v1/users/reader/profile", headers=USER_KEY).json()["history"] == ["L0"]
+
+
+def test_a_reposted_item_shows_its_new_title_in_every_worker(model_dir, db_url, tmp_path):
+    a, b = two_workers(model_dir, db_url, tmp_path)
+    with a, b:
+        a.post("/v1/news", json={"items": news_items(2)}, headers=NEWS_KEY)
+        assert {i["title"] for i in recs(b, "u")} == {"Lakers win game 0", "Lakers win game 1"}
+        a.post("/v1/news", json={"items": [{"id": "L1", "title": "Lakers lose game 1"}]}, headers=NEWS_KEY)
+        assert {i["title"] for i in recs(b, "u")} == {"Lakers win game 0", "Lakers lose game 1"}
+        assert {i["title"] for i in recs(a, "u")} == {"Lakers win game 0", "Lakers lose game 1"}
+
+
+def test_sequence_numbers_are_never_reused_after_migrating_an_old_database(model_dir, tmp_path):
+    path = tmp_path / "old.sqlite"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{path}")
+    command.upgrade(config, "0001")  # a database made before the change feed
+    with sqlite3.connect(path) as db:
+        for i in (1, 2, 3):
+            db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES (?, 'u', 'n', 'click', "
+                       "'2026-01-01')", [f"e{i}"])
+        db.execute("DELETE FROM events WHERE seq = 3")
+    migrate(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2]  # rows and seq kept
+        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e4', 'u', 'n', 'click', "
+                   "'2026-01-01')")
+        db.execute("DELETE FROM events WHERE event_id = 'e4'")
+        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e5', 'u', 'n', 'click', "
+                   "'2026-01-01')")
+        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2, 4]  # 3 died before
+        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e1', 'other', 'n', 'click', "
+                   "'2026-01-01')")  # event ids are unique per user now
+
+
+def test_erased_text_is_in_neither_the_database_file_nor_its_log(model_dir, tmp_path):
+    path = tmp_path / "erase.sqlite"
+    with make_client(model_dir, f"sqlite:///{path}", tmp_path) as client:
+        seed(client)
+        click(client, "e1", "secret-user-42", "L0", kind="comment", text="zebra-crossing confession")
+        client.put("/v1/users/secret-user-42/interests", json={"text": "quokka watching"}, headers=USER_KEY)
+        client.put("/v1/users/secret-user-42/interests", json={"text": "quokka breeding"}, headers=USER_KEY)
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("erase.sqlite*"))
+        assert b"zebra-crossing" in raw and b"quokka" in raw  # the check below can fail
+        client.delete("/v1/users/secret-user-42", headers=USER_KEY)
+        for p in tmp_path.glob("erase.sqlite*"):
+            data = p.read_bytes()
+            assert b"zebra-crossing" not in data and b"quokka" not in data and b"secret-user-42" not in data, p.name
+
+
+def test_each_worker_keeps_a_bounded_number_of_users(model_dir, tmp_path):
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, user_cache_size=3) as client:
+        seed(client)
+        for i in range(10):
+            click(client, f"e{i}", f"user-{i}", "L0")
+            recs(client, f"user-{i}")
+        service = client.app.state.service
+        assert len(service.users) == 3 and set(service.users) == {"user-7", "user-8", "user-9"}
+        assert client.get("/v1/users/user-0/profile", headers=USER_KEY).json()["history"] == ["L0"]  # reloaded

@@ -1,0 +1,176 @@
+"""The service as real processes, probed from outside: a supervisor and 2 workers on one port.
+
+Oversized and chunked bodies, slow headers, rate limits, metrics of several workers, kill -9 of
+the supervisor during write bursts (nothing acknowledged is lost, workers do not outlive it),
+and SIGTERM, which drains requests in flight.
+"""
+
+import re
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, alive, news_items
+
+MB = 1_000_000
+
+
+def rss_mb(pid: int) -> float:
+    status = open(f"/proc/{pid}/status").read()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1000
+
+
+def chunked_upload(port: int, headers: str, total: int, chunk: int = 64 * 1024) -> tuple[bytes, int]:
+    """Stream a chunked body of up to `total` bytes; stop when the server answers. (reply, bytes sent)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"POST /v1/news HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 f"Content-Type: application/json\r\n{headers}\r\n".encode())
+    sent, payload = 0, b'{"items": [' + b" " * (chunk - 11)
+    sock.setblocking(False)
+    try:
+        while sent < total:
+            try:
+                reply = sock.recv(4096)
+                if reply:
+                    return reply, sent
+            except BlockingIOError:
+                pass
+            try:
+                sock.sendall(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                time.sleep(0.01)
+                continue
+            sent += len(payload)
+        sock.setblocking(True)
+        sock.settimeout(10)
+        return sock.recv(4096), sent
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("processes")
+    env = {**NO_LIMITS, "NEWSREC_MAX_BODY_BYTES": str(MB), "NEWSREC_HEADER_TIMEOUT_SECONDS": "1"}
+    with Server(model_dir, f"sqlite:///{tmp / 'db.sqlite'}", tmp / "server.log", workers=2, env=env) as running:
+        yield running
+
+
+def test_big_chunked_bodies_are_refused_while_streaming_and_cost_no_memory(server):
+    assert len(server.workers()) == 2
+    before = sum(rss_mb(p) for p in server.workers())
+    reply, sent = chunked_upload(server.port, "", 200 * MB)  # no key at all
+    assert reply.startswith(b"HTTP/1.1 401") and sent < 20 * MB
+    reply, sent = chunked_upload(server.port, "Authorization: Bearer news-key\r\n", 200 * MB)
+    assert reply.startswith(b"HTTP/1.1 413") and b"smaller batches" in reply and sent < 20 * MB
+    assert sum(rss_mb(p) for p in server.workers()) - before < 50
+    big = httpx.post(f"{server.url}/v1/news", content=b"x" * (2 * MB), headers={**NEWS_KEY, "Content-Type": "application/json"})
+    assert big.status_code == 413 and len(big.content) < 500
+
+
+def test_connections_that_never_finish_their_headers_are_closed(server):
+    for partial in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n"):
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(partial)
+            sock.settimeout(5)
+            started = time.time()
+            assert sock.recv(100) == b"" and time.time() - started < 4  # closed after about 1 s
+    assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_metrics_add_up_over_every_worker(server):
+    with httpx.Client(base_url=server.url) as c:  # one keep-alive connection: always the same worker
+        first = c.get("/metrics").text
+    count = int(sum(float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', first)) or 0)
+    for _ in range(30):
+        httpx.get(f"{server.url}/health")  # new connections: spread over both workers
+    text = httpx.get(f"{server.url}/metrics").text
+    total = sum(float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', text))
+    assert total == count + 30
+
+
+def test_rate_limits_answer_429_with_retry_after(model_dir, tmp_path):
+    env = {"NEWSREC_RATE_LIMIT": "15/minute", "NEWSREC_AUTH_FAILURE_LIMIT": "3/minute"}
+    with Server(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "server.log", env=env) as server:
+        with httpx.Client(base_url=server.url, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+            codes = [other.get("/v1/users/u/profile", headers=USER_KEY).status_code for _ in range(16)]
+            assert codes == [200] * 15 + [429]
+            r = other.get("/health")
+            assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
+        with httpx.Client(base_url=server.url, transport=httpx.HTTPTransport(local_address="127.0.0.3")) as guesser:
+            codes = [guesser.get("/v1/users/u/profile", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+                     for i in range(4)]
+            assert codes == [401, 401, 401, 429]
+            r = guesser.get("/v1/users/u/profile", headers=USER_KEY)
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # locked out for the window
+        assert httpx.get(f"{server.url}/v1/users/u/profile", headers=USER_KEY).status_code == 200  # others are not
+
+
+def post_events_until_killed(base: str, prefix: str, stop: threading.Event) -> list[str]:
+    acked = []
+    with httpx.Client(base_url=base, timeout=10) as c:
+        i = 0
+        while not stop.is_set():
+            batch = [{"event_id": f"{prefix}-{i}-{j}", "user_id": f"{prefix}-user", "news_id": f"L{j % 3}",
+                      "type": "click"} for j in range(10)]
+            try:
+                if c.post("/v1/events", json={"events": batch}, headers=USER_KEY).status_code == 200:
+                    acked += [e["event_id"] for e in batch]
+            except httpx.HTTPError:
+                break  # the server is gone
+            i += 1
+    return acked
+
+
+def test_kill_9_of_the_supervisor_loses_nothing_acknowledged_and_leaves_no_orphans(model_dir, tmp_path):
+    db = tmp_path / "crash.sqlite"
+    server = Server(model_dir, f"sqlite:///{db}", tmp_path / "server.log", workers=2, env=NO_LIMITS).wait_ready()
+    port, workers = server.port, server.workers()
+    httpx.post(f"{server.url}/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY)
+    stop = threading.Event()
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(post_events_until_killed, server.url, f"c{k}", stop) for k in range(3)]
+        time.sleep(3)
+        server.process.send_signal(signal.SIGKILL)  # the supervisor, mid-burst
+        time.sleep(1)
+        stop.set()
+        acked = [e for f in futures for e in f.result()]
+    server.process.wait()
+    deadline = time.time() + 30
+    while any(alive(p) for p in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers), "workers outlived their supervisor"
+    stored = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM events")}
+    assert len(acked) > 100 and set(acked) <= stored
+    # the port is free again: a new server starts on it, and a client retrying everything stores each event once
+    with Server(model_dir, f"sqlite:///{db}", tmp_path / "server2.log", workers=2, port=port, env=NO_LIMITS) as again:
+        for prefix in ("c0", "c1", "c2"):
+            ids = [e for e in acked if e.startswith(prefix + "-")]
+            events = [{"event_id": e, "user_id": f"{prefix}-user", "news_id": "L0", "type": "click"} for e in ids]
+            for start in range(0, len(events), 500):
+                r = httpx.post(f"{again.url}/v1/events", json={"events": events[start:start + 500]}, headers=ADMIN_KEY)
+                assert r.json()["stored"] == 0  # every acknowledged event was already there
+    rows = sqlite3.connect(db).execute("SELECT COUNT(*), COUNT(DISTINCT user_id || event_id) FROM events").fetchone()
+    assert rows[0] == rows[1]
+
+
+def test_sigterm_drains_requests_in_flight(model_dir, tmp_path):
+    db = tmp_path / "drain.sqlite"
+    server = Server(model_dir, f"sqlite:///{db}", tmp_path / "server.log", workers=2, env=NO_LIMITS).wait_ready()
+    items = news_items(600, title="A long headline about basketball, number {i}, to keep the encoder busy")
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(httpx.post, f"{server.url}/v1/news", json={"items": items}, headers=NEWS_KEY, timeout=60)
+        time.sleep(1.0)  # the batch is being encoded
+        server.process.send_signal(signal.SIGTERM)
+        assert reply.result().status_code == 200
+    assert server.process.wait(timeout=60) == 0
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM news").fetchone()[0] == 600
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/health")
+    server.stop()
