@@ -66,7 +66,8 @@ class NewsRecommender(nn.Module):
         )
 
     def user_vector(
-        self, history: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None = None, text_weight: float = 0.0
+        self, history: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None = None,
+        text_weight: float = TEXT_WEIGHT,
     ) -> torch.Tensor:
         """(B, H, D) clicked-news vectors, (B, H) mask -> (B, D) interest vectors.
 
@@ -109,7 +110,7 @@ class NewsRecommender(nn.Module):
         mask: torch.Tensor,
         popularity: torch.Tensor,
         text: torch.Tensor | None = None,
-        text_weight: float = 0.0,
+        text_weight: float = TEXT_WEIGHT,
     ) -> torch.Tensor:
         """Scores (B, N) for candidates (B, N, D) of users with history (B, H, D), mask (B, H)."""
         query = self.query_vector(self.user_vector(history, mask, text, text_weight))  # (B, D + 1)
