@@ -1,17 +1,20 @@
 """Training settings: one pydantic model, read once, saved beside the model.
 
-Every field is also a `newsrec train` flag of the same name (underscores become dashes), and
-can come from a YAML or JSON config file; flags given on the command line win.
+Every field is also a `newsrec train` flag of the same name (underscores become dashes; the
+flags are made from these fields in `newsrec/cli/settings_options.py`), a `--set NAME=VALUE`
+pair, or a line of a YAML or JSON config file. `load_config` applies them in that order of
+precedence: flags > --set > config file > defaults.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from newsrec.models.recommender import InterestScorer
 from newsrec.models.spec import ModelSpec
@@ -73,7 +76,7 @@ class TrainConfig(ModelSpec):
         return self
 
 
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
     """["tuning=lora", "adv_epsilon=0.1"] -> {"tuning": "lora", "adv_epsilon": 0.1} (values read as YAML)."""
     values = {}
     for pair in pairs:
@@ -84,19 +87,37 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the config file (YAML or JSON), then non-None overrides (CLI flags)."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        text = Path(path).read_text()
-        loaded = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of setting: value")
-        values.update({k.replace("-", "_"): v for k, v in loaded.items()})
+def load_config(path: str | Path | None = None, *, pairs: Sequence[str] = (), **overrides: Any) -> TrainConfig:
+    """Defaults, then the config file (YAML or JSON), then `--set` pairs, then non-None overrides (CLI flags)."""
+    values = _read_config_file(Path(path)) if path is not None else {}
+    values.update(parse_settings(pairs))
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return TrainConfig(**values)
     except ValidationError as e:
-        lines = [f"--{'-'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}" if err["loc"] else err["msg"]
-                 for err in e.errors()]
+        lines = [_explain(error) for error in e.errors()]
         raise ConfigError("invalid training settings:\n  " + "\n  ".join(lines)) from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """The settings of a YAML or JSON file, names with underscores."""
+    text = path.read_text()
+    try:
+        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of setting: value")
+    return {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One validation error as `--flag: what is wrong` (a check across settings: just its message)."""
+    message = error["msg"]
+    if error["type"] == "value_error":  # a check of ours: its own words, without pydantic's "Value error, "
+        message = str(error.get("ctx", {}).get("error", message))
+    elif error["type"] == "extra_forbidden":
+        message += " (no such setting: see `newsrec train --help`)"
+    if not error["loc"]:
+        return message
+    return f"--{str(error['loc'][0]).replace('_', '-')}: {message}"

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-from newsrec.data.mind import MindFormatError, news_used_by, read_all_behaviors, read_news
+from newsrec.cli.errors import CommandError
+from newsrec.data.mind import News, news_used_by, read_all_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.llm.backends import LLM, LLMError, load_llm
+from newsrec.llm.backends import load_llm
 from newsrec.llm.cache import LLMCache
 
 __all__ = ["register"]
@@ -20,29 +23,21 @@ LLMOpt = Annotated[str, typer.Option("--llm", help="local model (smollm2, gemma3
 LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to send to a server")]
 
 
-def _llm(spec: str, model: str) -> LLM:
-    try:
-        return load_llm(spec, model)
-    except (LLMError, FileNotFoundError, ValueError) as e:
-        raise typer.BadParameter(str(e), param_hint="--llm") from None
-
-
 NewsFileOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
 OnlyUsedByOpt = Annotated[Optional[list[Path]], typer.Option("--behaviors", help="only news these impressions use")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="at most this many news")]
 
 
-def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None, fail):
-    try:
-        items = read_news(news)
-        if behaviors:
-            items = news_used_by(read_all_behaviors(behaviors), items)
-    except (MindFormatError, FileNotFoundError) as e:
-        raise fail(str(e)) from None
+def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None) -> list[News]:
+    """The news of `news`, only those `behaviors` use if given, at most `limit`."""
+    items = read_news(news)
+    if behaviors:
+        items = news_used_by(read_all_behaviors([*behaviors]), items)
     return list(items.values())[:limit]
 
 
-def register(app: typer.Typer, console, fail) -> None:
+def register(app: typer.Typer, console: Console) -> None:
+    """Add the LLM commands to `app`; they print to `console`."""
     @app.command()
     def enrich(
         news: NewsFileOpt,
@@ -57,8 +52,8 @@ def register(app: typer.Typer, console, fail) -> None:
         """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
         from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
 
-        items = _news_subset(news, behaviors, limit, fail)
-        model = _llm(llm, llm_model)
+        items = _news_subset(news, behaviors, limit)
+        model = load_llm(llm, llm_model)
         started = time.perf_counter()
         if cached_only:
             found = {n.news_id: cached_enrichment(model.model_id, n, LLMCache()) for n in items}
@@ -83,8 +78,8 @@ def register(app: typer.Typer, console, fail) -> None:
         """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
         from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
 
-        items = _news_subset(news, behaviors, limit, fail)
-        titles = paraphrase_titles(_llm(llm, llm_model), items, LLMCache())
+        items = _news_subset(news, behaviors, limit)
+        titles = paraphrase_titles(load_llm(llm, llm_model), items, LLMCache())
         write_paraphrases(out, titles)
         console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
 
@@ -101,11 +96,12 @@ def register(app: typer.Typer, console, fail) -> None:
         from newsrec.llm.profiles import build_profile
 
         items = read_news(news)
-        rows = [i for i in read_all_behaviors(behaviors) if i.user_id == user]
+        rows = [i for i in read_all_behaviors([*behaviors]) if i.user_id == user]
         if not rows and not text:
-            raise fail(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
+            raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
         history = max((r.history for r in rows), key=len, default=[])
-        result = build_profile(_llm(llm, llm_model), [items[h] for h in history if h in items], text or [], LLMCache())
+        read = [items[h] for h in history if h in items]
+        result = build_profile(load_llm(llm, llm_model), read, text or [], LLMCache())
         print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
 
     @app.command()
@@ -126,16 +122,16 @@ def register(app: typer.Typer, console, fail) -> None:
         items = read_news(news)
         history: list[str] = []
         if user:
-            rows = [i for i in read_all_behaviors(behaviors or []) if i.user_id == user]
+            rows = [i for i in read_all_behaviors([*(behaviors or [])]) if i.user_id == user]
             if not rows:
-                raise fail(f"user {user} not found: give --behaviors holding them, or only --interests")
+                raise CommandError(f"user {user} not found: give --behaviors holding them, or only --interests")
             history = max((r.history for r in rows), key=len)
+        ranker = Ranker.load(model, items, EmbeddingCache())
         if not history and not interests:
             console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
-        ranker = Ranker.load(model, items, EmbeddingCache())
         topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
-        generator = _llm(llm, llm_model) if llm else None
+        generator = load_llm(llm, llm_model) if llm else None
         for rank, (news_id, score, reason) in enumerate(ranker.recommend(history, k, interests or "", topics), 1):
             n = items[news_id]
-            console.print(f"{rank}. [{n.category}] {n.title}  (score {score:.2f})")
-            console.print(f"   {explain(generator, reason, n, items, LLMCache())}")
+            console.print(escape(f"{rank}. [{n.category}] {n.title}  (score {score:.2f})"))
+            console.print(f"   {escape(explain(generator, reason, n, items, LLMCache()))}")

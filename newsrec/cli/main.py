@@ -7,16 +7,19 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
+from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.llm import register as register_llm_commands
-from newsrec.config import ConfigError, load_config, parse_settings
-from newsrec.data.mind import MindFormatError, drop_missing_news, news_used_by, read_all_behaviors, read_behaviors, read_news
+from newsrec.cli.settings_options import settings_options
+from newsrec.config import TrainConfig, load_config
+from newsrec.data.mind import drop_missing_news, news_used_by, read_all_behaviors, read_behaviors, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
@@ -27,11 +30,12 @@ from newsrec.models.ranker import Ranker
 from newsrec.training.recipe import train as run_training
 
 app = typer.Typer(help="newsrec: PLM-based personalized news recommendation on MIND-format data.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  cls=ReportingGroup, no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console(width=max(Console().width, 140))  # metric tables need the room
 
 NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
-CacheOpt = Annotated[Optional[Path], typer.Option(help="embedding cache file [default: $NEWSREC_CACHE_DIR or ~/.cache/newsrec]")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help=escape("embedding cache file [default: $NEWSREC_CACHE_DIR or "
+                                                                 "~/.cache/newsrec]"))]
 
 
 @app.callback()
@@ -41,11 +45,6 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug 
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
     for noisy in ("httpx", "urllib3", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
 
 
 @app.command()
@@ -61,56 +60,28 @@ def synth(
 
 
 @app.command()
+@settings_options
 def train(
     news: NewsOpt,
     behaviors: Annotated[list[Path], typer.Option(help="training behaviors.tsv (or folder); repeat for more")],
     out: Annotated[Path, typer.Option(help="model folder to write")],
     valid: Annotated[Optional[Path], typer.Option(help="validation behaviors.tsv for early stopping")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML/JSON file of settings; flags override it")] = None,
-    encoder: Annotated[Optional[str], typer.Option(help="PLM name or local folder")] = None,
-    news_fields: Annotated[Optional[str], typer.Option(help="comma-separated: title,category,subcategory,abstract")] = None,
-    max_length: Optional[int] = None,
-    enrichment: Annotated[Optional[Path], typer.Option(help="JSONL from `newsrec enrich` (summary, keywords)")] = None,
-    paraphrases: Annotated[Optional[Path], typer.Option(help="JSONL from `newsrec paraphrase`")] = None,
-    paraphrase_prob: Annotated[Optional[float], typer.Option(help="chance a training news uses its paraphrase")] = None,
-    finetune_layers: Annotated[Optional[int], typer.Option(help="top PLM layers to train (0 = frozen, fast)")] = None,
-    user_encoder: Annotated[Optional[str], typer.Option(help="mean | nrms")] = None,
-    scorer: Annotated[Optional[str], typer.Option(help="bilinear | dot")] = None,
-    use_popularity: Annotated[Optional[bool], typer.Option("--popularity/--no-popularity")] = None,
-    negatives: Annotated[Optional[int], typer.Option(help="sampled non-clicks per click (K)")] = None,
-    max_history: Optional[int] = None,
-    batch_size: Optional[int] = None,
-    epochs: Optional[int] = None,
-    lr: Optional[float] = None,
-    patience: Optional[int] = None,
-    seed: Optional[int] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="any setting as NAME=VALUE, e.g. "
-                    "--set tuning=lora --set adversarial=fgm (names as in newsrec/config.py); repeat")] = None,
     cache: CacheOpt = None,
     restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
+    *,
+    settings: TrainConfig,
 ) -> None:
     """Train a recommender on MIND clicks (resumes automatically if --out holds a stopped run).
 
-    Run it under `torchrun --nproc_per_node=N` for data-parallel training in N processes.
+    Every setting is a flag below, a --set NAME=VALUE pair or a line of a --config file
+    (precedence in that order). Run it under `torchrun --nproc_per_node=N` for data-parallel
+    training in N processes.
     """
-    try:
-        flags = dict(
-            encoder=encoder, news_fields=news_fields.split(",") if news_fields else None,
-            max_length=max_length, enrichment=str(enrichment) if enrichment else None,
-            paraphrases=str(paraphrases) if paraphrases else None, paraphrase_prob=paraphrase_prob,
-            finetune_layers=finetune_layers, user_encoder=user_encoder, scorer=scorer,
-            use_popularity=use_popularity, negatives=negatives, max_history=max_history, batch_size=batch_size,
-            epochs=epochs, lr=lr, patience=patience, seed=seed,
-        )
-        settings = load_config(config, **{**parse_settings(set_ or []), **{k: v for k, v in flags.items() if v is not None}})
-        news_items = read_news(news)
-        result = run_training(
-            settings, news_items, read_all_behaviors(behaviors), out,
-            valid_impressions=read_behaviors(valid) if valid else None,
-            cache=EmbeddingCache(cache), restart=restart,
-        )
-    except (ConfigError, MindFormatError, FileNotFoundError, ValueError) as e:
-        raise _fail(str(e)) from None
+    result = run_training(
+        settings, read_news(news), read_all_behaviors([*behaviors]), out,
+        valid_impressions=read_behaviors(valid) if valid else None,
+        cache=EmbeddingCache(cache), restart=restart,
+    )
     console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:
         _print_table({"newsrec (best epoch)": result.best_valid}, "validation")
@@ -118,13 +89,10 @@ def train(
 
 def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None):
     """Read the files and load the model with vectors for just the news these impressions use."""
-    try:
-        news_items = read_news(news)
-        impressions = read_behaviors(behaviors)
-        embedding_cache = EmbeddingCache(cache)
-        ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache)
-    except (MindFormatError, FileNotFoundError, ValueError) as e:
-        raise _fail(str(e)) from None
+    news_items = read_news(news)
+    impressions = read_behaviors(behaviors)
+    embedding_cache = EmbeddingCache(cache)
+    ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache)
     return news_items, impressions, ranker, embedding_cache
 
 
@@ -138,10 +106,7 @@ def evaluate(
 ) -> None:
     """Score a labelled behaviors file with the model and every baseline; print the metrics."""
     news_items, impressions, ranker, embedding_cache = _load_for_scoring(model, news, behaviors, cache)
-    try:
-        results = compare_with_baselines(ranker, news_items, impressions, embedding_cache)
-    except ValueError as e:
-        raise _fail(str(e)) from None
+    results = compare_with_baselines(ranker, news_items, impressions, embedding_cache)
     if as_json:
         print(json.dumps(results, indent=2))
     else:
@@ -176,19 +141,16 @@ def ensemble(
 ) -> None:
     """Fuse several trained models (e.g. one per encoder) into one scorer."""
     if len(model) < 2:
-        raise _fail("give at least two --model folders")
+        raise CommandError("give at least two --model folders")
     if fusion != "mean" and tune_on is None:
-        raise _fail(f"--fusion {fusion} learns from clicks: give --tune-on BEHAVIORS (a labelled file)")
-    try:
-        news_items = read_news(news)
-        impressions = read_behaviors(tune_on) if tune_on else []
-        used = news_used_by(impressions, news_items) if impressions else news_items
-        embedding_cache = EmbeddingCache(cache)
-        members = [Ranker.load(m, used, embedding_cache) for m in model]
-        impressions = drop_missing_news(impressions, news_items, require_click=True)[0]
-        fitted = fit_ensemble(members, [str(m.resolve()) for m in model], fusion, impressions)
-    except (MindFormatError, FileNotFoundError, ValueError) as e:
-        raise _fail(str(e)) from None
+        raise CommandError(f"--fusion {fusion} learns from clicks: give --tune-on BEHAVIORS (a labelled file)")
+    news_items = read_news(news)
+    impressions = read_behaviors(tune_on) if tune_on else []
+    used = news_used_by(impressions, news_items) if impressions else news_items
+    embedding_cache = EmbeddingCache(cache)
+    members = [Ranker.load(m, used, embedding_cache) for m in model]
+    impressions = drop_missing_news(impressions, news_items, require_click=True)[0]
+    fitted = fit_ensemble(members, [str(m.resolve()) for m in model], fusion, impressions)
     fitted.save(out)
     weights = ", ".join(f"{w:.2f}" for w in fitted.weights) if fusion == "weights" else fusion
     console.print(f"ensemble of {len(model)} models ({weights}) written to {out}")
@@ -211,22 +173,23 @@ def demo(
         news, behaviors, valid = world / "news.tsv", [world / "train"], world / "dev"
         console.print(f"[bold]1. synthetic world[/] written to {world}")
     elif not behaviors or valid is None:
-        raise _fail("with --news, also give --behaviors (training) and --valid (dev)")
+        raise CommandError("with --news, also give --behaviors (training) and --valid (dev)")
     news_items, dev = read_news(news), read_behaviors(valid)
     embedding_cache = EmbeddingCache(cache)
     console.print("[bold]2. training[/] (frozen all-MiniLM-L6-v2, NRMS user encoder, bilinear + popularity)")
-    run_training(load_config(epochs=epochs), news_items, read_all_behaviors(behaviors), out / "model",
+    run_training(load_config(epochs=epochs), news_items, read_all_behaviors([*behaviors]), out / "model",
                  valid_impressions=dev, cache=embedding_cache, restart=True)
     ranker = Ranker.load(out / "model", news_items, embedding_cache)
     console.print("[bold]3. evaluation[/] on the dev impressions, beside the baselines")
     _print_table(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
     console.print(f"[bold]4. top-5 recommendations[/] from all {len(ranker.table)} news, with reasons")
     for imp in [i for i in dev if i.history][:users]:
-        console.print(f"\n[bold cyan]{imp.user_id}[/] read {len(imp.history)} items, latest: "
-                      f"{news_items[imp.history[-1]].title!r}")
+        console.print(f"\n[bold cyan]{escape(imp.user_id)}[/] read {len(imp.history)} items, latest: "
+                      f"{escape(repr(news_items[imp.history[-1]].title))}")
         for rank, (news_id, score, reason) in enumerate(ranker.recommend(imp.history, k=5), 1):
             n = news_items[news_id]
-            console.print(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})\n     {reason.sentence(news_items)}")
+            console.print(escape(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})"))
+            console.print(f"     {escape(reason.sentence(news_items))}")
     console.print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; model in {out / 'model'}")
 
 
@@ -246,12 +209,9 @@ def serve(
     from newsrec.serve.settings import ServiceSettings
 
     if not (model / "model.pt").is_file():
-        raise _fail(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
-    flags = {"model_dir": model, "db_url": db, "index": index, "milvus_uri": milvus_uri}
-    try:
-        settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
-    except ValueError as e:
-        raise _fail(str(e)) from None
+        raise CommandError(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
+    flags: dict[str, Any] = {"model_dir": model, "db_url": db, "index": index, "milvus_uri": milvus_uri}
+    settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
     if not settings.keys:
         console.print("[yellow]NEWSREC_API_KEYS is empty: only user tokens can be used, and none can be minted[/]")
     run_server(settings, host, port, workers)
@@ -269,7 +229,7 @@ def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
     console.print(table)
 
 
-register_llm_commands(app, console, _fail)
+register_llm_commands(app, console)
 
 if __name__ == "__main__":
     app()

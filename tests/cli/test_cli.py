@@ -62,3 +62,33 @@ def test_demo_trains_and_recommends_with_reasons(tmp_path):
     assert result.exit_code == 0, result.output
     assert "plm-cosine (zero-shot)" in result.output and "newsrec (trained)" in result.output
     assert result.output.count("Because you read") == 10  # top 5 for each of 2 users
+
+
+def test_every_command_reports_bad_input_as_an_error_line(tmp_path):
+    bad, good, empty = tmp_path / "bad", tmp_path / "good", tmp_path / "empty"
+    for folder in (bad, good, empty):
+        folder.mkdir()
+    (bad / "news.tsv").write_text("N1\tonly-two-columns\n")
+    (good / "news.tsv").write_text("N1\tsports\tnba\tTitle\t\t\t[]\t[]\n")
+    for folder in (bad, good):
+        (folder / "behaviors.tsv").write_text("1\tU1\t\tN1\tN1-1\n")
+    commands = [
+        ("profile", "U1", "--news", bad, "--behaviors", bad),
+        ("recommend", "--model", empty, "--news", good, "--interests", "nba"),
+        ("recommend", "--model", empty, "--news", bad),
+        ("demo", "--out", tmp_path / "demo", "--news", bad / "news.tsv", "--behaviors", bad, "--valid", bad),
+        ("demo", "--out", tmp_path / "demo", "--news", good / "news.tsv"),
+    ]
+    for args in commands:
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert "error:" in result.output and "Traceback" not in result.output, result.output
+
+
+def test_a_bug_is_not_reported_as_bad_input(tmp_path, monkeypatch):
+    def broken(path):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("newsrec.cli.llm.read_news", broken)
+    result = invoke("profile", "U1", "--news", tmp_path, "--behaviors", tmp_path)
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)

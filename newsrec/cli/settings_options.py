@@ -1,0 +1,103 @@
+"""The `newsrec train` setting options, made from `TrainConfig`'s fields: nothing to keep in step by hand.
+
+`settings_options(command)` gives a typer command one option per field (`user_encoder` ->
+`--user-encoder`, bools as `--stem/--no-stem`, `news_fields` comma-separated), plus `--config`
+and `--set`, and calls it with the finished `settings: TrainConfig` (see `load_config`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Any, Callable, Optional, get_args, get_origin
+
+import typer
+from pydantic.fields import FieldInfo
+from rich.markup import escape
+
+from newsrec.config import TrainConfig, load_config
+from newsrec.models.spec import ModelSpec
+
+__all__ = ["settings_options"]
+
+ALIASES = {"use_popularity": ["--popularity/--no-popularity"]}  # older spellings that keep working
+MODEL_PANEL, TRAINING_PANEL = "Model settings (saved with the model)", "Training settings"
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+SOURCES = [
+    inspect.Parameter("config", _KEYWORD, annotation=Optional[Path], default=typer.Option(
+        None, exists=True, dir_okay=False, help="YAML/JSON file of settings; --set and flags override it")),
+    inspect.Parameter("set_", _KEYWORD, annotation=Optional[list[str]], default=typer.Option(
+        None, "--set", help="any setting as NAME=VALUE, e.g. --set tuning=lora; overrides --config, "
+        "flags override it; repeat")),
+]
+
+
+def settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Replace `command`'s `settings: TrainConfig` parameter by --config, --set and one option per field."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "settings"]
+    fields = TrainConfig.model_fields
+
+    @functools.wraps(command)
+    def with_settings(**values: Any) -> None:
+        config, pairs = values.pop("config"), values.pop("set_")
+        flags = {name: _from_flag(fields[name], values.pop(name)) for name in fields}
+        command(**values, settings=load_config(config, pairs=pairs or (), **flags))
+
+    parameters = own + SOURCES + [_option(name, field) for name, field in fields.items()]
+    setattr(with_settings, "__signature__", inspect.Signature(parameters))
+    with_settings.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_settings
+
+
+def _option(name: str, field: FieldInfo) -> inspect.Parameter:
+    """The typer option of one field: None unless given, so --set and the config file can fill it."""
+    flag_type = _flag_type(field.annotation)
+    flag = "--" + name.replace("_", "-")
+    option = typer.Option(
+        None, f"{flag}/--no-{flag[2:]}" if flag_type is bool else flag, *ALIASES.get(name, []),
+        help=_help(flag, field),
+        rich_help_panel=MODEL_PANEL if name in ModelSpec.model_fields else TRAINING_PANEL,
+    )
+    return inspect.Parameter(name, _KEYWORD, annotation=Optional[flag_type], default=option)
+
+
+def _flag_type(annotation: Any) -> Any:
+    """The type typer reads a flag as: the field's own (typer checks Literal choices), a list as one str."""
+    if _is_list(annotation):
+        return str
+    args = get_args(annotation)
+    if type(None) in args:  # X | None
+        return _flag_type(next(a for a in args if a is not type(None)))
+    return annotation
+
+
+def _help(flag: str, field: FieldInfo) -> str:
+    """The field's description and default; a list field's choices too (typer shows a Literal's itself)."""
+    text = field.description or ""
+    if _is_list(field.annotation):
+        choices = get_args(get_args(field.annotation)[0])
+        text += "; comma-separated" + (f", from: {', '.join(choices)}" if choices else "")
+    default = _shown_default(flag, field.default)
+    return text + (escape(f" [default: {default}]") if default else "")  # escape: help text is rich markup
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list
+
+
+def _shown_default(flag: str, default: Any) -> str:
+    """The default as --help shows it: `nrms`, `title,abstract`, `no-stem`; "" for None."""
+    if isinstance(default, bool):
+        return flag[2:] if default else f"no-{flag[2:]}"
+    if isinstance(default, list):
+        return ",".join(map(str, default))
+    return "" if default is None else str(default)
+
+
+def _from_flag(field: FieldInfo, value: Any) -> Any:
+    """A flag's value as the field takes it: "title,abstract" -> ["title", "abstract"]."""
+    if value is not None and _is_list(field.annotation):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
