@@ -60,7 +60,9 @@ def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
 
 
 def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
-    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin", "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above)}
+    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin", "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above),
+           # one load generator on one address is the whole point here, not an abuser
+           "NEWSREC_RATE_LIMIT": "1000000/minute", "NEWSREC_KEY_RATE_LIMIT": "1000000/minute"}
     proc = subprocess.Popen([sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model), "--db", db_url,
                              "--port", str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)

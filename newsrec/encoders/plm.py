@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -42,6 +42,8 @@ class PLM(nn.Module):
         >>> plm.embed(["Lakers win the opener"]).shape
         (1, 384)
     """
+
+    adalora: Any  # peft's AdaLoRA tuner, or None: set through __dict__, outside the module tree
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", max_length: int = 96, quantize: str = "auto"):
         super().__init__()

@@ -15,7 +15,7 @@ trainer run the lower layers once per news item (see `layer_cache.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -51,9 +51,10 @@ class BottleneckAdapter(nn.Module):
         return x + self.up(nn.functional.gelu(self.down(x)))
 
 
-def apply_tuning(transformer: nn.Module, spec: TuningSpec) -> nn.Module | None:
+def apply_tuning(transformer: Any, spec: TuningSpec) -> Any:
     """Freeze the transformer, then make its top `spec.layers` learn by `spec.method`.
 
+    `transformer` is a transformers encoder model (BERT-like: `.encoder.layer[i]`, untyped there).
     Returns peft's tuner for AdaLoRA (the trainer calls its `update_and_allocate`), else None.
     """
     if spec.method not in TUNING_METHODS:
@@ -79,12 +80,13 @@ def apply_tuning(transformer: nn.Module, spec: TuningSpec) -> nn.Module | None:
     return _inject_peft(transformer, spec, top)
 
 
-def _inject_peft(transformer: nn.Module, spec: TuningSpec, top: list[int]) -> nn.Module | None:
+def _inject_peft(transformer: Any, spec: TuningSpec, top: list[int]) -> Any:
     from peft import AdaLoraConfig, LoraConfig
     from peft.tuners.adalora import AdaLoraModel
     from peft.tuners.lora import LoraModel
 
-    common = dict(target_modules=LORA_TARGETS, layers_to_transform=top, layers_pattern="layer", lora_alpha=spec.alpha)
+    common: dict[str, Any] = dict(target_modules=LORA_TARGETS, layers_to_transform=top, layers_pattern="layer",
+                                  lora_alpha=spec.alpha)
     if spec.method == "lora":
         LoraModel(transformer, LoraConfig(r=spec.rank, **common), "default")  # injects in place
         return None
@@ -94,7 +96,7 @@ def _inject_peft(transformer: nn.Module, spec: TuningSpec, top: list[int]) -> nn
     return AdaLoraModel(transformer, config, "default")
 
 
-def adalora_penalty(tuner: nn.Module) -> torch.Tensor:
+def adalora_penalty(tuner: Any) -> torch.Tensor:
     """AdaLoRA's orthogonality regulariser ||P^T P - I|| over its factors, times its weight.
 
     peft adds it inside the wrapped model's forward when a loss is returned; the trainer calls

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "auc",
@@ -26,10 +27,10 @@ __all__ = [
 ]
 
 
-def auc(y: Sequence[int], scores: Sequence[float]) -> float:
+def auc(y: ArrayLike, scores: ArrayLike) -> float:
     """Probability a random click outranks a random non-click (ties count half)."""
-    y, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
-    pos, neg = s[y == 1], s[y == 0]
+    labels, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    pos, neg = s[labels == 1], s[labels == 0]
     if len(pos) == 0 or len(neg) == 0:
         raise ValueError("AUC needs at least one click and one non-click in the impression")
     greater = (pos[:, None] > neg[None, :]).sum()
@@ -37,12 +38,12 @@ def auc(y: Sequence[int], scores: Sequence[float]) -> float:
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
-def _order(scores: Sequence[float]) -> np.ndarray:
+def _order(scores: ArrayLike) -> np.ndarray:
     # Stable sort on -score: equal scores keep the listed order, so results are deterministic.
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
-def mrr(y: Sequence[int], scores: Sequence[float]) -> float:
+def mrr(y: ArrayLike, scores: ArrayLike) -> float:
     y_sorted = np.take(np.asarray(y), _order(scores))
     rr = y_sorted / (np.arange(len(y_sorted)) + 1)
     return float(rr.sum() / y_sorted.sum())
@@ -54,25 +55,26 @@ def _dcg(y_sorted: np.ndarray, k: int) -> float:
     return float((gains / np.log2(np.arange(len(y_sorted)) + 2)).sum())
 
 
-def ndcg(y: Sequence[int], scores: Sequence[float], k: int) -> float:
-    y = np.asarray(y)
-    best = _dcg(np.sort(y)[::-1], k)
-    return _dcg(np.take(y, _order(scores)), k) / best
+def ndcg(y: ArrayLike, scores: ArrayLike, k: int) -> float:
+    labels = np.asarray(y)
+    best = _dcg(np.sort(labels)[::-1], k)
+    return _dcg(np.take(labels, _order(scores)), k) / best
 
 
-def hit_at_k(y: Sequence[int], scores: Sequence[float], k: int) -> float:
+def hit_at_k(y: ArrayLike, scores: ArrayLike, k: int) -> float:
     """1.0 when a clicked item is in the top k (CTR@k over impressions), else 0.0."""
     return float(np.take(np.asarray(y), _order(scores))[:k].any())
 
 
-def ranks(scores: Sequence[float]) -> list[int]:
+def ranks(scores: ArrayLike) -> list[int]:
     """1-based rank of each listed item, best = 1 (the MIND leaderboard's prediction.txt)."""
-    out = np.empty(len(scores), dtype=np.int64)
-    out[_order(scores)] = np.arange(1, len(scores) + 1)
+    order = _order(scores)
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.arange(1, len(order) + 1)
     return out.tolist()
 
 
-def top_k(items: Sequence[str], scores: Sequence[float], k: int) -> list[str]:
+def top_k(items: Sequence[str], scores: ArrayLike, k: int) -> list[str]:
     return [items[i] for i in _order(scores)[:k]]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -58,21 +58,21 @@ class LlamaCppLLM:
     def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
         # a JSON schema becomes a grammar: small models then cannot leave the required shape
         if self.chat:
-            reply = self._llm.create_chat_completion(
+            chat: Any = self._llm.create_chat_completion(  # a dict: stream is off
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
                 max_tokens=max_tokens, temperature=0.0,
                 response_format={"type": "json_object", "schema": json_schema} if json_schema else None,
             )
-            return reply["choices"][0]["message"]["content"] or ""
+            return chat["choices"][0]["message"]["content"] or ""
         # a base model continues text: state the task, then open the answer for it
         from llama_cpp import LlamaGrammar
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
-        reply = self._llm.create_completion(
+        completion: Any = self._llm.create_completion(  # a dict: stream is off
             f"{system}\n\n{prompt}\nAnswer: ", max_tokens=max_tokens, temperature=0.0, grammar=grammar,
             stop=None if json_schema else ["\n\n"],
         )
-        return reply["choices"][0]["text"]
+        return completion["choices"][0]["text"]
 
 
 class OpenAICompatibleLLM:

@@ -7,6 +7,7 @@ history vector (`Ranker.score(..., interest_texts=...)`).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from typing import Annotated
 
@@ -41,7 +42,7 @@ class UserProfile(BaseModel):
         return distinct_phrases(v, at_least=1, max_words=5)
 
 
-def fallback_profile(history: list[News], texts: list[str] = ()) -> UserProfile:
+def fallback_profile(history: list[News], texts: Sequence[str] = ()) -> UserProfile:
     """Counted, not written: the most read categories and subcategories."""
     counts = Counter(x for n in history for x in (n.category, n.subcategory) if x)
     topics = [t for t, _ in counts.most_common(4)] or ["general news"]
@@ -49,7 +50,7 @@ def fallback_profile(history: list[News], texts: list[str] = ()) -> UserProfile:
     return UserProfile(profile=f"Reads mostly {', '.join(topics)} news.{said}", topics=topics, from_llm=False)
 
 
-def build_profile(llm: LLM, history: list[News], texts: list[str] = (), cache: LLMCache | None = None) -> UserProfile:
+def build_profile(llm: LLM, history: list[News], texts: Sequence[str] = (), cache: LLMCache | None = None) -> UserProfile:
     """A profile from the user's latest reads (most recent last) and any texts they wrote."""
     titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or "- (none yet)"
     written = "".join(f"The reader wrote: {t[:300]}\n" for t in texts)

@@ -9,7 +9,7 @@ machine, a Milvus server beyond it).
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class FaissIndex:
         self._keys = np.zeros(1024, np.int64)
         self._row: dict[int, int] = {}  # key -> row
         self._size = 0
-        self._ivf = None  # the FAISS IVF index once past approximate_above
+        self._ivf: Any = None  # the FAISS IVF index once past approximate_above
 
     @property
     def exact(self) -> bool:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import multiprocessing
@@ -45,8 +46,9 @@ class HeaderTimeoutProtocol(H11Protocol):
     """
 
     header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         super().connection_made(transport)
         self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
 
@@ -143,7 +145,7 @@ def _supervise(settings: ServiceSettings, sock: socket.socket, workers: int) -> 
         time.sleep(0.2)
     for process in processes:  # drain: each finishes its requests in flight
         if process.is_alive():
-            os.kill(process.pid, signal.SIGTERM)
+            process.terminate()  # SIGTERM: uvicorn's graceful shutdown
     deadline = time.time() + GRACEFUL_SECONDS + 5
     for process in processes:
         process.join(max(0.0, deadline - time.time()))

@@ -53,6 +53,16 @@ class Recommendation:
 
 
 @dataclass
+class UserQuery:
+    """What the model derives from a user's state: the query vector and the facts behind explanations."""
+
+    vector: np.ndarray  # (D + 1,) the model's query_vector
+    history_match: np.ndarray  # (H, D) W h for each history item: n . (W h) is how much h explains n
+    topics: list[str]  # interest topics from the user's own words
+    topic_vectors: np.ndarray | None  # (T, D)
+
+
+@dataclass
 class UserState:
     key: str  # keyed hash of the user id, as deletion tombstones name it
     last_seq: int = 0  # the newest event applied
@@ -60,17 +70,15 @@ class UserState:
     seen: set = field(default_factory=set)  # every news id the user had an event on: never recommended
     comments: deque = field(default_factory=lambda: deque(maxlen=COMMENTS_KEPT))
     interests: str | None = None
-    # derived, recomputed only when something above changed
-    query: np.ndarray | None = None  # (D + 1,) the model's query_vector
-    history_match: np.ndarray | None = None  # (H, D) W h for each history item: n . (W h) explains a pick
-    topics: list[str] = field(default_factory=list)
-    topic_vectors: np.ndarray | None = None  # (T, D)
+    query: UserQuery | None = None  # recomputed only when something above changed
 
 
 class RecommenderService:
     def __init__(self, ranker: Ranker, engine: Engine, sessions: sessionmaker, index: VectorIndex,
                  recency_days: float = 7.0, user_cache_size: int = 10_000):
-        self.ranker, self.engine, self.sessions, self.index = ranker, engine, sessions, index
+        if ranker.encoder is None:
+            raise ValueError("the service encodes posted news: load the Ranker with its encoder (Ranker.load)")
+        self.ranker, self.encoder, self.engine, self.sessions, self.index = ranker, ranker.encoder, engine, sessions, index
         self.recency = timedelta(days=recency_days)
         self.news: dict[str, News] = {}
         self.published: dict[str, datetime] = {}
@@ -142,7 +150,7 @@ class RecommenderService:
         spec = self.ranker.spec
         news = spec.prepare_news({n.news_id: _as_news(n) for n in items})
         texts = [spec.news_text(news[n.news_id]) for n in items]
-        vectors = encode_texts(self.ranker.encoder, texts) if texts else np.zeros((0, self.ranker.table.vectors.shape[1]))
+        vectors = encode_texts(self.encoder, texts)
         with self.sessions.begin() as session:
             repo.upsert_news(session, items, vectors)
         self.sync()
@@ -209,9 +217,8 @@ class RecommenderService:
         state.last_seq, state.query = event.seq, None
 
     @torch.no_grad()
-    def _query(self, state: UserState) -> np.ndarray:
-        """The model's query_vector for this user (computed once per change), and the facts
-        behind explanations."""
+    def _query(self, state: UserState) -> UserQuery:
+        """The model's query for this user, computed once per change of their state."""
         if state.query is None:
             model, table = self.ranker.model, self.ranker.table
             batch = make_batch([Row(list(state.history), [])], table, None, self.ranker.spec.max_history)
@@ -219,18 +226,17 @@ class RecommenderService:
             text = " ".join([state.interests or "", *state.comments]).strip()
             text_vector = self.ranker.encode_texts([text]) if text else None
             user = model.user_vector(history, batch.history_mask, text_vector)
-            state.query = model.query_vector(user)[0].numpy()
-            state.history_match = model.apply_w(history[0]).numpy()
-            state.topics = interest_topics(state.interests or "")
-            state.topic_vectors = self.ranker.encode_texts(state.topics).numpy() if state.topics else None
+            topics = interest_topics(state.interests or "")
+            state.query = UserQuery(model.query_vector(user)[0].numpy(), model.apply_w(history[0]).numpy(), topics,
+                                    self.ranker.encode_texts(topics).numpy() if topics else None)
         return state.query
 
-    def _reason(self, state: UserState, news_id: str) -> Reason:
+    def _reason(self, state: UserState, query: UserQuery, news_id: str) -> Reason:
         n = self.ranker.table.vectors[self.ranker.table.row[news_id]].numpy()
         history = list(state.history)  # aligned with history_match's rows
-        match = state.history_match[: len(history)] @ n if history else np.zeros(0)
-        topic_match = state.topic_vectors @ n if state.topic_vectors is not None else None
-        return reason_from_matches(history, match, self.popularity.get(news_id, 0.0), state.topics, topic_match)
+        match = query.history_match[: len(history)] @ n if history else np.zeros(0)
+        topic_match = query.topic_vectors @ n if query.topic_vectors is not None else None
+        return reason_from_matches(history, match, self.popularity.get(news_id, 0.0), query.topics, topic_match)
 
     # --- answers ----------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10, now: datetime | None = None) -> list[Recommendation]:
@@ -242,7 +248,7 @@ class RecommenderService:
             cutoff = (now or datetime.now(timezone.utc)) - self.recency
             want = k + len(state.seen) + 32
             while True:
-                scores, keys = self.index.search(query, want)
+                scores, keys = self.index.search(query.vector, want)
                 picked = [
                     (self.key_to_id[key], float(s)) for s, key in zip(scores, keys)
                     if key in self.key_to_id and self.key_to_id[key] not in state.seen
@@ -252,7 +258,7 @@ class RecommenderService:
                     break
                 want *= 4  # many were read or stale: look deeper
             return [Recommendation(news_id, self.news[news_id].title, score,
-                                   self._reason(state, news_id).sentence(self.news))
+                                   self._reason(state, query, news_id).sentence(self.news))
                     for news_id, score in picked]
 
     def profile(self, user_id: str) -> dict:

@@ -47,8 +47,8 @@ class ServiceSettings(BaseSettings):
     user_cache_size: int = Field(10_000, ge=1, description="users whose state a worker keeps in memory (LRU)")
     max_body_bytes: int = Field(5_000_000, ge=1_000, description="largest request body, also when chunked")
     max_batch: int = Field(5_000, ge=1, description="most news or events in one request")
-    rate_limit: str = Field("1200/minute", description="requests per client address, per worker process")
-    key_rate_limit: str = Field("6000/minute", description="requests per API key or user, per worker process")
+    rate_limit: str = Field("6000/minute", description="requests per client address, per worker process")
+    key_rate_limit: str = Field("30000/minute", description="requests per API key or user, per worker process")
     auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")
     header_timeout_seconds: float = Field(10.0, gt=0, description="a connection that has not sent its request "
                                           "headers by then is closed")

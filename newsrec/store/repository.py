@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, select, text
+from sqlalchemy import CursorResult, Delete, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -136,10 +136,15 @@ def user_key(secret: str, user_id: str) -> str:
 def delete_user(session: Session, user_id: str, key: str) -> dict[str, int]:
     """Erase every stored trace of a user and leave a tombstone; returns rows removed per table."""
     lock_feed(session)
-    events = session.execute(delete(EventRow).where(EventRow.user_id == user_id)).rowcount
-    interests = session.execute(delete(InterestRow).where(InterestRow.user_id == user_id)).rowcount
+    events = _deleted(session, delete(EventRow).where(EventRow.user_id == user_id))
+    interests = _deleted(session, delete(InterestRow).where(InterestRow.user_id == user_id))
     session.add(DeletionRow(user_key=key))
     return {"events": events, "interests": interests}
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    result: CursorResult = session.execute(statement)  # type: ignore[assignment]  # a DELETE gives a cursor result
+    return result.rowcount
 
 
 def deletions_since(session: Session, seq: int) -> list[DeletionRow]:

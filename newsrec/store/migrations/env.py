@@ -7,7 +7,7 @@ from newsrec.store.db import make_engine
 from newsrec.store.models import Base
 
 config = context.config
-engine = make_engine(config.get_main_option("sqlalchemy.url"))
+engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
 engine.pool = pool.NullPool(engine.pool._creator)  # one-off connection for the migration
 
 with engine.connect() as connection:
