@@ -7,7 +7,7 @@ import typer
 from typer.testing import CliRunner
 
 from newsrec.cli import main
-from newsrec.config import ConfigError, TrainConfig, load_config
+from newsrec.config import ConfigError, TrainConfig, load_config, parse_settings
 from newsrec.data.mind import read_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.paraphrase import write_paraphrases
@@ -88,3 +88,16 @@ def test_a_model_loads_after_its_paraphrase_file_is_deleted(tmp_path, tiny_world
     paraphrases.unlink()
     ranker = Ranker.load(tmp_path / "model", news, EmbeddingCache())
     assert len(ranker.recommend([], k=3)) == 3
+
+
+def test_set_flags_and_invalid_combinations_are_explained():
+    assert parse_settings(["tuning=lora", "adv_epsilon=0.1", "stem=true"]) == {"tuning": "lora", "adv_epsilon": 0.1,
+                                                                                "stem": True}
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        parse_settings(["tuning"])
+    with pytest.raises(ConfigError, match="--tuning: Input should be .full., .lora., .adalora. or .adapter."):
+        load_config(tuning="prefix")
+    with pytest.raises(ConfigError, match="needs token_dropout"):
+        load_config(augment_prob=0.5)
+    with pytest.raises(ConfigError, match="needs a trainable transformer"):
+        load_config(finetune_layers=1, quantize="int8")

@@ -15,7 +15,8 @@ from newsrec.data.synthetic import describe_user
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.llm.explain import explain
-from newsrec.models.ranker import Ranker, Reason
+from newsrec.models.ranker import Ranker
+from newsrec.models.reason import Reason
 from newsrec.training.recipe import train
 from tests.llm.conftest import ScriptedLLM
 

@@ -18,10 +18,14 @@ def test_paraphrases_are_validated_and_cached(tmp_path):
     assert read_paraphrases(write_paraphrases(tmp_path / "p.jsonl", out)) == out
 
 
-def test_training_with_paraphrase_augmentation(tiny_world, tmp_path):
-    news = read_news(tiny_world)
+def test_training_with_paraphrase_augmentation_uses_the_paraphrases(tiny_world, tmp_path):
+    news, imps = read_news(tiny_world), read_behaviors(tiny_world / "train")
     titles = {i: f"Report: {n.title.lower()}" for i, n in list(news.items())[:60]}
     path = write_paraphrases(tmp_path / "p.jsonl", titles)
-    config = load_config(epochs=2, user_encoder="mean", paraphrases=str(path), paraphrase_prob=0.5)
-    result = train(config, news, read_behaviors(tiny_world / "train"), tmp_path / "m", cache=EmbeddingCache())
-    assert len(result.history) == 2 and result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    losses = {}
+    for name, prob in (("never", 0.0), ("always", 1.0)):
+        config = load_config(epochs=2, user_encoder="mean", paraphrases=str(path), paraphrase_prob=prob)
+        result = train(config, news, imps, tmp_path / name, cache=EmbeddingCache())
+        losses[name] = [h["train_loss"] for h in result.history]
+    assert losses["always"][-1] < losses["always"][0]  # it still learns
+    assert losses["always"] != losses["never"]  # and it saw other vectors: the paraphrases were used

@@ -32,12 +32,30 @@ def test_additive_attention_weights_sum_to_one_over_real_items():
 
 
 def test_untrained_bilinear_model_ranks_by_cosine_plus_popularity():
-    model = NewsRecommender(RecommenderConfig(dim=D, user_encoder="mean", scorer="bilinear", use_popularity=False))
+    torch.manual_seed(0)
+    model = NewsRecommender(RecommenderConfig(dim=D, user_encoder="mean", scorer="bilinear", use_popularity=True))
     candidates, history = unit(2, 5, D), unit(2, 3, D)
     mask = torch.ones(2, 3, dtype=torch.bool)
-    scores = model(candidates, history, mask, torch.zeros(2, 5, 4))
+    features = torch.randn(2, 5, 4)
+    features[..., -1] = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0])  # items 2 and 4 have no log
+    scores = model(candidates, history, mask, features)
     user = torch.nn.functional.normalize(history.mean(1), dim=-1)
-    assert torch.allclose(scores, 4.0 * torch.einsum("bnd,bd->bn", candidates, user), atol=1e-5)
+    popularity = model.popularity(features[..., :-1]).squeeze(-1) * features[..., -1]
+    assert torch.allclose(scores, 4.0 * torch.einsum("bnd,bd->bn", candidates, user) + popularity, atol=1e-5)
+    assert (popularity[:, [2, 4]] == 0).all() and (popularity[:, [0, 1, 3]] != 0).all()
+
+
+def test_the_score_is_one_inner_product_of_item_and_query_vectors():
+    torch.manual_seed(1)
+    model = NewsRecommender(RecommenderConfig(dim=D, user_encoder="nrms", heads=2)).eval()
+    with torch.no_grad():
+        model.bilinear_delta.normal_(std=0.1)
+    candidates, history, features = unit(3, 4, D), unit(3, 2, D), torch.randn(3, 4, 4)
+    mask = torch.ones(3, 2, dtype=torch.bool)
+    items = model.item_vector(candidates, features)
+    query = model.query_vector(model.user_vector(history, mask))
+    assert items.shape == (3, 4, D + 1) and query.shape == (3, D + 1)
+    assert torch.allclose(model(candidates, history, mask, features), torch.einsum("bnd,bd->bn", items, query))
 
 
 def test_empty_history_uses_the_prior_and_no_log_means_no_popularity_term():

@@ -1,11 +1,5 @@
 """Every worker follows one change feed: news, events and deletions written by any other."""
 
-import sqlite3
-
-from alembic import command
-from alembic.config import Config
-
-from newsrec.store.db import MIGRATIONS, migrate
 from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client, news_items
 from tests.serve.test_api import click, recs, seed
 
@@ -41,30 +35,6 @@ def test_a_reposted_item_shows_its_new_title_in_every_worker(model_dir, db_url, 
         a.post("/v1/news", json={"items": [{"id": "L1", "title": "Lakers lose game 1"}]}, headers=NEWS_KEY)
         assert {i["title"] for i in recs(b, "u")} == {"Lakers win game 0", "Lakers lose game 1"}
         assert {i["title"] for i in recs(a, "u")} == {"Lakers win game 0", "Lakers lose game 1"}
-
-
-def test_sequence_numbers_are_never_reused_after_migrating_an_old_database(model_dir, tmp_path):
-    path = tmp_path / "old.sqlite"
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{path}")
-    command.upgrade(config, "0001")  # a database made before the change feed
-    with sqlite3.connect(path) as db:
-        for i in (1, 2, 3):
-            db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES (?, 'u', 'n', 'click', "
-                       "'2026-01-01')", [f"e{i}"])
-        db.execute("DELETE FROM events WHERE seq = 3")
-    migrate(f"sqlite:///{path}")
-    with sqlite3.connect(path) as db:
-        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2]  # rows and seq kept
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e4', 'u', 'n', 'click', "
-                   "'2026-01-01')")
-        db.execute("DELETE FROM events WHERE event_id = 'e4'")
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e5', 'u', 'n', 'click', "
-                   "'2026-01-01')")
-        assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2, 4]  # 3 died before
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e1', 'other', 'n', 'click', "
-                   "'2026-01-01')")  # event ids are unique per user now
 
 
 def test_erased_text_is_in_neither_the_database_file_nor_its_log(model_dir, tmp_path):

@@ -1,0 +1,70 @@
+"""One function per read or write: idempotent events per user, feeds in seq order, erasure with a tombstone."""
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from newsrec.store import repository as repo
+from newsrec.store.db import make_engine, make_sessions, migrate
+from tests.serve.conftest import POSTGRES_URL, fresh_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request, tmp_path):
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)")
+        url = fresh_postgres()
+    else:
+        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    migrate(url)
+    engine = make_engine(url)
+    yield make_sessions(engine)
+    engine.dispose()
+
+
+def event(user: str, event_id: str, news_id: str = "n1") -> repo.EventRecord:
+    return repo.EventRecord(event_id, user, news_id, "click", datetime(2026, 11, 1, tzinfo=timezone.utc))
+
+
+def test_events_are_stored_once_per_user_and_event_id(sessions):
+    with sessions.begin() as s:
+        assert repo.add_events(s, [event("a", "e1"), event("b", "e1")]) == []
+    with sessions.begin() as s:
+        again = repo.add_events(s, [event("a", "e1"), event("a", "e2")])
+    assert [(e.user_id, e.event_id) for e in again] == [("a", "e1")]
+    with sessions() as s:
+        assert [e.event_id for e in repo.user_events(s, "a")] == ["e1", "e2"]
+        feed = repo.events_since(s, 0)
+        assert [e.seq for e in feed] == sorted(e.seq for e in feed) and len(feed) == 3
+        assert [e.event_id for e in repo.events_since(s, feed[1].seq)] == ["e2"]
+
+
+def test_a_replaced_news_item_comes_back_with_a_larger_seq(sessions):
+    vectors = np.ones((2, 4), np.float32)
+    with sessions.begin() as s:
+        repo.upsert_news(s, [repo.NewsRecord("n1", "Old"), repo.NewsRecord("n2", "Other")], vectors)
+    with sessions() as s:
+        first = {r.news_id: r.seq for r in repo.news_since(s, 0)}
+    with sessions.begin() as s:
+        repo.upsert_news(s, [repo.NewsRecord("n2", "New")], vectors[:1])
+    with sessions() as s:
+        changed = repo.news_since(s, max(first.values()))
+        assert [(r.news_id, r.title) for r in changed] == [("n2", "New")] and changed[0].seq > first["n2"]
+
+
+def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
+    with sessions.begin() as s:
+        repo.add_events(s, [event("alice", "e1"), event("bob", "e1")])
+        repo.set_interests(s, "alice", "quokkas")
+        secret = repo.service_secret(s)
+    key = repo.user_key(secret, "alice")
+    with sessions.begin() as s:
+        assert repo.delete_user(s, "alice", key) == {"events": 1, "interests": 1}
+    with sessions() as s:
+        assert repo.user_events(s, "alice") == [] and repo.get_interests(s, "alice") is None
+        assert [e.user_id for e in repo.events_since(s, 0)] == ["bob"]
+        tombstones = repo.deletions_since(s, 0)
+        assert [t.user_key for t in tombstones] == [key] and "alice" not in key and len(key) == 64
+    assert repo.user_key(secret, "alice") == key != repo.user_key("another secret", "alice")
