@@ -7,6 +7,7 @@ warm caches and spinning thread pools never leak into the next one's figures.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -62,20 +63,18 @@ def machine() -> str:
     from newsrec.precision import native_bf16
 
     cpu = platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     packages = []
     for name in PEER_PACKAGES:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             packages.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            pass
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, native bf16: {'yes' if native_bf16() else 'no'}, "
-            f"torch threads {torch.get_num_threads()}; Python {platform.python_version()}, {', '.join(packages)}; "
-            f"measured {date.today().isoformat()}.")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, native bf16: {'yes' if native_bf16() else 'no'}, "
+        f"torch threads {torch.get_num_threads()}; Python {platform.python_version()}, {', '.join(packages)}; "
+        f"measured {date.today().isoformat()}."
+    )
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:

@@ -32,8 +32,10 @@ def main() -> None:
         seconds = time.perf_counter() - started
         valid = sum(e.from_llm for e in out.values())
         example = next((e.summary for e in out.values() if e.from_llm), "-").replace("|", "/")[:90]
-        print(f"| {name} | {len(news) / seconds:.2f} | {seconds / len(news):.2f} | {valid}/{len(news)} | {example} |",
-              flush=True)
+        print(
+            f"| {name} | {len(news) / seconds:.2f} | {seconds / len(news):.2f} | {valid}/{len(news)} | {example} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ from harness import in_fresh_process, mind_or_synthetic, table
 STAGES = {
     "load PLM": [("newsrec/encoders/plm.py", "__init__")],
     "encode news": [("newsrec/encoders/plm.py", "embed")],
-    "training steps": [("newsrec/training/loss.py", "forward"), ("torch/_tensor.py", "backward"),
-                       ("torch/optim/adam.py", "step")],
+    "training steps": [
+        ("newsrec/training/loss.py", "forward"),
+        ("torch/_tensor.py", "backward"),
+        ("torch/optim/adam.py", "step"),
+    ],
     "scoring (validation, evaluation)": [("newsrec/models/ranker.py", "score")],
 }
 MODES = {"before (fp32)": False, "after (auto = bf16 here)": True}
@@ -50,9 +53,14 @@ def profiled(args: list[str], bf16: bool, cache_dir: str) -> dict[str, float]:
     profiler.disable()
     total = time.perf_counter() - started
     stats = pstats.Stats(profiler).stats  # (file, line, function) -> (calls, primitive, own, cumulative, callers)
-    seconds = {stage: sum(cumulative for (file, _, name), (_, _, _, cumulative, _) in stats.items()
-                          if any(file.endswith(f) and name == n for f, n in functions))
-               for stage, functions in STAGES.items()}
+    seconds = {
+        stage: sum(
+            cumulative
+            for (file, _, name), (_, _, _, cumulative, _) in stats.items()
+            if any(file.endswith(f) and name == n for f, n in functions)
+        )
+        for stage, functions in STAGES.items()
+    }
     seconds["other (imports, data, batching, files)"] = total - sum(seconds.values())
     seconds["total"] = total
     return seconds
@@ -64,8 +72,17 @@ def jobs(mind: Path, out: Path, tiny: bool) -> dict[str, list[str]]:
     behaviors = [arg for d in ("train", "train-extra") if (mind / d).is_dir() for arg in ("--behaviors", str(mind / d))]
     return {
         "newsrec demo": ["demo", "--out", str(out / "demo"), *epochs],
-        f"newsrec train ({data})": ["train", "--news", str(mind / "news.tsv"), *behaviors, "--valid",
-                                        str(mind / "dev"), "--out", str(out / "train"), *epochs],
+        f"newsrec train ({data})": [
+            "train",
+            "--news",
+            str(mind / "news.tsv"),
+            *behaviors,
+            "--valid",
+            str(mind / "dev"),
+            "--out",
+            str(out / "train"),
+            *epochs,
+        ],
     }
 
 
@@ -83,11 +100,13 @@ def report(mind: Path | None, tiny: bool = False) -> str:
                 totals.append(seconds["total"])
             verdicts.append(f"{job} {totals[0]:.1f} s -> {totals[1]:.1f} s ({totals[0] / totals[1]:.2f}x)")
     header = ["job", "run", *STAGES, "other (imports, data, batching, files)", "total s", "peak RSS MiB"]
-    return "\n\n".join([
-        "Seconds per stage under cProfile, each run in a fresh process with an empty embedding cache.",
-        table(header, rows),
-        "Before -> after: " + "; ".join(verdicts) + ".",
-    ])
+    return "\n\n".join(
+        [
+            "Seconds per stage under cProfile, each run in a fresh process with an empty embedding cache.",
+            table(header, rows),
+            "Before -> after: " + "; ".join(verdicts) + ".",
+        ]
+    )
 
 
 def main() -> None:

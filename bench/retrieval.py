@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-
 from harness import in_fresh_process, table
 
 DIM, K, CHUNK = 384, 10, 50_000
@@ -87,8 +86,10 @@ def report(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries: int =
         for _ in range(rounds):
             for method in runs:
                 runs[method].append(in_fresh_process(search_timed, method, n, queries))
-        measured = {m: ((statistics.median(ms for (ms, _, _), _ in r), r[0][0][1], r[0][0][2]), max(rss for _, rss in r))
-                    for m, r in runs.items()}
+        measured = {
+            m: ((statistics.median(ms for (ms, _, _), _ in r), r[0][0][1], r[0][0][2]), max(rss for _, rss in r))
+            for m, r in runs.items()
+        }
         truth = measured[PEERS[0]][0][1]
         best_peer = min(measured[m][0][0] for m in PEERS)
         for method, ((ms, found, exact), rss) in measured.items():
@@ -97,13 +98,17 @@ def report(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), queries: int =
             rows.append([f"{n:,}", label, f"{ms:.3f}", f"{ms / best_peer:.2f}", f"{recall:.3f}", f"{rss:.0f}"])
         (ms, _, exact), _ = measured[NEWSREC]
         verdicts.append(f"{n:,}: {ms / best_peer:.2f}x the best peer, {'exact' if exact else 'approximate'}")
-    return "\n\n".join([
-        f"D = {DIM}, top-{K}; ms/query = the median over {rounds} rounds (methods taking turns, each in a fresh "
-        f"process that builds its structure from 50,000-vector chunks) of the median of {queries} single queries "
-        "after 10 warm-up ones; peak RSS (the largest of the rounds) includes the vectors.",
-        table(["news", "method", "ms/query", "x best peer", "recall@10", "peak RSS MiB"], rows),
-        f"newsrec against the best peer (target <= {TARGET_RATIO}x, exact up to 100,000): " + "; ".join(verdicts) + ".",
-    ])
+    return "\n\n".join(
+        [
+            f"D = {DIM}, top-{K}; ms/query = the median over {rounds} rounds (methods taking turns, each in a fresh "
+            f"process that builds its structure from 50,000-vector chunks) of the median of {queries} single queries "
+            "after 10 warm-up ones; peak RSS (the largest of the rounds) includes the vectors.",
+            table(["news", "method", "ms/query", "x best peer", "recall@10", "peak RSS MiB"], rows),
+            f"newsrec against the best peer (target <= {TARGET_RATIO}x, exact up to 100,000): "
+            + "; ".join(verdicts)
+            + ".",
+        ]
+    )
 
 
 def main() -> None:

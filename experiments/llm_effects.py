@@ -42,8 +42,11 @@ def main() -> None:
     parser.add_argument("--enrichment", type=Path, required=True)
     parser.add_argument("--impressions", type=int, default=300)
     parser.add_argument("--profiles", type=int, default=100, help="dev impressions that get an LLM profile")
-    parser.add_argument("--profile-llm", default="qwen2.5-coder-1.5b",
-                        help="writes the profiles (SmolLM2-135M degenerates on this task)")
+    parser.add_argument(
+        "--profile-llm",
+        default="qwen2.5-coder-1.5b",
+        help="writes the profiles (SmolLM2-135M degenerates on this task)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/llm-effects"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -55,16 +58,26 @@ def main() -> None:
     llm_share = sum(e.from_llm for e in enriched.values()) / max(1, len(enriched))
     cache = EmbeddingCache()
 
-    coverage = {name: (sum(i in enriched for i in used), len(used)) for name, used in
-                (("dev", news_used_by(dev, news)), ("training", news_used_by(train_imps, news)))}
-    lines = [f"{len(enriched)} news enriched ({100 * llm_share:.0f}% valid LLM output, the rest title fallback); "
-             + "; ".join(f"{name} news covered: {k:,} of {n:,} ({100 * k / n:.0f}%)" for name, (k, n) in coverage.items())
-             + ".",
-             "", "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|"]
+    coverage = {
+        name: (sum(i in enriched for i in used), len(used))
+        for name, used in (("dev", news_used_by(dev, news)), ("training", news_used_by(train_imps, news)))
+    }
+    lines = [
+        f"{len(enriched)} news enriched ({100 * llm_share:.0f}% valid LLM output, the rest title fallback); "
+        + "; ".join(f"{name} news covered: {k:,} of {n:,} ({100 * k / n:.0f}%)" for name, (k, n) in coverage.items())
+        + ".",
+        "",
+        "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |",
+        "|---|---|---|---|---|---|",
+    ]
     rankers = {}
-    for name, overrides in (("title + abstract (default)", {}),
-                            ("title + LLM summary + abstract", {"enrichment": str(args.enrichment),
-                                                                "news_fields": ["title", "summary", "abstract"]})):
+    for name, overrides in (
+        ("title + abstract (default)", {}),
+        (
+            "title + LLM summary + abstract",
+            {"enrichment": str(args.enrichment), "news_fields": ["title", "summary", "abstract"]},
+        ),
+    ):
         out = args.out / ("enriched" if overrides else "plain")
         train(load_config(**overrides), news, train_imps, out, valid_impressions=dev, cache=cache, restart=True)
         rankers[name] = ranker = Ranker.load(out, news, cache)
@@ -73,18 +86,31 @@ def main() -> None:
     ranker = rankers["title + abstract (default)"]
     subset = [i for i in dev if i.history][: args.profiles]
     llm, llm_cache = load_llm(args.profile_llm), LLMCache()
-    written = {imp.user_id: build_profile(llm, [news[h] for h in imp.history if h in news], cache=llm_cache)
-               for imp in tqdm(subset, desc="profiles", unit="user")}
+    written = {
+        imp.user_id: build_profile(llm, [news[h] for h in imp.history if h in news], cache=llm_cache)
+        for imp in tqdm(subset, desc="profiles", unit="user")
+    }
     profiles = {u: f"{p.profile} Interests: {', '.join(p.topics)}." for u, p in written.items()}
-    lines += ["", f"User side, {len(subset)} dev impressions with history, default model:", "",
-              "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |", "|---|---|---|---|---|---|",
-              row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.stats))]
+    lines += [
+        "",
+        f"User side, {len(subset)} dev impressions with history, default model:",
+        "",
+        "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |",
+        "|---|---|---|---|---|---|",
+        row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.stats)),
+    ]
     for weight in (0.15, 0.3):
         scores = ranker.score(subset, profiles, text_weight=weight)
-        lines.append(row(f"history + LLM profile (weight {weight})", evaluate_scores(subset, scores, news, ranker.stats)))
+        lines.append(
+            row(f"history + LLM profile (weight {weight})", evaluate_scores(subset, scores, news, ranker.stats))
+        )
     by_llm = [u for u, p in written.items() if p.from_llm]
-    lines += ["", f"{len(by_llm)} of {len(written)} profiles written by {args.profile_llm} "
-              "(the rest: the category-count fallback).", f"Example: \"{profiles[by_llm[0]] if by_llm else ''}\""]
+    lines += [
+        "",
+        f"{len(by_llm)} of {len(written)} profiles written by {args.profile_llm} "
+        "(the rest: the category-count fallback).",
+        f'Example: "{profiles[by_llm[0]] if by_llm else ""}"',
+    ]
     print("\n".join(lines))
 
 

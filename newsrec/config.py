@@ -9,8 +9,9 @@ precedence: flags > --set > config file > defaults.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
@@ -34,10 +35,13 @@ class TrainConfig(ModelSpec):
 
     model_config = ConfigDict(extra="forbid")
 
-    train_precision: Precision = Field("auto", description="matrix products of a training step "
-                                       "(auto: bf16 where the CPU has it natively)")
+    train_precision: Precision = Field(
+        "auto", description="matrix products of a training step (auto: bf16 where the CPU has it natively)"
+    )
     # user encoder and scorer
-    user_encoder: UserEncoderKind = Field("nrms", description="mean of history, or NRMS multi-head + additive attention")
+    user_encoder: UserEncoderKind = Field(
+        "nrms", description="mean of history, or NRMS multi-head + additive attention"
+    )
     scorer: InterestScorer = Field("bilinear", description="bilinear V(n)^T (I + delta) I(u), or dot")
     heads: int = Field(4, ge=1, description="NRMS attention heads")
     use_popularity: bool = Field(True, description="learned term over each item's clicks, views and CTR")
@@ -62,7 +66,7 @@ class TrainConfig(ModelSpec):
     seed: int = Field(42, description="seed of sampling, initialisation and augmentation")
 
     @model_validator(mode="after")
-    def _training_needs(self) -> "TrainConfig":
+    def _training_needs(self) -> TrainConfig:
         if self.paraphrase_prob > 0 and not self.paraphrases:
             raise ValueError("paraphrase_prob > 0 needs --paraphrases FILE from `newsrec paraphrase`")
         if (self.paraphrase_prob > 0 or self.augment_prob > 0) and self.finetune_layers:

@@ -38,11 +38,32 @@ def test_train_command_applies_the_same_precedence(tmp_path, tiny_world, monkeyp
     monkeypatch.setattr(main, "run_training", fake_training)
     path = tmp_path / "settings.json"
     path.write_text('{"epochs": 3, "lr": 0.01, "seed": 1, "scorer": "dot"}')
-    result = runner.invoke(main.app, [
-        "train", "--news", str(tiny_world), "--behaviors", str(tiny_world / "train"), "--out", str(tmp_path / "m"),
-        "--config", str(path), "--set", "lr=0.02", "--set", "seed=2", "--seed", "3",
-        "--news-fields", "title,category", "--stem", "--no-popularity", "--set", "tuning=lora",
-    ])
+    result = runner.invoke(
+        main.app,
+        [
+            "train",
+            "--news",
+            str(tiny_world),
+            "--behaviors",
+            str(tiny_world / "train"),
+            "--out",
+            str(tmp_path / "m"),
+            "--config",
+            str(path),
+            "--set",
+            "lr=0.02",
+            "--set",
+            "seed=2",
+            "--seed",
+            "3",
+            "--news-fields",
+            "title,category",
+            "--stem",
+            "--no-popularity",
+            "--set",
+            "tuning=lora",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = seen["settings"]
     assert (settings.epochs, settings.lr, settings.seed, settings.scorer) == (3, 0.02, 3, "dot")
@@ -65,18 +86,42 @@ def test_every_setting_has_a_description_and_a_flag():
 
 def test_choices_are_checked_and_named_by_their_flag(tmp_path):
     for option, value in (("--scorer", "mlp"), ("--user-encoder", "lstm"), ("--tuning", "prefix")):
-        result = runner.invoke(main.app, ["train", "--news", str(tmp_path), "--behaviors", str(tmp_path),
-                                          "--out", str(tmp_path / "m"), option, value])
+        result = runner.invoke(
+            main.app,
+            [
+                "train",
+                "--news",
+                str(tmp_path),
+                "--behaviors",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "m"),
+                option,
+                value,
+            ],
+        )
         assert result.exit_code == 2 and option in result.output and value in result.output
 
 
 def test_training_only_checks_fail_at_start(tmp_path, tiny_world):
-    result = runner.invoke(main.app, ["train", "--news", str(tiny_world), "--behaviors", str(tiny_world / "train"),
-                                      "--out", str(tmp_path / "m"), "--paraphrase-prob", "0.3"])
+    result = runner.invoke(
+        main.app,
+        [
+            "train",
+            "--news",
+            str(tiny_world),
+            "--behaviors",
+            str(tiny_world / "train"),
+            "--out",
+            str(tmp_path / "m"),
+            "--paraphrase-prob",
+            "0.3",
+        ],
+    )
     assert result.exit_code == 2 and "error:" in result.output
     assert "paraphrase_prob > 0 needs --paraphrases FILE" in result.output
     assert not (tmp_path / "m").exists()
-    with pytest.raises(ConfigError, match="--paraphrases .* does not exist"):
+    with pytest.raises(ConfigError, match=r"--paraphrases .* does not exist"):
         load_config(paraphrases=str(tmp_path / "gone.jsonl"))
 
 
@@ -91,13 +136,30 @@ def test_a_model_loads_after_its_paraphrase_file_is_deleted(tmp_path, tiny_world
 
 
 def test_set_flags_and_invalid_combinations_are_explained():
-    assert parse_settings(["tuning=lora", "adv_epsilon=0.1", "stem=true"]) == {"tuning": "lora", "adv_epsilon": 0.1,
-                                                                                "stem": True}
+    assert parse_settings(["tuning=lora", "adv_epsilon=0.1", "stem=true"]) == {
+        "tuning": "lora",
+        "adv_epsilon": 0.1,
+        "stem": True,
+    }
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_settings(["tuning"])
-    with pytest.raises(ConfigError, match="--tuning: Input should be .full., .lora., .adalora. or .adapter."):
+    with pytest.raises(ConfigError, match="--tuning: Input should be 'full', 'lora', 'adalora' or 'adapter'"):
         load_config(tuning="prefix")
     with pytest.raises(ConfigError, match="needs token_dropout"):
         load_config(augment_prob=0.5)
     with pytest.raises(ConfigError, match="needs a trainable transformer"):
         load_config(finetune_layers=1, quantize="int8")
+
+
+def test_config_file_then_flags(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 3\nuser-encoder: mean\nlr: 0.01\n")
+    config = load_config(path, lr=0.5, negatives=None)
+    assert (config.epochs, config.user_encoder, config.lr, config.negatives) == (3, "mean", 0.5, 4)
+    with pytest.raises(ConfigError, match="--user-encoder: Input should be 'mean' or 'nrms'"):
+        load_config(user_encoder="lstm")
+    with pytest.raises(ConfigError, match="--negatives"):
+        load_config(negatives=0)
+    path.write_text("epoch: 3\n")
+    with pytest.raises(ConfigError, match="--epoch: Extra inputs"):
+        load_config(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,13 +19,15 @@ from newsrec.llm.cache import LLMCache
 
 __all__ = ["register"]
 
-LLMOpt = Annotated[str, typer.Option("--llm", help="local model (smollm2, gemma3-270m, qwen2.5-coder-1.5b) or server URL")]
+LLMOpt = Annotated[
+    str, typer.Option("--llm", help="local model (smollm2, gemma3-270m, qwen2.5-coder-1.5b) or server URL")
+]
 LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to send to a server")]
 
 
 NewsFileOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
-OnlyUsedByOpt = Annotated[Optional[list[Path]], typer.Option("--behaviors", help="only news these impressions use")]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="at most this many news")]
+OnlyUsedByOpt = Annotated[list[Path] | None, typer.Option("--behaviors", help="only news these impressions use")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="at most this many news")]
 
 
 def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None) -> list[News]:
@@ -38,6 +40,7 @@ def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None) ->
 
 def register(app: typer.Typer, console: Console) -> None:
     """Add the LLM commands to `app`; they print to `console`."""
+
     @app.command()
     def enrich(
         news: NewsFileOpt,
@@ -46,8 +49,9 @@ def register(app: typer.Typer, console: Console) -> None:
         llm_model: LLMModelOpt = "default",
         behaviors: OnlyUsedByOpt = None,
         limit: LimitOpt = None,
-        cached_only: Annotated[bool, typer.Option(help="write only what earlier (stopped) runs finished; "
-                                                       "generate nothing")] = False,
+        cached_only: Annotated[
+            bool, typer.Option(help="write only what earlier (stopped) runs finished; generate nothing")
+        ] = False,
     ) -> None:
         """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
         from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
@@ -62,8 +66,10 @@ def register(app: typer.Typer, console: Console) -> None:
             enrichments = enrich_news(model, items, LLMCache())
         write_enrichments(out, enrichments)
         fallbacks = sum(not e.from_llm for e in enrichments.values())
-        console.print(f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
-                      f"({fallbacks} fell back to the title) -> {out}")
+        console.print(
+            f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
+            f"({fallbacks} fell back to the title) -> {out}"
+        )
         console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
 
     @app.command()
@@ -88,7 +94,7 @@ def register(app: typer.Typer, console: Console) -> None:
         user: Annotated[str, typer.Argument(help="user id (for MIND rows without one: imp-<impression id>)")],
         news: NewsFileOpt,
         behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
-        text: Annotated[Optional[list[str]], typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
+        text: Annotated[list[str] | None, typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
         llm: LLMOpt = "smollm2",
         llm_model: LLMModelOpt = "default",
     ) -> None:
@@ -108,11 +114,13 @@ def register(app: typer.Typer, console: Console) -> None:
     def recommend(
         model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
         news: Annotated[Path, typer.Option(help="news.tsv: the pool to recommend from")],
-        user: Annotated[Optional[str], typer.Option(help="user whose latest history to use")] = None,
-        behaviors: Annotated[Optional[list[Path]], typer.Option(help="behaviors.tsv holding --user")] = None,
-        interests: Annotated[Optional[str], typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")] = None,
+        user: Annotated[str | None, typer.Option(help="user whose latest history to use")] = None,
+        behaviors: Annotated[list[Path] | None, typer.Option(help="behaviors.tsv holding --user")] = None,
+        interests: Annotated[
+            str | None, typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")
+        ] = None,
         k: Annotated[int, typer.Option("-k", "--k", help="how many to recommend")] = 5,
-        llm: Annotated[Optional[str], typer.Option("--llm", help="phrase explanations with this LLM")] = None,
+        llm: Annotated[str | None, typer.Option("--llm", help="phrase explanations with this LLM")] = None,
         llm_model: LLMModelOpt = "default",
     ) -> None:
         """Top-k news for a user (history, description or both), each with an explanation."""

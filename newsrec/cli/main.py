@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,20 +29,28 @@ from newsrec.models.ensemble import FUSIONS, fit_ensemble, load_scorer
 from newsrec.models.ranker import Ranker
 from newsrec.training.recipe import train as run_training
 
-app = typer.Typer(help="newsrec: PLM-based personalized news recommendation on MIND-format data.",
-                  cls=ReportingGroup, no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="newsrec: PLM-based personalized news recommendation on MIND-format data.",
+    cls=ReportingGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console(width=max(Console().width, 140))  # metric tables need the room
 
 NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
-CacheOpt = Annotated[Optional[Path], typer.Option(help=escape("embedding cache file [default: $NEWSREC_CACHE_DIR or "
-                                                                 "~/.cache/newsrec]"))]
+CacheOpt = Annotated[
+    Path | None, typer.Option(help=escape("embedding cache file [default: $NEWSREC_CACHE_DIR or ~/.cache/newsrec]"))
+]
 
 
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
     for noisy in ("httpx", "urllib3", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -65,7 +73,7 @@ def train(
     news: NewsOpt,
     behaviors: Annotated[list[Path], typer.Option(help="training behaviors.tsv (or folder); repeat for more")],
     out: Annotated[Path, typer.Option(help="model folder to write")],
-    valid: Annotated[Optional[Path], typer.Option(help="validation behaviors.tsv for early stopping")] = None,
+    valid: Annotated[Path | None, typer.Option(help="validation behaviors.tsv for early stopping")] = None,
     cache: CacheOpt = None,
     restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
     *,
@@ -78,9 +86,13 @@ def train(
     training in N processes.
     """
     result = run_training(
-        settings, read_news(news), read_all_behaviors([*behaviors]), out,
+        settings,
+        read_news(news),
+        read_all_behaviors([*behaviors]),
+        out,
         valid_impressions=read_behaviors(valid) if valid else None,
-        cache=EmbeddingCache(cache), restart=restart,
+        cache=EmbeddingCache(cache),
+        restart=restart,
     )
     console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:
@@ -136,7 +148,9 @@ def ensemble(
     news: NewsOpt,
     out: Annotated[Path, typer.Option(help="ensemble folder to write (use it as --model in evaluate/predict)")],
     fusion: Annotated[str, typer.Option(help=" | ".join(FUSIONS))] = "mean",
-    tune_on: Annotated[Optional[Path], typer.Option(help="labelled behaviors to tune weights / the fusion layer on")] = None,
+    tune_on: Annotated[
+        Path | None, typer.Option(help="labelled behaviors to tune weights / the fusion layer on")
+    ] = None,
     cache: CacheOpt = None,
 ) -> None:
     """Fuse several trained models (e.g. one per encoder) into one scorer."""
@@ -159,9 +173,9 @@ def ensemble(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="working folder")] = Path("runs/demo"),
-    news: Annotated[Optional[Path], typer.Option(help="MIND news.tsv; default: a synthetic world")] = None,
-    behaviors: Annotated[Optional[list[Path]], typer.Option(help="MIND training behaviors")] = None,
-    valid: Annotated[Optional[Path], typer.Option(help="MIND dev behaviors")] = None,
+    news: Annotated[Path | None, typer.Option(help="MIND news.tsv; default: a synthetic world")] = None,
+    behaviors: Annotated[list[Path] | None, typer.Option(help="MIND training behaviors")] = None,
+    valid: Annotated[Path | None, typer.Option(help="MIND dev behaviors")] = None,
     users: int = 3,
     epochs: int = 6,
     cache: CacheOpt = None,
@@ -177,15 +191,24 @@ def demo(
     news_items, dev = read_news(news), read_behaviors(valid)
     embedding_cache = EmbeddingCache(cache)
     console.print("[bold]2. training[/] (frozen all-MiniLM-L6-v2, NRMS user encoder, bilinear + popularity)")
-    run_training(load_config(epochs=epochs), news_items, read_all_behaviors([*behaviors]), out / "model",
-                 valid_impressions=dev, cache=embedding_cache, restart=True)
+    run_training(
+        load_config(epochs=epochs),
+        news_items,
+        read_all_behaviors([*behaviors]),
+        out / "model",
+        valid_impressions=dev,
+        cache=embedding_cache,
+        restart=True,
+    )
     ranker = Ranker.load(out / "model", news_items, embedding_cache)
     console.print("[bold]3. evaluation[/] on the dev impressions, beside the baselines")
     _print_table(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
     console.print(f"[bold]4. top-5 recommendations[/] from all {len(ranker.table)} news, with reasons")
     for imp in [i for i in dev if i.history][:users]:
-        console.print(f"\n[bold cyan]{escape(imp.user_id)}[/] read {len(imp.history)} items, latest: "
-                      f"{escape(repr(news_items[imp.history[-1]].title))}")
+        console.print(
+            f"\n[bold cyan]{escape(imp.user_id)}[/] read {len(imp.history)} items, latest: "
+            f"{escape(repr(news_items[imp.history[-1]].title))}"
+        )
         for rank, (news_id, score, reason) in enumerate(ranker.recommend(imp.history, k=5), 1):
             n = news_items[news_id]
             console.print(escape(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})"))
@@ -196,12 +219,12 @@ def demo(
 @app.command()
 def serve(
     model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
-    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL [default: sqlite file beside the model]")] = None,
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL [default: sqlite file beside the model]")] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes sharing the port")] = 1,
-    index: Annotated[Optional[str], typer.Option(help="faiss (in process) | milvus")] = None,
-    milvus_uri: Annotated[Optional[str], typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
+    index: Annotated[str | None, typer.Option(help="faiss (in process) | milvus")] = None,
+    milvus_uri: Annotated[str | None, typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
 ) -> None:
     """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin"; every
     other NEWSREC_* setting is read too, see newsrec/serve/settings.py)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 import typer
 from pydantic.fields import FieldInfo
@@ -26,11 +27,24 @@ MODEL_PANEL, TRAINING_PANEL = "Model settings (saved with the model)", "Training
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 SOURCES = [
-    inspect.Parameter("config", _KEYWORD, annotation=Optional[Path], default=typer.Option(
-        None, exists=True, dir_okay=False, help="YAML/JSON file of settings; --set and flags override it")),
-    inspect.Parameter("set_", _KEYWORD, annotation=Optional[list[str]], default=typer.Option(
-        None, "--set", help="any setting as NAME=VALUE, e.g. --set tuning=lora; overrides --config, "
-        "flags override it; repeat")),
+    inspect.Parameter(
+        "config",
+        _KEYWORD,
+        annotation=Path | None,
+        default=typer.Option(
+            None, exists=True, dir_okay=False, help="YAML/JSON file of settings; --set and flags override it"
+        ),
+    ),
+    inspect.Parameter(
+        "set_",
+        _KEYWORD,
+        annotation=list[str] | None,
+        default=typer.Option(
+            None,
+            "--set",
+            help="any setting as NAME=VALUE, e.g. --set tuning=lora; overrides --config, flags override it; repeat",
+        ),
+    ),
 ]
 
 
@@ -46,7 +60,7 @@ def settings_options(command: Callable[..., None]) -> Callable[..., None]:
         command(**values, settings=load_config(config, pairs=pairs or (), **flags))
 
     parameters = own + SOURCES + [_option(name, field) for name, field in fields.items()]
-    setattr(with_settings, "__signature__", inspect.Signature(parameters))
+    with_settings.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # what typer reads
     with_settings.__annotations__ = {p.name: p.annotation for p in parameters}
     return with_settings
 
@@ -56,11 +70,13 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
     flag_type = _flag_type(field.annotation)
     flag = "--" + name.replace("_", "-")
     option = typer.Option(
-        None, f"{flag}/--no-{flag[2:]}" if flag_type is bool else flag, *ALIASES.get(name, []),
+        None,
+        f"{flag}/--no-{flag[2:]}" if flag_type is bool else flag,
+        *ALIASES.get(name, []),
         help=_help(flag, field),
         rich_help_panel=MODEL_PANEL if name in ModelSpec.model_fields else TRAINING_PANEL,
     )
-    return inspect.Parameter(name, _KEYWORD, annotation=Optional[flag_type], default=option)
+    return inspect.Parameter(name, _KEYWORD, annotation=flag_type | None, default=option)
 
 
 def _flag_type(annotation: Any) -> Any:

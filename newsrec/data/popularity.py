@@ -33,7 +33,7 @@ class PopularityStats:
     views: Counter = field(default_factory=Counter)
 
     @classmethod
-    def from_impressions(cls, impressions: list[Impression]) -> "PopularityStats":
+    def from_impressions(cls, impressions: list[Impression]) -> PopularityStats:
         stats = cls()
         for imp in impressions:
             stats.add(imp, sign=1)
@@ -75,6 +75,6 @@ class PopularityStats:
         Path(path).write_text(json.dumps({"clicks": dict(self.clicks), "views": dict(self.views)}))
 
     @classmethod
-    def load(cls, path: str | Path) -> "PopularityStats":
+    def load(cls, path: str | Path) -> PopularityStats:
         raw = json.loads(Path(path).read_text())
         return cls(Counter(raw["clicks"]), Counter(raw["views"]))

@@ -22,42 +22,138 @@ __all__ = ["TOPICS", "SyntheticWorldConfig", "generate_world", "write_world", "d
 
 # topic -> (subcategory, headline subjects, headline verbs/objects)
 TOPICS: dict[str, tuple[str, list[str], list[str]]] = {
-    "sports": ("basketball", ["the Lakers", "the Celtics", "LeBron James", "the Warriors", "the Knicks"],
-               ["win a thriller in overtime", "lose their home opener", "sign a veteran guard",
-                "clinch a playoff spot", "trade for a star forward"]),
-    "soccer": ("football", ["Liverpool", "Real Madrid", "Bayern Munich", "the US women's team", "Arsenal"],
-               ["draw in a tense derby", "win the cup final on penalties", "sack their manager",
-                "sign a young striker", "top the league table"]),
-    "politics": ("elections", ["the Senate", "the governor", "House Democrats", "the White House", "voters in Ohio"],
-                 ["debate a new budget bill", "face an impeachment vote", "push a tax reform",
-                  "announce a campaign tour", "reject the proposed tariffs"]),
-    "tech": ("gadgets", ["Apple", "a new startup", "Google", "Samsung", "open-source developers"],
-             ["unveil a foldable phone", "release a faster laptop chip", "launch an AI assistant",
-              "fix a major security flaw", "show a new smartwatch"]),
-    "finance": ("markets", ["Wall Street", "the Federal Reserve", "oil prices", "bank stocks", "the dollar"],
-                ["rally after strong jobs data", "cut interest rates again", "slump on recession fears",
-                 "hit a record high", "swing on trade news"]),
-    "health": ("medical", ["doctors", "a new study", "the CDC", "nutrition experts", "researchers"],
-               ["warn about flu season", "link sleep to heart health", "approve a new vaccine",
-                "find benefits of daily walks", "track a measles outbreak"]),
-    "travel": ("destinations", ["Iceland", "a Greek island", "Kyoto", "national parks", "cruise lines"],
-               ["draw record tourists", "open new hiking trails", "offer cheap winter flights",
-                "ban large tour buses", "top the list of places to visit"]),
-    "food": ("recipes", ["home cooks", "a famous chef", "pizza lovers", "bakers", "vegan restaurants"],
-             ["share an easy weeknight pasta", "rank the best burgers", "try a five-minute dessert",
-              "reinvent holiday stuffing", "open a new tasting menu"]),
-    "autos": ("cars", ["Tesla", "Ford", "electric pickup trucks", "Toyota", "self-driving cars"],
-              ["recall thousands of vehicles", "unveil a cheaper electric car", "set a range record",
-               "expand its charging network", "face new safety tests"]),
-    "movies": ("cinema", ["Marvel", "a horror sequel", "an indie drama", "Disney", "the Oscars"],
-               ["top the weekend box office", "release a surprise trailer", "cast a new villain",
-                "win over festival critics", "delay its premiere"]),
-    "music": ("pop", ["Taylor Swift", "a rock band reunion", "K-pop stars", "the Grammys", "a jazz legend"],
-              ["announce a world tour", "drop a surprise album", "break a streaming record",
-               "cancel a stadium show", "honor a late icon"]),
-    "weather": ("forecast", ["a winter storm", "the Midwest", "hurricane season", "California", "a heat wave"],
-                ["bring heavy snow to the plains", "cause flight delays", "threaten the coast",
-                 "break temperature records", "ease after a week of rain"]),
+    "sports": (
+        "basketball",
+        ["the Lakers", "the Celtics", "LeBron James", "the Warriors", "the Knicks"],
+        [
+            "win a thriller in overtime",
+            "lose their home opener",
+            "sign a veteran guard",
+            "clinch a playoff spot",
+            "trade for a star forward",
+        ],
+    ),
+    "soccer": (
+        "football",
+        ["Liverpool", "Real Madrid", "Bayern Munich", "the US women's team", "Arsenal"],
+        [
+            "draw in a tense derby",
+            "win the cup final on penalties",
+            "sack their manager",
+            "sign a young striker",
+            "top the league table",
+        ],
+    ),
+    "politics": (
+        "elections",
+        ["the Senate", "the governor", "House Democrats", "the White House", "voters in Ohio"],
+        [
+            "debate a new budget bill",
+            "face an impeachment vote",
+            "push a tax reform",
+            "announce a campaign tour",
+            "reject the proposed tariffs",
+        ],
+    ),
+    "tech": (
+        "gadgets",
+        ["Apple", "a new startup", "Google", "Samsung", "open-source developers"],
+        [
+            "unveil a foldable phone",
+            "release a faster laptop chip",
+            "launch an AI assistant",
+            "fix a major security flaw",
+            "show a new smartwatch",
+        ],
+    ),
+    "finance": (
+        "markets",
+        ["Wall Street", "the Federal Reserve", "oil prices", "bank stocks", "the dollar"],
+        [
+            "rally after strong jobs data",
+            "cut interest rates again",
+            "slump on recession fears",
+            "hit a record high",
+            "swing on trade news",
+        ],
+    ),
+    "health": (
+        "medical",
+        ["doctors", "a new study", "the CDC", "nutrition experts", "researchers"],
+        [
+            "warn about flu season",
+            "link sleep to heart health",
+            "approve a new vaccine",
+            "find benefits of daily walks",
+            "track a measles outbreak",
+        ],
+    ),
+    "travel": (
+        "destinations",
+        ["Iceland", "a Greek island", "Kyoto", "national parks", "cruise lines"],
+        [
+            "draw record tourists",
+            "open new hiking trails",
+            "offer cheap winter flights",
+            "ban large tour buses",
+            "top the list of places to visit",
+        ],
+    ),
+    "food": (
+        "recipes",
+        ["home cooks", "a famous chef", "pizza lovers", "bakers", "vegan restaurants"],
+        [
+            "share an easy weeknight pasta",
+            "rank the best burgers",
+            "try a five-minute dessert",
+            "reinvent holiday stuffing",
+            "open a new tasting menu",
+        ],
+    ),
+    "autos": (
+        "cars",
+        ["Tesla", "Ford", "electric pickup trucks", "Toyota", "self-driving cars"],
+        [
+            "recall thousands of vehicles",
+            "unveil a cheaper electric car",
+            "set a range record",
+            "expand its charging network",
+            "face new safety tests",
+        ],
+    ),
+    "movies": (
+        "cinema",
+        ["Marvel", "a horror sequel", "an indie drama", "Disney", "the Oscars"],
+        [
+            "top the weekend box office",
+            "release a surprise trailer",
+            "cast a new villain",
+            "win over festival critics",
+            "delay its premiere",
+        ],
+    ),
+    "music": (
+        "pop",
+        ["Taylor Swift", "a rock band reunion", "K-pop stars", "the Grammys", "a jazz legend"],
+        [
+            "announce a world tour",
+            "drop a surprise album",
+            "break a streaming record",
+            "cancel a stadium show",
+            "honor a late icon",
+        ],
+    ),
+    "weather": (
+        "forecast",
+        ["a winter storm", "the Midwest", "hurricane season", "California", "a heat wave"],
+        [
+            "bring heavy snow to the plains",
+            "cause flight delays",
+            "threaten the coast",
+            "break temperature records",
+            "ease after a week of rain",
+        ],
+    ),
 }
 
 WHEN = ["", " this week", " on Sunday", " after months of talks", " as fans watch", " amid surprise"]
@@ -139,7 +235,11 @@ def generate_world(config: SyntheticWorldConfig) -> dict:
             )
             (train if k < config.impressions_per_user else dev).append(imp)
             history = history + sorted(clicked)  # later impressions see earlier clicks
-    truth = {"topics": topics, "users": truth_users, "appeal": {f"S{i}": round(float(a), 4) for i, a in enumerate(appeal)}}
+    truth = {
+        "topics": topics,
+        "users": truth_users,
+        "appeal": {f"S{i}": round(float(a), 4) for i, a in enumerate(appeal)},
+    }
     return {"news": news, "train": train, "dev": dev, "truth": truth}
 
 

@@ -40,7 +40,11 @@ class E5Encoder(nn.Module):
     def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """(N,) strings -> (N, 384) float32 unit vectors."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in tqdm(range(0, len(texts), batch_size), desc=f"encoding with {self.name}", unit="batch",
-                          disable=None if progress else True):
+        for start in tqdm(
+            range(0, len(texts), batch_size),
+            desc=f"encoding with {self.name}",
+            unit="batch",
+            disable=None if progress else True,
+        ):
             out[start : start + batch_size] = self._engine.passage(texts[start : start + batch_size])
         return out

@@ -37,7 +37,7 @@ class NewsTable:
         text: NewsText | Sequence[str],
         cache: EmbeddingCache | None = None,
         batch_size: int = 64,
-    ) -> "NewsTable":
+    ) -> NewsTable:
         """Vectors of `news` through the cache; `text` builds each item's text (or names its fields)."""
         text = text if isinstance(text, NewsText) else NewsText(tuple(text))
         ids = list(news)

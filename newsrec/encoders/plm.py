@@ -133,7 +133,9 @@ class PLM(nn.Module):
     def _mask(self, hidden: torch.Tensor, attention_mask: torch.Tensor):
         from transformers.masking_utils import create_bidirectional_mask
 
-        return create_bidirectional_mask(config=self.transformer.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        return create_bidirectional_mask(
+            config=self.transformer.config, inputs_embeds=hidden, attention_mask=attention_mask
+        )
 
     @torch.no_grad()
     def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

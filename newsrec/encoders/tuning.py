@@ -85,14 +85,21 @@ def _inject_peft(transformer: Any, spec: TuningSpec, top: list[int]) -> Any:
     from peft.tuners.adalora import AdaLoraModel
     from peft.tuners.lora import LoraModel
 
-    common: dict[str, Any] = dict(target_modules=LORA_TARGETS, layers_to_transform=top, layers_pattern="layer",
-                                  lora_alpha=spec.alpha)
+    common: dict[str, Any] = dict(
+        target_modules=LORA_TARGETS, layers_to_transform=top, layers_pattern="layer", lora_alpha=spec.alpha
+    )
     if spec.method == "lora":
         LoraModel(transformer, LoraConfig(r=spec.rank, **common), "default")  # injects in place
         return None
     steps = max(spec.total_steps, 10)
-    config = AdaLoraConfig(init_r=int(spec.rank * 1.5), target_r=spec.rank, total_step=steps,
-                           tinit=steps // 10, tfinal=steps // 5, **common)
+    config = AdaLoraConfig(
+        init_r=int(spec.rank * 1.5),
+        target_r=spec.rank,
+        total_step=steps,
+        tinit=steps // 10,
+        tfinal=steps // 5,
+        **common,
+    )
     return AdaLoraModel(transformer, config, "default")
 
 

@@ -51,7 +51,10 @@ class LlamaCppLLM:
         self.model_id = name
         self.chat = GGUF_MODELS[name].chat
         self._llm = Llama(
-            model_path=str(gguf_path(name)), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(), seed=seed,
+            model_path=str(gguf_path(name)),
+            n_ctx=n_ctx,
+            n_threads=n_threads or os.cpu_count(),
+            seed=seed,
             verbose=False,
         )
 
@@ -60,7 +63,8 @@ class LlamaCppLLM:
         if self.chat:
             chat: Any = self._llm.create_chat_completion(  # a dict: stream is off
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-                max_tokens=max_tokens, temperature=0.0,
+                max_tokens=max_tokens,
+                temperature=0.0,
                 response_format={"type": "json_object", "schema": json_schema} if json_schema else None,
             )
             return chat["choices"][0]["message"]["content"] or ""
@@ -69,7 +73,10 @@ class LlamaCppLLM:
 
         grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
         completion: Any = self._llm.create_completion(  # a dict: stream is off
-            f"{system}\n\n{prompt}\nAnswer: ", max_tokens=max_tokens, temperature=0.0, grammar=grammar,
+            f"{system}\n\n{prompt}\nAnswer: ",
+            max_tokens=max_tokens,
+            temperature=0.0,
+            grammar=grammar,
             stop=None if json_schema else ["\n\n"],
         )
         return completion["choices"][0]["text"]
@@ -106,4 +113,6 @@ def load_llm(spec: str, model: str = "default", api_key: str | None = None) -> L
         return OpenAICompatibleLLM(spec, model, api_key or (env_key.get_secret_value() if env_key else None))
     if spec in GGUF_MODELS:
         return LlamaCppLLM(spec)
-    raise LLMError(f"unknown LLM {spec!r}: use one of {sorted(GGUF_MODELS)} or a server URL like http://127.0.0.1:8080/v1")
+    raise LLMError(
+        f"unknown LLM {spec!r}: use one of {sorted(GGUF_MODELS)} or a server URL like http://127.0.0.1:8080/v1"
+    )

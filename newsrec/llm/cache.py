@@ -33,7 +33,7 @@ class LLMCache:
         return json.loads(row[0]) if row else None
 
     @staticmethod
-    def through(cache: "LLMCache | None", key: str, make: Callable[[], dict]) -> dict:
+    def through(cache: LLMCache | None, key: str, make: Callable[[], dict]) -> dict:
         """The cached value for `key`, else `make()` stored under it (no cache: just `make()`)."""
         if cache is None:
             return make()

@@ -11,7 +11,6 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -23,7 +22,14 @@ from newsrec.llm.backends import LLM
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.structured import distinct_phrases, generate_structured
 
-__all__ = ["Enrichment", "enrich_news", "fallback_enrichment", "read_enrichments", "write_enrichments", "PROMPT_VERSION"]
+__all__ = [
+    "Enrichment",
+    "enrich_news",
+    "fallback_enrichment",
+    "read_enrichments",
+    "write_enrichments",
+    "PROMPT_VERSION",
+]
 
 PROMPT_VERSION = "enrich-v1"
 SYSTEM = "You summarise news articles as JSON."
@@ -31,7 +37,37 @@ PROMPT = (
     "Title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
     'Write a JSON object with "summary" (one sentence about the article) and "keywords" (3 to 5 different keywords).'
 )
-STOPWORDS = set("a an the and or of to in on for with at by from as is are was were be this that it its after over new".split())
+STOPWORDS = set(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "by",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "this",
+        "that",
+        "it",
+        "its",
+        "after",
+        "over",
+        "new",
+    ]
+)
 
 
 class Enrichment(BaseModel):
@@ -62,8 +98,9 @@ def fallback_enrichment(news: News) -> Enrichment:
             keywords.append(word)
     while len(keywords) < 3:
         keywords.append(f"{news.category or 'news'} {len(keywords)}")
-    return Enrichment(summary=news.title if len(news.title) >= 8 else f"News: {news.title}", keywords=keywords[:5],
-                      from_llm=False)
+    return Enrichment(
+        summary=news.title if len(news.title) >= 8 else f"News: {news.title}", keywords=keywords[:5], from_llm=False
+    )
 
 
 def _prompt(news: News) -> str:
@@ -72,6 +109,7 @@ def _prompt(news: News) -> str:
 
 def enrich_one(llm: LLM, news: News, cache: LLMCache | None = None) -> Enrichment:
     text = _prompt(news)
+
     def make() -> dict:
         return generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))[0].model_dump()
 
@@ -84,7 +122,9 @@ def cached_enrichment(model_id: str, news: News, cache: LLMCache) -> Enrichment 
     return Enrichment(**hit) if hit else None
 
 
-def enrich_news(llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True) -> dict[str, Enrichment]:
+def enrich_news(
+    llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True
+) -> dict[str, Enrichment]:
     """Enrich every item; finished items come from the cache, so a stopped batch resumes."""
     return {
         n.news_id: enrich_one(llm, n, cache)

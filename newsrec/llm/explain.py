@@ -22,7 +22,10 @@ MAX_WORDS = 40
 
 def _facts(reason: Reason, candidate: News, news: dict[str, News]) -> str:
     lines = [f'Recommended: "{candidate.title}"']
-    lines += [f'- matches the read article "{news[i].title if i in news else i}" (strength {s:.2f})' for i, s in reason.matched]
+    lines += [
+        f'- matches the read article "{news[i].title if i in news else i}" (strength {s:.2f})'
+        for i, s in reason.matched
+    ]
     lines += [f'- matches the interest "{t}" (strength {s:.2f})' for t, s in reason.topics]
     if reason.popularity > POPULAR:
         lines.append("- popular with other readers")
@@ -41,7 +44,9 @@ def _grounded(sentence: str, reason: Reason, news: dict[str, News]) -> bool:
     )
 
 
-def explain(llm: LLM | None, reason: Reason, candidate: News, news: dict[str, News], cache: LLMCache | None = None) -> str:
+def explain(
+    llm: LLM | None, reason: Reason, candidate: News, news: dict[str, News], cache: LLMCache | None = None
+) -> str:
     template = reason.sentence(news)
     if llm is None:
         return template

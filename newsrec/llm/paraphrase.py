@@ -27,6 +27,7 @@ def paraphrase_titles(llm: LLM, news: list[News], cache: LLMCache | None = None)
     """{news id: paraphrased title}; items whose paraphrase is unusable are left out."""
     out = {}
     for n in tqdm(news, desc="paraphrasing", unit="title", disable=None):
+
         def make(title: str = n.title) -> dict:
             reply = llm.generate(SYSTEM, f"Headline: {title}\nRewritten headline:", max_tokens=40)
             reply = reply.strip().splitlines()[0].strip().strip('"').strip() if reply.strip() else ""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -50,11 +49,14 @@ def fallback_profile(history: list[News], texts: Sequence[str] = ()) -> UserProf
     return UserProfile(profile=f"Reads mostly {', '.join(topics)} news.{said}", topics=topics, from_llm=False)
 
 
-def build_profile(llm: LLM, history: list[News], texts: Sequence[str] = (), cache: LLMCache | None = None) -> UserProfile:
+def build_profile(
+    llm: LLM, history: list[News], texts: Sequence[str] = (), cache: LLMCache | None = None
+) -> UserProfile:
     """A profile from the user's latest reads (most recent last) and any texts they wrote."""
     titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or "- (none yet)"
     written = "".join(f"The reader wrote: {t[:300]}\n" for t in texts)
     prompt = PROMPT.format(titles=titles, texts=written)
+
     def make() -> dict:
         fallback = lambda: fallback_profile(history, list(texts))  # noqa: E731
         return generate_structured(llm, SYSTEM, prompt, UserProfile, fallback)[0].model_dump()

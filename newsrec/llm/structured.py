@@ -50,7 +50,12 @@ def reply_schema(schema: type[BaseModel]) -> dict:
 
 
 def generate_structured(
-    llm: LLM, system: str, prompt: str, schema: type[T], fallback: Callable[[], T], retries: int = 2,
+    llm: LLM,
+    system: str,
+    prompt: str,
+    schema: type[T],
+    fallback: Callable[[], T],
+    retries: int = 2,
     max_tokens: int = 160,
 ) -> tuple[T, bool]:
     """Returns (value, from_llm); from_llm is False when the fallback was used."""

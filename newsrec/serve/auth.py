@@ -71,8 +71,9 @@ class Authenticator:
             secret = self._secrets.get(jwt.get_unverified_header(token).get("kid", ""))
             if secret is None:
                 return None
-            claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE,
-                                options={"require": ["exp", "sub", "aud"]})
+            claims = jwt.decode(
+                token, secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub", "aud"]}
+            )
         except jwt.PyJWTError:
             return None
         return claims["sub"] if isinstance(claims.get("sub"), str) else None

@@ -42,8 +42,9 @@ def require_scope(scope: str):
 
 def _user_access(user_id: UserIdPath, caller: Caller) -> str:
     if not caller.may_act_for(user_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token belongs to another user, or the key lacks "
-                            "the 'users' scope")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this token belongs to another user, or the key lacks the 'users' scope"
+        )
     return user_id
 
 

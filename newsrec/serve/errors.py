@@ -2,8 +2,9 @@
 
 `{"detail": "what was wrong and what to do", "errors": [{"loc", "msg", "type"}]}` - `errors`
 only for invalid requests (422, including malformed JSON; a body that is not even UTF-8 is a
-400), `unknown_news_ids` only when events name news the service does not have (409). Inputs are never copied into a reply (a 200 MB body
-stays on the client's side), and names in `loc` are cut short and made printable.
+400), `unknown_news_ids` only when events name news the service does not have (409). Inputs
+are never copied into a reply (a 200 MB body stays on the client's side), and names in `loc`
+are cut short and made printable.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-__all__ = ["ErrorBody", "FieldError", "ERROR_RESPONSES", "CONFLICT_RESPONSE", "install_error_handlers",
-           "UnknownNewsError"]
+__all__ = [
+    "ErrorBody",
+    "FieldError",
+    "ERROR_RESPONSES",
+    "CONFLICT_RESPONSE",
+    "install_error_handlers",
+    "UnknownNewsError",
+]
 
 logger = logging.getLogger(__name__)
 MAX_LOC_CHARS = 64
@@ -54,8 +61,9 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     422: _described("invalid request: `errors` names each field"),
     429: _described("rate limit: wait for the Retry-After header's seconds"),
 }
-CONFLICT_RESPONSE: dict[int | str, dict] = {409: _described("the request conflicts with what the service holds: "
-                                                              "a repeated id, or news it does not have")}
+CONFLICT_RESPONSE: dict[int | str, dict] = {
+    409: _described("the request conflicts with what the service holds: a repeated id, or news it does not have")
+}
 
 
 def _printable(part: str | int) -> str | int:
@@ -66,9 +74,12 @@ def _printable(part: str | int) -> str | int:
 
 
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    return [FieldError(loc=[_printable(p) for p in e.get("loc", ())], msg=str(e.get("msg", ""))[:300],
-                       type=str(e.get("type", "")))
-            for e in exc.errors()[:50]]
+    return [
+        FieldError(
+            loc=[_printable(p) for p in e.get("loc", ())], msg=str(e.get("msg", ""))[:300], type=str(e.get("type", ""))
+        )
+        for e in exc.errors()[:50]
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:

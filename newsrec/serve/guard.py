@@ -59,8 +59,12 @@ class Guard:
             principal = scope["app"].state.authenticator.principal(header)
             if principal is None:
                 self.limiter.hit(self.auth_failures, "auth-failures", address)
-                await _reply(send, 401, "missing, unknown or expired credentials: send Authorization: Bearer "
-                             "API_KEY or a user token", {"www-authenticate": "Bearer"})
+                await _reply(
+                    send,
+                    401,
+                    "missing, unknown or expired credentials: send Authorization: Bearer API_KEY or a user token",
+                    {"www-authenticate": "Bearer"},
+                )
                 return
             if not self.limiter.hit(self.per_caller, "caller", principal.name):
                 await self._too_many(send, self.per_caller, "caller", principal.name)

@@ -94,9 +94,18 @@ class FaissIndex:
         ivf.nprobe = min(self.nprobe, nlist)
         ivf.add_with_ids(vectors, keys)
         self._ivf = ivf
-        self._vectors, self._keys, self._row, self._size = np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64), {}, 0
-        logger.info("vector index: %d items, switched to approximate IVF search (%d lists, nprobe %d)",
-                    ivf.ntotal, nlist, ivf.nprobe)
+        self._vectors, self._keys, self._row, self._size = (
+            np.zeros((0, self.dim), np.float32),
+            np.zeros(0, np.int64),
+            {},
+            0,
+        )
+        logger.info(
+            "vector index: %d items, switched to approximate IVF search (%d lists, nprobe %d)",
+            ivf.ntotal,
+            nlist,
+            ivf.nprobe,
+        )
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))

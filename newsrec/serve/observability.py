@@ -26,7 +26,9 @@ request_log = logging.getLogger("newsrec.access")
 
 
 def open_request_log(path: Path) -> None:
-    if not any(isinstance(h, logging.FileHandler) and h.baseFilename == str(path.resolve()) for h in request_log.handlers):
+    if not any(
+        isinstance(h, logging.FileHandler) and h.baseFilename == str(path.resolve()) for h in request_log.handlers
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

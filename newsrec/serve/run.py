@@ -88,8 +88,13 @@ def _serve(settings: ServiceSettings, sock: socket.socket) -> None:
     from newsrec.serve.app import create_app  # in the worker: the supervisor never loads the model
 
     protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout": settings.header_timeout_seconds})
-    config = uvicorn.Config(create_app(settings), http=protocol, access_log=False,
-                            timeout_graceful_shutdown=GRACEFUL_SECONDS, log_level="info")
+    config = uvicorn.Config(
+        create_app(settings),
+        http=protocol,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        log_level="info",
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

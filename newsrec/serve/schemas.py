@@ -14,9 +14,26 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["NewsIn", "NewsBatch", "EventIn", "EventBatch", "InterestsIn", "TokenRequest", "RecommendationOut",
-           "RecommendationsOut", "IngestResult", "EventsResult", "ProfileOut", "InterestsOut", "DeletionOut",
-           "TokenOut", "HealthOut", "UserIdPath", "ID_PATTERN", "USER_ID_PATTERN"]
+__all__ = [
+    "NewsIn",
+    "NewsBatch",
+    "EventIn",
+    "EventBatch",
+    "InterestsIn",
+    "TokenRequest",
+    "RecommendationOut",
+    "RecommendationsOut",
+    "IngestResult",
+    "EventsResult",
+    "ProfileOut",
+    "InterestsOut",
+    "DeletionOut",
+    "TokenOut",
+    "HealthOut",
+    "UserIdPath",
+    "ID_PATTERN",
+    "USER_ID_PATTERN",
+]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
@@ -48,12 +65,20 @@ def _sane_time(value: datetime) -> datetime:
 
 
 Text = Annotated[str, AfterValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
-Timestamp = Annotated[datetime, BeforeValidator(_string_time), AfterValidator(_sane_time),
-                      Field(json_schema_extra={"pattern": FROM_1970})]
+Timestamp = Annotated[
+    datetime, BeforeValidator(_string_time), AfterValidator(_sane_time), Field(json_schema_extra={"pattern": FROM_1970})
+]
 NewsId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=USER_ID_PATTERN)]
-UserIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=USER_ID_PATTERN,
-                                 description="the app's id for the user: letters, digits and _.:@-")]
+UserIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=USER_ID_PATTERN,
+        description="the app's id for the user: letters, digits and _.:@-",
+    ),
+]
 
 
 def _now() -> datetime:

@@ -74,11 +74,24 @@ class UserState:
 
 
 class RecommenderService:
-    def __init__(self, ranker: Ranker, engine: Engine, sessions: sessionmaker, index: VectorIndex,
-                 recency_days: float = 7.0, user_cache_size: int = 10_000):
+    def __init__(
+        self,
+        ranker: Ranker,
+        engine: Engine,
+        sessions: sessionmaker,
+        index: VectorIndex,
+        recency_days: float = 7.0,
+        user_cache_size: int = 10_000,
+    ):
         if ranker.encoder is None:
             raise ValueError("the service encodes posted news: load the Ranker with its encoder (Ranker.load)")
-        self.ranker, self.encoder, self.engine, self.sessions, self.index = ranker, ranker.encoder, engine, sessions, index
+        self.ranker, self.encoder, self.engine, self.sessions, self.index = (
+            ranker,
+            ranker.encoder,
+            engine,
+            sessions,
+            index,
+        )
         self.recency = timedelta(days=recency_days)
         self.news: dict[str, News] = {}
         self.published: dict[str, datetime] = {}
@@ -227,8 +240,12 @@ class RecommenderService:
             text_vector = self.ranker.encode_texts([text]) if text else None
             user = model.user_vector(history, batch.history_mask, text_vector)
             topics = interest_topics(state.interests or "")
-            state.query = UserQuery(model.query_vector(user)[0].numpy(), model.apply_w(history[0]).numpy(), topics,
-                                    self.ranker.encode_texts(topics).numpy() if topics else None)
+            state.query = UserQuery(
+                model.query_vector(user)[0].numpy(),
+                model.apply_w(history[0]).numpy(),
+                topics,
+                self.ranker.encode_texts(topics).numpy() if topics else None,
+            )
         return state.query
 
     def _reason(self, state: UserState, query: UserQuery, news_id: str) -> Reason:
@@ -250,16 +267,21 @@ class RecommenderService:
             while True:
                 scores, keys = self.index.search(query.vector, want)
                 picked = [
-                    (self.key_to_id[key], float(s)) for s, key in zip(scores, keys)
-                    if key in self.key_to_id and self.key_to_id[key] not in state.seen
+                    (self.key_to_id[key], float(s))
+                    for s, key in zip(scores, keys)
+                    if key in self.key_to_id
+                    and self.key_to_id[key] not in state.seen
                     and self.published[self.key_to_id[key]] >= cutoff
                 ][:k]
                 if len(picked) == k or want >= len(self.index):
                     break
                 want *= 4  # many were read or stale: look deeper
-            return [Recommendation(news_id, self.news[news_id].title, score,
-                                   self._reason(state, query, news_id).sentence(self.news))
-                    for news_id, score in picked]
+            return [
+                Recommendation(
+                    news_id, self.news[news_id].title, score, self._reason(state, query, news_id).sentence(self.news)
+                )
+                for news_id, score in picked
+            ]
 
     def profile(self, user_id: str) -> dict:
         self.sync()

@@ -36,8 +36,11 @@ class ServiceSettings(BaseSettings):
     model_dir: Path
     db_url: str | None = Field(None, description="SQLAlchemy URL; default: sqlite file beside the model")
     api_keys: SecretStr = Field(SecretStr(""), description="KEY:SCOPE+SCOPE,... (scopes news, users, admin)")
-    token_secrets: SecretStr = Field(SecretStr(""), description="secrets for user tokens, comma-separated: the first "
-                                     "signs, the others are still accepted (rotation); default: the database's own")
+    token_secrets: SecretStr = Field(
+        SecretStr(""),
+        description="secrets for user tokens, comma-separated: the first "
+        "signs, the others are still accepted (rotation); default: the database's own",
+    )
     token_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, description="longest life of a user token")
     index: Literal["faiss", "milvus"] = "faiss"
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
@@ -50,12 +53,15 @@ class ServiceSettings(BaseSettings):
     rate_limit: str = Field("6000/minute", description="requests per client address, per worker process")
     key_rate_limit: str = Field("30000/minute", description="requests per API key or user, per worker process")
     auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")
-    header_timeout_seconds: float = Field(10.0, gt=0, description="a connection that has not sent its request "
-                                          "headers by then is closed")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a connection that has not sent its request headers by then is closed"
+    )
     migrate_on_start: bool = Field(True, description="bring the database schema up to date when the app starts")
     log_file: Path | None = Field(None, description="request log; default: service.log beside the model")
-    metrics_dir: Path | None = Field(None, description="folder where several worker processes add up their "
-                                     "metrics (set by `newsrec serve --workers N`)")
+    metrics_dir: Path | None = Field(
+        None,
+        description="folder where several worker processes add up their metrics (set by `newsrec serve --workers N`)",
+    )
 
     @field_validator("api_keys")
     @classmethod
@@ -67,8 +73,10 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _secrets(cls, v: SecretStr) -> SecretStr:
         if any(len(s.strip()) < MIN_SECRET_CHARS for s in v.get_secret_value().split(",") if s.strip()):
-            raise ValueError(f"each token secret needs at least {MIN_SECRET_CHARS} characters "
-                             "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+            raise ValueError(
+                f"each token secret needs at least {MIN_SECRET_CHARS} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
         return v
 
     @field_validator("rate_limit", "key_rate_limit", "auth_failure_limit")
@@ -83,7 +91,7 @@ class ServiceSettings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _index(self) -> "ServiceSettings":
+    def _index(self) -> ServiceSettings:
         if self.index == "milvus" and not self.milvus_uri:
             raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
         return self

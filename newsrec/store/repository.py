@@ -92,9 +92,12 @@ def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]
         return []
     lock_feed(session)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(EventRow).values([vars(e) for e in events])
-                 .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
-                 .returning(EventRow.user_id, EventRow.event_id))
+    statement = (
+        insert(EventRow)
+        .values([vars(e) for e in events])
+        .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
+        .returning(EventRow.user_id, EventRow.event_id)
+    )
     stored = {tuple(row) for row in session.execute(statement)}
     return [e for e in events if (e.user_id, e.event_id) not in stored]
 

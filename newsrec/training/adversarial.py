@@ -11,9 +11,8 @@ table, so nothing has to be restored afterwards (the tests check that nothing ch
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 import torch
 
@@ -56,7 +55,9 @@ def adversarial_loss(
         loss = loss_fn([x + d for x, d in zip(base, deltas)])
         grads = torch.autograd.grad(loss, deltas, allow_unused=True)  # parameters' grads stay untouched
         deltas = [
-            _project(d.detach() + step_size * r * _unit(g if g is not None else torch.zeros_like(d)), r).requires_grad_()
+            _project(
+                d.detach() + step_size * r * _unit(g if g is not None else torch.zeros_like(d)), r
+            ).requires_grad_()
             for d, g, r in zip(deltas, grads, radius)
         ]
     return loss_fn([x + d.detach() for x, d in zip(base, deltas)])

@@ -26,8 +26,15 @@ ScoresFn = Callable[[Sequence[torch.Tensor]], torch.Tensor]
 
 
 class ClickLoss(nn.Module):
-    def __init__(self, model: NewsRecommender, plm: PLM | None, adversarial: str = "none",
-                 epsilon: float = 0.05, steps: int = 3, bf16: bool = False):
+    def __init__(
+        self,
+        model: NewsRecommender,
+        plm: PLM | None,
+        adversarial: str = "none",
+        epsilon: float = 0.05,
+        steps: int = 3,
+        bf16: bool = False,
+    ):
         super().__init__()
         self.model = model
         self.plm = plm  # only when its top layers learn

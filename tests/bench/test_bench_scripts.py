@@ -17,26 +17,42 @@ def rows(section: str) -> list[list[str]]:
     return [line.strip("| ").split(" | ") for line in lines[1:]]
 
 
+@pytest.mark.slow
 def test_every_benchmark_runs_and_lands_between_the_markers(tmp_path):
     pytest.importorskip("sentence_transformers")
     out = tmp_path / "BENCHMARKS.md"
     out.write_text(f"# Benchmarks\n\nwritten by hand before\n\n{START}\nold figures\n{END}\n\nwritten by hand after\n")
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run_all.py"), "--tiny", "--out", str(out)],
-                         capture_output=True, text=True, timeout=900, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     text = out.read_text()
-    assert text.startswith("# Benchmarks\n\nwritten by hand before") and text.endswith(f"{END}\n\nwritten by hand after\n")
+    assert text.startswith("# Benchmarks\n\nwritten by hand before") and text.endswith(
+        f"{END}\n\nwritten by hand after\n"
+    )
     assert "old figures" not in text and "Machine: " in text
     sections = {part.split("\n", 1)[0]: part for part in text.split("\n## ")[1:]}
 
     encoding = rows(sections["News encoding vs sentence-transformers"])
-    assert [r[0] for r in encoding] == ["sentence-transformers encode (peer)", "newsrec PLM.embed fp32",
-                                        "newsrec PLM.embed bf16", "newsrec PLM.embed int8"]
+    assert [r[0] for r in encoding] == [
+        "sentence-transformers encode (peer)",
+        "newsrec PLM.embed fp32",
+        "newsrec PLM.embed bf16",
+        "newsrec PLM.embed int8",
+    ]
     assert encoding[1][4] == "1.0000 / 1.0000"  # same weights, same pooling: the peer's vectors
     assert all(float(r[5]) > 100 for r in encoding)  # a peak RSS in MiB was read for each
 
     retrieval = rows(sections["Top-10 retrieval for one user"])
-    assert [r[1] for r in retrieval] == ["NumPy matmul + argpartition", "FAISS IndexFlatIP", "newsrec FaissIndex (exact)"]
+    assert [r[1] for r in retrieval] == [
+        "NumPy matmul + argpartition",
+        "FAISS IndexFlatIP",
+        "newsrec FaissIndex (exact)",
+    ]
     assert all(r[4] == "1.000" for r in retrieval)  # exact search at this size: every top-10 found
 
     training = rows(sections["Training throughput and time to the core AUC"])

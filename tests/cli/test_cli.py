@@ -19,8 +19,21 @@ def test_synth_train_evaluate_predict(tmp_path):
     world = tmp_path / "world"
     assert invoke("synth", "--out", world, "--n-news", 150, "--n-users", 40).exit_code == 0
     model = tmp_path / "model"
-    trained = invoke("train", "--news", world / "news.tsv", "--behaviors", world / "train/behaviors.tsv",
-                     "--valid", world / "dev", "--out", model, "--epochs", 2, "--user-encoder", "mean")
+    trained = invoke(
+        "train",
+        "--news",
+        world / "news.tsv",
+        "--behaviors",
+        world / "train/behaviors.tsv",
+        "--valid",
+        world / "dev",
+        "--out",
+        model,
+        "--epochs",
+        2,
+        "--user-encoder",
+        "mean",
+    )
     assert trained.exit_code == 0, trained.output
     assert "best epoch" in trained.output and (model / "model.pt").is_file()
 
@@ -36,8 +49,9 @@ def test_synth_train_evaluate_predict(tmp_path):
     (tmp_path / "test" / "news.tsv").write_text(news_lines)
     (tmp_path / "test" / "behaviors.tsv").write_text("900\tSU1\t\tS1 S2\tX1 S5 NOPE S7\n901\t\t\t\tS3 S4\n")
     out = tmp_path / "prediction.txt"
-    predicted = invoke("predict", "--model", model, "--news", tmp_path / "test", "--behaviors", tmp_path / "test",
-                       "--out", out)
+    predicted = invoke(
+        "predict", "--model", model, "--news", tmp_path / "test", "--behaviors", tmp_path / "test", "--out", out
+    )
     assert predicted.exit_code == 0, predicted.output
     assert "1 candidates are missing" in predicted.output
     ranks = read_predictions(out)

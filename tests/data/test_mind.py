@@ -1,4 +1,5 @@
 import re
+
 import pytest
 
 from newsrec.data.mind import (
@@ -14,13 +15,10 @@ from newsrec.data.mind import (
 from tests.conftest import MIND_SAMPLE
 
 NEWS = (
-    "N1\tsports\tnba\tLakers win \"big\" opener\tA long abstract.\thttp://x\t[]\t[]\n"
+    'N1\tsports\tnba\tLakers win "big" opener\tA long abstract.\thttp://x\t[]\t[]\n'
     "N2\tnews\tpolitics\tSenate votes\t\t\t[]\t[]\n"
 )
-BEHAVIORS = (
-    "1\tU1\t11/15/2019 8:00:00 AM\tN1 N2\tN1-1 N2-0\n"
-    "2\t\t\t\tN2-0 N1-1\n"
-)
+BEHAVIORS = "1\tU1\t11/15/2019 8:00:00 AM\tN1 N2\tN1-1 N2-0\n2\t\t\t\tN2-0 N1-1\n"
 
 
 def test_read_news_file_and_folder(tmp_path):
@@ -75,7 +73,7 @@ def test_malformed_news_name_file_and_line(tmp_path, line, fault):
 
 
 def test_missing_file_says_what_to_give(tmp_path):
-    with pytest.raises(FileNotFoundError, match="give a MIND behaviors.tsv"):
+    with pytest.raises(FileNotFoundError, match=r"give a MIND behaviors\.tsv"):
         read_behaviors(tmp_path)
 
 

@@ -9,8 +9,12 @@ from newsrec.encoders.layer_cache import LayerCache
 from newsrec.encoders.plm import PLM
 from newsrec.encoders.tuning import TuningSpec
 
-TEXTS = ["Lakers win the opener", "Fed cuts interest rates again as inflation cools", "Storm hits the coast",
-         "A very long headline about the election " * 6]
+TEXTS = [
+    "Lakers win the opener",
+    "Fed cuts interest rates again as inflation cools",
+    "Storm hits the coast",
+    "A very long headline about the election " * 6,
+]
 
 
 @pytest.mark.parametrize("method", ["full", "lora", "adapter"])
@@ -25,7 +29,9 @@ def test_cached_lower_layers_give_the_full_models_vectors(method):
     cached = cache.encode_all(plm)
     full = plm.embed(TEXTS)
     assert np.abs(cached - full).max() < 1e-5
-    assert np.abs(full - PLM(max_length=48, quantize="none").embed(TEXTS)).max() > 1e-3  # the tuned layers did change the output
+    assert (
+        np.abs(full - PLM(max_length=48, quantize="none").embed(TEXTS)).max() > 1e-3
+    )  # the tuned layers did change the output
 
 
 @pytest.mark.parametrize("method,marker", [("lora", "lora_"), ("adalora", "lora_"), ("adapter", "output.dense.1.")])

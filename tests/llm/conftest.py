@@ -47,9 +47,23 @@ def llama_server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path("smollm2")), "--host", "127.0.0.1",
-         "--port", str(port), "--model_alias", "smollm2", "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"),  # a file: llama.cpp's load log would fill a pipe
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf_path("smollm2")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model_alias",
+            "smollm2",
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),  # a file: llama.cpp's load log would fill a pipe
     )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 120

@@ -1,9 +1,9 @@
 import pytest
 
+from newsrec.data.mind import News
 from newsrec.llm.backends import LLMError, OpenAICompatibleLLM, load_llm
 from newsrec.llm.enrich import enrich_news
 from newsrec.llm.weights import gguf_path
-from newsrec.data.mind import News
 from tests.llm.conftest import needs_llama
 
 
@@ -16,7 +16,7 @@ def test_unknown_llm_says_what_to_use():
 
 def test_unreachable_server_is_a_clear_error():
     llm = OpenAICompatibleLLM("http://127.0.0.1:9/v1", timeout=2)
-    with pytest.raises(LLMError, match="127.0.0.1:9"):
+    with pytest.raises(LLMError, match=r"127\.0\.0\.1:9"):
         llm.generate("sys", "hi")
 
 

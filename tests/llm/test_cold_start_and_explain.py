@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from newsrec.cli.main import app
 from newsrec.config import load_config
 from newsrec.data.mind import Impression, read_behaviors, read_news
-from newsrec.evaluation.metrics import ranks
 from newsrec.data.synthetic import describe_user
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.metrics import ranks
 from newsrec.llm.explain import explain
 from newsrec.models.ranker import Ranker
 from newsrec.models.reason import Reason
@@ -25,8 +25,13 @@ from tests.llm.conftest import ScriptedLLM
 def trained(tiny_world, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
     news = read_news(tiny_world)
-    train(load_config(epochs=2, user_encoder="mean"), news, read_behaviors(tiny_world / "train"), out,
-          cache=EmbeddingCache())
+    train(
+        load_config(epochs=2, user_encoder="mean"),
+        news,
+        read_behaviors(tiny_world / "train"),
+        out,
+        cache=EmbeddingCache(),
+    )
     return out, news, Ranker.load(out, news, EmbeddingCache())
 
 
@@ -46,7 +51,10 @@ def test_description_is_blended_with_history(trained):
     pool = [i for i in news if i not in history]
     imp = Impression("1", "u", "", history, pool)
     text = {"u": "I follow soccer and football news"}
-    mean_rank = lambda scores: np.mean([r for r, i in zip(ranks(scores), pool) if news[i].category == "soccer"])
+
+    def mean_rank(scores):
+        return np.mean([r for r, i in zip(ranks(scores), pool) if news[i].category == "soccer"])
+
     assert mean_rank(ranker.score([imp], text)[0]) < mean_rank(ranker.score([imp])[0]) - 10
     # with history the text is blended in, not a replacement: finance still leads
     top = [n for n, _, _ in ranker.recommend(history, k=5, interest_text=text["u"], topics=["soccer", "finance"])]
@@ -70,7 +78,19 @@ def test_template_and_llm_explanations_are_grounded(trained):
 
 def test_recommend_command_for_a_new_user(trained, tiny_world):
     model, _, _ = trained
-    result = CliRunner().invoke(app, ["recommend", "--model", str(model), "--news", str(tiny_world),
-                                      "--interests", "I follow tennis and markets", "-k", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            "--model",
+            str(model),
+            "--news",
+            str(tiny_world),
+            "--interests",
+            "I follow tennis and markets",
+            "-k",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output.count("(score") == 3 and "Matches your interest" in result.output

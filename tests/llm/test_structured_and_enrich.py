@@ -18,8 +18,12 @@ from newsrec.llm.structured import parse_json_object
 from tests.llm.conftest import ScriptedLLM, needs_llama
 
 NEWS = News("N1", "Lakers beat the Celtics in overtime thriller", "sports", "basketball", "A close game.")
-GOOD = json.dumps({"summary": "The Lakers won a close overtime game against the Celtics.",
-                   "keywords": ["Lakers", "Celtics", "overtime"]})
+GOOD = json.dumps(
+    {
+        "summary": "The Lakers won a close overtime game against the Celtics.",
+        "keywords": ["Lakers", "Celtics", "overtime"],
+    }
+)
 
 
 def test_json_is_found_inside_prose_and_fences():
@@ -73,18 +77,23 @@ def test_enrichment_file_roundtrip_and_news_text(tmp_path):
     assert news["N1"].summary == "The Lakers won." and news["N1"].keywords == "Lakers, NBA, win"
     assert news["N2"].summary == ""
     (tmp_path / "bad.jsonl").write_text('{"news_id": "N1", "summary": "x"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         read_enrichments(tmp_path / "bad.jsonl")
 
 
 def test_profile_fallback_counts_categories():
-    history = [NEWS, News("N3", "Knicks sign a guard", "sports", "basketball"), News("N4", "Rates", "finance", "markets")]
+    history = [
+        NEWS,
+        News("N3", "Knicks sign a guard", "sports", "basketball"),
+        News("N4", "Rates", "finance", "markets"),
+    ]
     profile = build_profile(ScriptedLLM(["?", "?", "?"]), history, ["I love basketball"])
     assert not profile.from_llm and profile.topics[:2] == ["sports", "basketball"]
     assert "I love basketball" in profile.profile
 
 
 @needs_llama
+@pytest.mark.slow
 def test_smollm2_enriches_and_profiles_for_real(smollm2, tmp_path):
     news = [NEWS, News("N5", "Apple unveils a foldable phone", "tech", "gadgets", "The phone folds in half.")]
     out = enrich_news(smollm2, news, LLMCache(tmp_path / "c.sqlite"), progress=False)

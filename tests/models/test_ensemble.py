@@ -47,6 +47,8 @@ def test_tuned_weights_and_the_learned_layer_actually_learn(members, tiny_world)
     torch.manual_seed(0)
     untrained = FusionLayer(len(rankers))
     assert learned.layer is not None
-    moved = [not torch.equal(a, b) for a, b in zip(learned.layer.state_dict().values(), untrained.state_dict().values())]
+    moved = [
+        not torch.equal(a, b) for a, b in zip(learned.layer.state_dict().values(), untrained.state_dict().values())
+    ]
     assert all(moved)  # trained from the same start, so every tensor moved
     assert auc(learned) > 0.5

@@ -9,8 +9,9 @@ NEWS = {"N1": News("N1", "Lakers win the opener"), "N2": News("N2", "Fed cuts ra
 
 
 def test_the_strongest_history_items_and_topics_are_kept_in_order():
-    reason = reason_from_matches(["N1", "N2", "N3"], np.array([0.2, 0.9, 0.5]), 0.7, ["nba", "rates", "f1"],
-                                 np.array([0.1, 0.3, 0.2]), top=2)
+    reason = reason_from_matches(
+        ["N1", "N2", "N3"], np.array([0.2, 0.9, 0.5]), 0.7, ["nba", "rates", "f1"], np.array([0.1, 0.3, 0.2]), top=2
+    )
     assert [n for n, _ in reason.matched] == ["N2", "N3"] and [t for t, _ in reason.topics] == ["rates", "f1"]
     assert reason.popularity == 0.7
     assert reason_from_matches([], np.zeros(0), 0.0).matched == []
@@ -26,5 +27,9 @@ def test_the_template_names_the_strongest_fact_and_never_a_weak_one():
 
 def test_interest_text_splits_into_topics():
     assert interest_topics("I follow the NBA and electric cars, cooking;  and jazz") == [
-        "I follow the NBA", "electric cars", "cooking", "jazz"]
+        "I follow the NBA",
+        "electric cars",
+        "cooking",
+        "jazz",
+    ]
     assert interest_topics("  ") == []

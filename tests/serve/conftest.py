@@ -27,23 +27,35 @@ KEYS = "news-key:news,user-key:users,admin-key:admin"
 NEWS_KEY = {"Authorization": "Bearer news-key"}
 USER_KEY = {"Authorization": "Bearer user-key"}
 ADMIN_KEY = {"Authorization": "Bearer admin-key"}
-NO_LIMITS = {"NEWSREC_RATE_LIMIT": "1000000/minute", "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",
-             "NEWSREC_AUTH_FAILURE_LIMIT": "1000000/minute"}
-needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)")
+NO_LIMITS = {
+    "NEWSREC_RATE_LIMIT": "1000000/minute",
+    "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",
+    "NEWSREC_AUTH_FAILURE_LIMIT": "1000000/minute",
+}
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL, reason="NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)"
+)
 
 
 @pytest.fixture(scope="session")
 def model_dir(tiny_world, tmp_path_factory):
     out = tmp_path_factory.mktemp("served-model")
-    train(load_config(epochs=1, user_encoder="mean"), read_news(tiny_world), read_behaviors(tiny_world / "train"), out,
-          cache=EmbeddingCache())
+    train(
+        load_config(epochs=1, user_encoder="mean"),
+        read_news(tiny_world),
+        read_behaviors(tiny_world / "train"),
+        out,
+        cache=EmbeddingCache(),
+    )
     return out
 
 
 def fresh_postgres() -> str:
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS events, interests, news, user_deletions, service_meta, alembic_version"))
+        conn.execute(
+            text("DROP TABLE IF EXISTS events, interests, news, user_deletions, service_meta, alembic_version")
+        )
     engine.dispose()
     return POSTGRES_URL
 
@@ -59,8 +71,9 @@ def db_url(request, tmp_path):
 
 def make_client(model_dir, db_url, tmp_path, raise_server_exceptions=True, **extra) -> TestClient:
     """An app in this process: several of them on one database behave like several workers."""
-    settings = ServiceSettings(model_dir=model_dir, db_url=db_url, api_keys=KEYS,
-                               log_file=tmp_path / "service.log", **extra)
+    settings = ServiceSettings(
+        model_dir=model_dir, db_url=db_url, api_keys=KEYS, log_file=tmp_path / "service.log", **extra
+    )
     return TestClient(create_app(settings), raise_server_exceptions=raise_server_exceptions)
 
 
@@ -83,15 +96,38 @@ def free_port() -> int:
 class Server:
     """`newsrec serve` as a user runs it: a real process (a supervisor and workers) on a real port."""
 
-    def __init__(self, model_dir: Path, db_url: str, log: Path, workers: int = 1, port: int | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        model_dir: Path,
+        db_url: str,
+        log: Path,
+        workers: int = 1,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log.open("a")
-        command = [sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model_dir), "--db", db_url,
-                   "--port", str(self.port), "--workers", str(workers)]
-        self.process = subprocess.Popen(command, env={**os.environ, "NEWSREC_API_KEYS": KEYS, **(env or {})},
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "newsrec.cli.main",
+            "serve",
+            "--model",
+            str(model_dir),
+            "--db",
+            db_url,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env={**os.environ, "NEWSREC_API_KEYS": KEYS, **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 120) -> "Server":
         deadline = time.time() + timeout
@@ -134,4 +170,4 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited

@@ -4,9 +4,11 @@ from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, news_items
 
 
 def seed(client):
-    items = (news_items(5, 0, "sports", "Lakers win basketball game number {i}")
-             + news_items(5, 10, "finance", "Stock markets rally as interest rates fall, day {i}")
-             + news_items(5, 20, "food", "An easy pasta recipe for busy weeknights, number {i}"))
+    items = (
+        news_items(5, 0, "sports", "Lakers win basketball game number {i}")
+        + news_items(5, 10, "finance", "Stock markets rally as interest rates fall, day {i}")
+        + news_items(5, 20, "food", "An easy pasta recipe for busy weeknights, number {i}")
+    )
     r = client.post("/v1/news", json={"items": items}, headers=NEWS_KEY)
     assert r.status_code == 200 and r.json() == {"stored": 15}
 
@@ -31,11 +33,13 @@ def test_health_and_openapi_need_no_key(client):
 
 
 def test_auth_matrix(client):
-    routes = [("post", "/v1/news", {"json": {"items": news_items(1)}}, "news"),
-              ("get", "/v1/users/u1/recommendations", {}, "users"),
-              ("get", "/v1/users/u1/profile", {}, "users"),
-              ("put", "/v1/users/u1/interests", {"json": {"text": "tennis"}}, "users"),
-              ("delete", "/v1/users/u1", {}, "users")]
+    routes = [
+        ("post", "/v1/news", {"json": {"items": news_items(1)}}, "news"),
+        ("get", "/v1/users/u1/recommendations", {}, "users"),
+        ("get", "/v1/users/u1/profile", {}, "users"),
+        ("put", "/v1/users/u1/interests", {"json": {"text": "tennis"}}, "users"),
+        ("delete", "/v1/users/u1", {}, "users"),
+    ]
     keys = {"news": NEWS_KEY, "users": USER_KEY}
     for method, path, kwargs, scope in routes:
         assert getattr(client, method)(path, **kwargs).status_code == 401
@@ -69,9 +73,16 @@ def test_events_are_idempotent_and_unknown_news_is_reported(client):
     seed(client)
     assert click(client, "e1", "u1", "L0").json() == {"stored": 1, "duplicates": []}
     assert click(client, "e1", "u1", "L0").json() == {"stored": 0, "duplicates": ["e1"]}
-    r = client.post("/v1/events", json={"events": [
-        {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"},
-        {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"}]}, headers=USER_KEY)
+    r = client.post(
+        "/v1/events",
+        json={
+            "events": [
+                {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"},
+                {"event_id": "e2", "user_id": "u1", "news_id": "L1", "type": "like"},
+            ]
+        },
+        headers=USER_KEY,
+    )
     assert r.json() == {"stored": 1, "duplicates": ["e2"]}
     r = click(client, "e3", "u1", "NOPE")
     assert r.status_code == 409 and r.json()["unknown_news_ids"] == ["NOPE"]
@@ -79,8 +90,11 @@ def test_events_are_idempotent_and_unknown_news_is_reported(client):
 
 
 def test_validation_errors_name_the_field(client):
-    r = client.post("/v1/events", json={"events": [{"event_id": "x", "user_id": "u", "news_id": "L0", "type": "love"}]},
-                    headers=USER_KEY)
+    r = client.post(
+        "/v1/events",
+        json={"events": [{"event_id": "x", "user_id": "u", "news_id": "L0", "type": "love"}]},
+        headers=USER_KEY,
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "type"
     r = client.post("/v1/news", json={"items": [{"id": "N1"}]}, headers=NEWS_KEY)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "title"

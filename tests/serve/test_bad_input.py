@@ -30,14 +30,17 @@ def test_repeated_ids_in_one_news_batch_are_a_conflict(client):
     assert r.status_code == 409 and "L0" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("body", [
-    b'{"items": [{"id": "n1", "title": "bad \\ud800 text"}]}',  # lone surrogate in a value
-    b'{"items": [{"id": "n1", "title": "nul \\u0000 here"}]}',  # NUL: PostgreSQL refuses it
-    b'{"items": [{"id": "n1", "title": "ok", "\\udfff": 1}]}',  # lone surrogate in a key
-    b'{"items": [{"id": "n1", "title": "ok", "published_at": 0}]}',  # a number, not a time
-    b'{"items": [{"id": "n1", "title": "ok", "published_at": "1900-01-01T00:00:00Z"}]}',
-    b'{"items": [{"id": "n1", "title": "ok"}',  # malformed JSON
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"items": [{"id": "n1", "title": "bad \\ud800 text"}]}',  # lone surrogate in a value
+        b'{"items": [{"id": "n1", "title": "nul \\u0000 here"}]}',  # NUL: PostgreSQL refuses it
+        b'{"items": [{"id": "n1", "title": "ok", "\\udfff": 1}]}',  # lone surrogate in a key
+        b'{"items": [{"id": "n1", "title": "ok", "published_at": 0}]}',  # a number, not a time
+        b'{"items": [{"id": "n1", "title": "ok", "published_at": "1900-01-01T00:00:00Z"}]}',
+        b'{"items": [{"id": "n1", "title": "ok"}',  # malformed JSON
+    ],
+)
 def test_invalid_bodies_get_a_422_naming_the_field(client, body):
     r = post_raw(client, "/v1/news", body)
     assert r.status_code == 422, r.text
@@ -58,22 +61,35 @@ def test_errors_never_echo_what_was_sent(client):
 
 
 def test_times_are_strings_kept_in_utc_and_never_in_the_future(client):
-    r = client.post("/v1/news", json={"items": [{"id": "F1", "title": "Fresh for ever?",
-                                                 "published_at": "9999-01-01T00:00:00Z"}]}, headers=NEWS_KEY)
+    r = client.post(
+        "/v1/news",
+        json={"items": [{"id": "F1", "title": "Fresh for ever?", "published_at": "9999-01-01T00:00:00Z"}]},
+        headers=NEWS_KEY,
+    )
     assert r.status_code == 200
     service = client.app.state.service
     assert service.published["F1"].year < 9999  # taken as now: it ages like any other item
     seed(client)
-    r = client.post("/v1/events", json={"events": [{"event_id": "t1", "user_id": "u", "news_id": "L0", "type": "click",
-                                                    "ts": "2026-01-01T10:00:00+05:00"}]}, headers=USER_KEY)
+    r = client.post(
+        "/v1/events",
+        json={
+            "events": [
+                {"event_id": "t1", "user_id": "u", "news_id": "L0", "type": "click", "ts": "2026-01-01T10:00:00+05:00"}
+            ]
+        },
+        headers=USER_KEY,
+    )
     assert r.status_code == 200
     with service.sessions() as session:
         from newsrec.store.repository import user_events
 
         stored = user_events(session, "u")[0].ts
     assert (stored.hour, stored.minute) == (5, 0)  # 10:00 at +05:00 is 05:00 UTC, not 10:00
-    bad = client.post("/v1/events", json={"events": [{"event_id": "t2", "user_id": "u", "news_id": "L0",
-                                                      "type": "click", "ts": 0}]}, headers=USER_KEY)
+    bad = client.post(
+        "/v1/events",
+        json={"events": [{"event_id": "t2", "user_id": "u", "news_id": "L0", "type": "click", "ts": 0}]},
+        headers=USER_KEY,
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["loc"][-1] == "ts"
 
 
@@ -93,6 +109,7 @@ def test_unknown_news_in_events_is_a_conflict_listing_them(client):
 
 def test_a_failing_route_is_a_500_that_is_logged_and_counted(model_dir, tmp_path, monkeypatch):
     with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, raise_server_exceptions=False) as c:
+
         def broken(*_, **__):
             raise RuntimeError("the private title 'Quokka secrets'")
 
@@ -100,7 +117,9 @@ def test_a_failing_route_is_a_500_that_is_logged_and_counted(model_dir, tmp_path
         r = c.get("/v1/users/u/recommendations", headers=USER_KEY)
         assert r.status_code == 500 and "Quokka" not in r.text
         metrics = c.get("/metrics").text
-        assert 'newsrec_requests_total{method="GET",route="/v1/users/{user_id}/recommendations",status="500"}' in metrics
+        assert (
+            'newsrec_requests_total{method="GET",route="/v1/users/{user_id}/recommendations",status="500"}' in metrics
+        )
     log = (tmp_path / "service.log").read_text()
     assert "GET /v1/users/{user_id}/recommendations 500" in log and "Quokka" not in log
 

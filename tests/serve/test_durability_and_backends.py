@@ -10,6 +10,7 @@ import pytest
 from tests.serve.conftest import NEWS_KEY, USER_KEY, Server, make_client, news_items
 
 
+@pytest.mark.slow
 def test_nothing_acknowledged_is_lost_when_the_server_is_killed(model_dir, tmp_path):
     db = tmp_path / "crash.sqlite"
     server = Server(model_dir, f"sqlite:///{db}", tmp_path / "server.log").wait_ready()
@@ -42,8 +43,13 @@ def test_milvus_lite_backend_ranks_like_faiss(model_dir, tmp_path):
     assert list(milvus.search(query, 10)[1]) == list(faiss.search(query, 10)[1])
     assert 7 not in milvus.search(vectors[7], 50)[1]
 
-    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, index="milvus",
-                     milvus_uri=str(tmp_path / "service-milvus.db")) as client:
+    with make_client(
+        model_dir,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        tmp_path,
+        index="milvus",
+        milvus_uri=str(tmp_path / "service-milvus.db"),
+    ) as client:
         client.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
         r = client.get("/v1/users/x/recommendations?k=3", headers=USER_KEY)
         assert r.status_code == 200 and len(r.json()["items"]) == 3

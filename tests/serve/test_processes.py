@@ -12,25 +12,29 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, alive, news_items
 
+pytestmark = pytest.mark.slow  # real server processes
 MB = 1_000_000
 
 
 def rss_mb(pid: int) -> float:
-    status = open(f"/proc/{pid}/status").read()
+    status = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1000
 
 
 def chunked_upload(port: int, headers: str, total: int, chunk: int = 64 * 1024) -> tuple[bytes, int]:
     """Stream a chunked body of up to `total` bytes; stop when the server answers. (reply, bytes sent)."""
     sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(f"POST /v1/news HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                 f"Content-Type: application/json\r\n{headers}\r\n".encode())
+    sock.sendall(
+        f"POST /v1/news HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: application/json\r\n{headers}\r\n".encode()
+    )
     sent, payload = 0, b'{"items": [' + b" " * (chunk - 11)
     sock.setblocking(False)
     try:
@@ -70,7 +74,9 @@ def test_big_chunked_bodies_are_refused_while_streaming_and_cost_no_memory(serve
     reply, sent = chunked_upload(server.port, "Authorization: Bearer news-key\r\n", 200 * MB)
     assert reply.startswith(b"HTTP/1.1 413") and b"smaller batches" in reply and sent < 20 * MB
     assert sum(rss_mb(p) for p in server.workers()) - before < 50
-    big = httpx.post(f"{server.url}/v1/news", content=b"x" * (2 * MB), headers={**NEWS_KEY, "Content-Type": "application/json"})
+    big = httpx.post(
+        f"{server.url}/v1/news", content=b"x" * (2 * MB), headers={**NEWS_KEY, "Content-Type": "application/json"}
+    )
     assert big.status_code == 413 and len(big.content) < 500
 
 
@@ -87,11 +93,19 @@ def test_connections_that_never_finish_their_headers_are_closed(server):
 def test_metrics_add_up_over_every_worker(server):
     with httpx.Client(base_url=server.url) as c:  # one keep-alive connection: always the same worker
         first = c.get("/metrics").text
-    count = int(sum(float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', first)) or 0)
+    count = int(
+        sum(
+            float(m)
+            for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', first)
+        )
+        or 0
+    )
     for _ in range(30):
         httpx.get(f"{server.url}/health")  # new connections: spread over both workers
     text = httpx.get(f"{server.url}/metrics").text
-    total = sum(float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', text))
+    total = sum(
+        float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', text)
+    )
     assert total == count + 30
 
 
@@ -104,8 +118,10 @@ def test_rate_limits_answer_429_with_retry_after(model_dir, tmp_path):
             r = other.get("/health")
             assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 60
         with httpx.Client(base_url=server.url, transport=httpx.HTTPTransport(local_address="127.0.0.3")) as guesser:
-            codes = [guesser.get("/v1/users/u/profile", headers={"Authorization": f"Bearer guess-{i}"}).status_code
-                     for i in range(4)]
+            codes = [
+                guesser.get("/v1/users/u/profile", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+                for i in range(4)
+            ]
             assert codes == [401, 401, 401, 429]
             r = guesser.get("/v1/users/u/profile", headers=USER_KEY)
             assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # locked out for the window
@@ -117,8 +133,10 @@ def post_events_until_killed(base: str, prefix: str, stop: threading.Event) -> l
     with httpx.Client(base_url=base, timeout=10) as c:
         i = 0
         while not stop.is_set():
-            batch = [{"event_id": f"{prefix}-{i}-{j}", "user_id": f"{prefix}-user", "news_id": f"L{j % 3}",
-                      "type": "click"} for j in range(10)]
+            batch = [
+                {"event_id": f"{prefix}-{i}-{j}", "user_id": f"{prefix}-user", "news_id": f"L{j % 3}", "type": "click"}
+                for j in range(10)
+            ]
             try:
                 if c.post("/v1/events", json={"events": batch}, headers=USER_KEY).status_code == 200:
                     acked += [e["event_id"] for e in batch]
@@ -154,7 +172,9 @@ def test_kill_9_of_the_supervisor_loses_nothing_acknowledged_and_leaves_no_orpha
             ids = [e for e in acked if e.startswith(prefix + "-")]
             events = [{"event_id": e, "user_id": f"{prefix}-user", "news_id": "L0", "type": "click"} for e in ids]
             for start in range(0, len(events), 500):
-                r = httpx.post(f"{again.url}/v1/events", json={"events": events[start:start + 500]}, headers=ADMIN_KEY)
+                r = httpx.post(
+                    f"{again.url}/v1/events", json={"events": events[start : start + 500]}, headers=ADMIN_KEY
+                )
                 assert r.json()["stored"] == 0  # every acknowledged event was already there
     rows = sqlite3.connect(db).execute("SELECT COUNT(*), COUNT(DISTINCT user_id || event_id) FROM events").fetchone()
     assert rows[0] == rows[1]

@@ -28,12 +28,15 @@ def test_a_user_token_reaches_its_own_user_only(client):
     assert client.post("/v1/events", json=event("alice"), headers=alice).status_code == 200
     assert client.get("/v1/users/alice/profile", headers=alice).json()["history"] == ["L0"]
     assert client.get("/v1/users/alice/recommendations", headers=alice).status_code == 200
-    for method, path, kwargs in [("get", "/v1/users/bob/profile", {}), ("get", "/v1/users/bob/recommendations", {}),
-                                 ("put", "/v1/users/bob/interests", {"json": {"text": "x"}}),
-                                 ("delete", "/v1/users/bob", {}),
-                                 ("post", "/v1/events", {"json": event("bob", "e2")}),
-                                 ("post", "/v1/news", {"json": {"items": news_items(1)}}),
-                                 ("post", "/v1/users/alice/tokens", {})]:  # a token cannot mint tokens
+    for method, path, kwargs in [
+        ("get", "/v1/users/bob/profile", {}),
+        ("get", "/v1/users/bob/recommendations", {}),
+        ("put", "/v1/users/bob/interests", {"json": {"text": "x"}}),
+        ("delete", "/v1/users/bob", {}),
+        ("post", "/v1/events", {"json": event("bob", "e2")}),
+        ("post", "/v1/news", {"json": {"items": news_items(1)}}),
+        ("post", "/v1/users/alice/tokens", {}),
+    ]:  # a token cannot mint tokens
         r = getattr(client, method)(path, headers=alice, **kwargs)
         assert r.status_code == 403, (method, path, r.text)
         assert r.json()["detail"]
@@ -47,8 +50,12 @@ def test_news_keys_cannot_mint_and_tampered_or_expired_tokens_are_refused(client
     assert client.post("/v1/users/alice/tokens", headers=NEWS_KEY).status_code == 403
     token = mint(client, "alice")["Authorization"].split()[1]
     header, payload, signature = token.split(".")
-    forged = jwt.encode({"sub": "bob", "aud": "newsrec-user", "exp": datetime.now(timezone.utc) + timedelta(hours=1)},
-                        "guessed-secret-" + "g" * 32, algorithm="HS256", headers=jwt.get_unverified_header(token))
+    forged = jwt.encode(
+        {"sub": "bob", "aud": "newsrec-user", "exp": datetime.now(timezone.utc) + timedelta(hours=1)},
+        "guessed-secret-" + "g" * 32,
+        algorithm="HS256",
+        headers=jwt.get_unverified_header(token),
+    )
     for bad in [f"{header}.{payload}.{signature[:-2]}xx", forged, "not-a-token", token + "x"]:
         r = client.get("/v1/users/bob/profile", headers={"Authorization": f"Bearer {bad}"})
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
@@ -56,8 +63,9 @@ def test_news_keys_cannot_mint_and_tampered_or_expired_tokens_are_refused(client
     expired, _ = authenticator.mint("alice", 60)
     claims = jwt.decode(expired, options={"verify_signature": False})
     secret = client.app.state.service.secret
-    stale = jwt.encode({**claims, "exp": claims["iat"] - 1}, secret, algorithm="HS256",
-                       headers=jwt.get_unverified_header(expired))
+    stale = jwt.encode(
+        {**claims, "exp": claims["iat"] - 1}, secret, algorithm="HS256", headers=jwt.get_unverified_header(expired)
+    )
     assert client.get("/v1/users/alice/profile", headers={"Authorization": f"Bearer {stale}"}).status_code == 401
 
 
@@ -82,8 +90,7 @@ def test_rotated_secrets_are_accepted_until_they_are_removed(model_dir, tmp_path
     with make_client(model_dir, db, tmp_path, token_secrets=f"{NEW},{OLD}") as rotated:
         assert rotated.get("/v1/users/alice/profile", headers=token).status_code == 200  # grace period
         fresh = mint(rotated, "alice")
-        claims = jwt.decode(fresh["Authorization"].split()[1], NEW, algorithms=["HS256"],
-                            audience="newsrec-user")
+        claims = jwt.decode(fresh["Authorization"].split()[1], NEW, algorithms=["HS256"], audience="newsrec-user")
         assert claims["sub"] == "alice"  # the first secret signs
     with make_client(model_dir, db, tmp_path, token_secrets=NEW) as after:
         assert after.get("/v1/users/alice/profile", headers=token).status_code == 401

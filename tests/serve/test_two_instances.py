@@ -10,13 +10,23 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from newsrec.store.db import make_engine
-from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, fresh_postgres, needs_postgres, news_items
+from tests.serve.conftest import (
+    ADMIN_KEY,
+    NEWS_KEY,
+    NO_LIMITS,
+    USER_KEY,
+    Server,
+    fresh_postgres,
+    needs_postgres,
+    news_items,
+)
 from tests.serve.test_processes import post_events_until_killed
 
-pytestmark = needs_postgres
+pytestmark = [pytest.mark.slow, needs_postgres]
 
 
 def recs(server, user, k=10):
@@ -30,8 +40,9 @@ def test_two_instances_share_every_promise(model_dir, tmp_path):
     a = Server(model_dir, url, tmp_path / "a.log", env=NO_LIMITS)
     b = Server(model_dir, url, tmp_path / "b.log", workers=2, env=NO_LIMITS)  # both migrate the fresh database
     with a.wait_ready(), b.wait_ready():
-        items = (news_items(4, 0, "sports", "Lakers win basketball game number {i}")
-                 + news_items(4, 10, "finance", "Stock markets rally as interest rates fall, day {i}"))
+        items = news_items(4, 0, "sports", "Lakers win basketball game number {i}") + news_items(
+            4, 10, "finance", "Stock markets rally as interest rates fall, day {i}"
+        )
         assert httpx.post(f"{a.url}/v1/news", json={"items": items}, headers=NEWS_KEY).json() == {"stored": 8}
         assert len(recs(b, "reader")) == 8  # posted to A, recommendable on B
 

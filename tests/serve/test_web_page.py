@@ -13,7 +13,10 @@ import pytest
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, Server, news_items
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
+]
 
 
 def non_blank(png: bytes) -> bool:
@@ -27,8 +30,9 @@ def non_blank(png: bytes) -> bool:
 def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model_dir, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with Server(model_dir, f"sqlite:///{tmp_path / 'web.sqlite'}", tmp_path / "server.log") as server:
-        items = (news_items(4, 0, "sports", "Lakers win basketball game number {i}")
-                 + news_items(4, 10, "food", "An easy pasta recipe for busy weeknights, number {i}"))
+        items = news_items(4, 0, "sports", "Lakers win basketball game number {i}") + news_items(
+            4, 10, "food", "An easy pasta recipe for busy weeknights, number {i}"
+        )
         httpx.post(f"{server.url}/v1/news", json={"items": items}, headers=NEWS_KEY)
         token = httpx.post(f"{server.url}/v1/users/web-reader/tokens", headers=ADMIN_KEY).json()["token"]
         with sync_api.sync_playwright() as p:
@@ -49,7 +53,8 @@ def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model
             clicked = titles[0]
             page.locator("#recs li .title").first.click()
             page.wait_for_function(  # the clicked title leaves the list (it may stay in explanations)
-                f"![...document.querySelectorAll('#recs .title')].some(e => e.innerText === {clicked!r})")
+                f"![...document.querySelectorAll('#recs .title')].some(e => e.innerText === {clicked!r})"
+            )
             second = page.screenshot(path=str(tmp_path / "after.png"))
             after = page.locator("#recs li .title").all_inner_texts()
             assert len(after) == 7 and clicked not in after

@@ -19,20 +19,26 @@ def test_sequence_numbers_are_never_reused_after_migrating_an_old_database(tmp_p
     command.upgrade(config, "0001")  # a database made before the change feed
     with sqlite3.connect(path) as db:
         for i in (1, 2, 3):
-            db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES (?, 'u', 'n', 'click', "
-                       "'2026-01-01')", [f"e{i}"])
+            db.execute(
+                "INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES (?, 'u', 'n', 'click', '2026-01-01')",
+                [f"e{i}"],
+            )
         db.execute("DELETE FROM events WHERE seq = 3")
     migrate(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
         assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2]  # rows and seq kept
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e4', 'u', 'n', 'click', "
-                   "'2026-01-01')")
+        db.execute(
+            "INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e4', 'u', 'n', 'click', '2026-01-01')"
+        )
         db.execute("DELETE FROM events WHERE event_id = 'e4'")
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e5', 'u', 'n', 'click', "
-                   "'2026-01-01')")
+        db.execute(
+            "INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e5', 'u', 'n', 'click', '2026-01-01')"
+        )
         assert [r[0] for r in db.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2, 4]  # 3 died before
-        db.execute("INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e1', 'other', 'n', 'click', "
-                   "'2026-01-01')")  # event ids are unique per user now
+        db.execute(
+            "INSERT INTO events (event_id, user_id, news_id, type, ts) VALUES ('e1', 'other', 'n', 'click', "
+            "'2026-01-01')"
+        )  # event ids are unique per user now
 
 
 def test_processes_migrating_one_fresh_database_at_once_do_not_collide(tmp_path):

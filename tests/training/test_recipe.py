@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from newsrec.config import ConfigError, load_config
+from newsrec.config import load_config
 from newsrec.data.mind import read_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.training.recipe import train
@@ -25,8 +25,14 @@ def test_samples_put_the_click_first_with_k_non_clicks(tiny_world):
 def test_training_lowers_the_loss_and_writes_its_artifacts(tiny_world, tmp_path):
     news = read_news(tiny_world)
     config = load_config(epochs=4, patience=4, user_encoder="nrms", scorer="bilinear", lr=3e-3)
-    result = train(config, news, read_behaviors(tiny_world / "train"), tmp_path / "m",
-                   valid_impressions=read_behaviors(tiny_world / "dev"), cache=EmbeddingCache())
+    result = train(
+        config,
+        news,
+        read_behaviors(tiny_world / "train"),
+        tmp_path / "m",
+        valid_impressions=read_behaviors(tiny_world / "dev"),
+        cache=EmbeddingCache(),
+    )
     losses = [h["train_loss"] for h in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0] * 0.9
     for name in ("model.pt", "config.json", "popularity.json", "metrics.jsonl", "training_curve.png", "checkpoint.pt"):
@@ -43,7 +49,9 @@ def test_a_stopped_run_resumes_where_it_ended(tiny_world, tmp_path):
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
     assert resumed.history[0] == first.history[0]  # epoch 1 was not run again
     straight = train(load_config(epochs=3), news, imps, tmp_path / "straight", cache=EmbeddingCache())
-    assert [h["train_loss"] for h in straight.history] == pytest.approx([h["train_loss"] for h in resumed.history], rel=1e-4)
+    assert [h["train_loss"] for h in straight.history] == pytest.approx(
+        [h["train_loss"] for h in resumed.history], rel=1e-4
+    )
     with pytest.raises(ValueError, match="other settings"):
         train(load_config(epochs=3, lr=0.5), news, imps, tmp_path / "m", cache=EmbeddingCache())
 
@@ -58,17 +66,3 @@ def test_finetuning_trains_only_the_top_layers(tiny_world, tmp_path):
 
     base = dict(PLM("all-MiniLM-L6-v2").named_parameters())
     assert any(not torch.equal(v, base[k]) for k, v in saved.items())
-
-
-def test_config_file_then_flags(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text("epochs: 3\nuser-encoder: mean\nlr: 0.01\n")
-    config = load_config(path, lr=0.5, negatives=None)
-    assert (config.epochs, config.user_encoder, config.lr, config.negatives) == (3, "mean", 0.5, 4)
-    with pytest.raises(ConfigError, match="--user-encoder: Input should be .mean. or .nrms."):
-        load_config(user_encoder="lstm")
-    with pytest.raises(ConfigError, match="--negatives"):
-        load_config(negatives=0)
-    path.write_text("epoch: 3\n")
-    with pytest.raises(ConfigError, match="--epoch: Extra inputs"):
-        load_config(path)

@@ -19,11 +19,14 @@ from newsrec.models.ranker import Ranker
 from newsrec.training.recipe import train
 
 
-@pytest.mark.parametrize("settings", [
-    {"finetune_layers": 1, "tuning": "lora", "adversarial": "fgm"},
-    {"finetune_layers": 1, "tuning": "adapter", "adversarial": "pgd", "adv_steps": 2},
-    {"adversarial": "pgd", "augment_prob": 0.3, "token_dropout": 0.2, "token_swap": 0.1, "remove_stopwords": True},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"finetune_layers": 1, "tuning": "lora", "adversarial": "fgm"},
+        {"finetune_layers": 1, "tuning": "adapter", "adversarial": "pgd", "adv_steps": 2},
+        {"adversarial": "pgd", "augment_prob": 0.3, "token_dropout": 0.2, "token_swap": 0.1, "remove_stopwords": True},
+    ],
+)
 def test_techniques_train_save_and_load_back(tiny_world, tmp_path, settings):
     news = read_news(tiny_world)
     imps, dev = read_behaviors(tiny_world / "train")[:40], read_behaviors(tiny_world / "dev")[:30]
@@ -33,7 +36,9 @@ def test_techniques_train_save_and_load_back(tiny_world, tmp_path, settings):
     summary = json.loads((tmp_path / "m" / "train_summary.json").read_text())
     assert summary["trainable_parameters"] == result.trainable_parameters > 0
     ranker = Ranker.load(tmp_path / "m", news, EmbeddingCache())  # the saved config rebuilds the encoder
-    assert ranker.spec.model_dump() == {k: v for k, v in config.model_dump().items() if k in type(ranker.spec).model_fields}
+    assert ranker.spec.model_dump() == {
+        k: v for k, v in config.model_dump().items() if k in type(ranker.spec).model_fields
+    }
     metrics = evaluate_scores(dev, ranker.score(dev), news, ranker.stats)
     assert metrics["auc"] == pytest.approx(result.best_valid["auc"], abs=1e-4)
 
@@ -44,6 +49,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tiny_world, tmp_path):
     """torchrun with 2 CPU processes (gloo) takes the same steps as one process on the whole batch.
 
@@ -54,14 +60,43 @@ def test_two_process_ddp_matches_one_process(tiny_world, tmp_path):
     the learning rate, so they are held to lr x steps (what such noise can add up to).
     """
     newsrec = str(Path(sys.executable).parent / "newsrec")
-    args = ["train", "--news", str(tiny_world), "--behaviors", str(tiny_world / "train"), "--valid",
-            str(tiny_world / "dev"), "--epochs", "2", "--batch-size", "16", "--user-encoder", "mean",
-            "--set", "quantize=none", "--set", "train_precision=fp32"]  # the tolerance below is for fp32
+    args = [
+        "train",
+        "--news",
+        str(tiny_world),
+        "--behaviors",
+        str(tiny_world / "train"),
+        "--valid",
+        str(tiny_world / "dev"),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--user-encoder",
+        "mean",
+        "--set",
+        "quantize=none",
+        "--set",
+        "train_precision=fp32",
+    ]  # the tolerance below is for fp32
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([newsrec, *args, "--out", str(tmp_path / "one")], check=True, env=env, capture_output=True)
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          f"--master_port={_free_port()}", newsrec, *args, "--out", str(tmp_path / "two")],
-                         env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={_free_port()}",
+            newsrec,
+            *args,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "train_summary.json").read_text())["processes"] == 2
     one = torch.load(tmp_path / "one" / "model.pt", weights_only=True)["recommender"]

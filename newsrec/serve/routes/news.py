@@ -26,7 +26,8 @@ def post_news(batch: NewsBatch, svc: Service, request: Request) -> IngestResult:
     check_batch(request, len(batch.items))
     repeated = sorted(i for i, n in Counter(n.id for n in batch.items).items() if n > 1)
     if repeated:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"news ids repeated in one batch: {', '.join(repeated[:10])}; "
-                            "send each item once")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"news ids repeated in one batch: {', '.join(repeated[:10])}; send each item once"
+        )
     records = [NewsRecord(n.id, n.title, n.category, n.subcategory, n.abstract, n.published_at) for n in batch.items]
     return IngestResult(stored=svc.add_news(records))

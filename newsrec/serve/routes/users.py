@@ -24,8 +24,9 @@ router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"], responses=ERROR
 
 
 @router.get("/recommendations")
-def get_recommendations(user_id: UserAccess, svc: Service,
-                        k: Annotated[int, Query(ge=1, le=100)] = 10) -> RecommendationsOut:
+def get_recommendations(
+    user_id: UserAccess, svc: Service, k: Annotated[int, Query(ge=1, le=100)] = 10
+) -> RecommendationsOut:
     """Top-k fresh, unread news with a one-line explanation; unknown users get cold-start picks."""
     items = [RecommendationOut(**vars(r)) for r in svc.recommend(user_id, k)]
     return RecommendationsOut(user_id=user_id, items=items)
@@ -51,8 +52,7 @@ def delete_user(user_id: UserAccess, svc: Service) -> DeletionOut:
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, dependencies=[Depends(require_scope("users"))])
-def post_token(user_id: UserIdPath, request: Request,
-               body: Annotated[TokenRequest | None, Body()] = None) -> TokenOut:
+def post_token(user_id: UserIdPath, request: Request, body: Annotated[TokenRequest | None, Body()] = None) -> TokenOut:
     """A short-lived token for one user (for their browser or app): it reaches only their own routes.
 
     Needs an API key with the users scope; a user token cannot mint tokens.
