@@ -87,6 +87,11 @@ class NewsRecommender(nn.Module):
         blended = nn.functional.normalize((1 - text_weight) * user + text_weight * text, dim=-1)
         return torch.where(has_text, torch.where(has_history, blended, text), user)
 
+    @property
+    def item_dim(self) -> int:
+        """Length of item and query vectors: what a vector index over items must hold."""
+        return self.config.dim + 1
+
     def query_vector(self, user: torch.Tensor) -> torch.Tensor:
         """(..., D) interest vectors -> (..., D + 1) queries [scale W u, 1]."""
         query = self.log_scale.exp() * self.apply_w(user)

@@ -41,8 +41,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             migrate(settings.database_url)
         engine = make_engine(settings.database_url)
         ranker = Ranker.load(settings.model_dir, {}, EmbeddingCache())
-        dim = ranker.table.vectors.shape[1] + 1  # the model's item vectors: [n, popularity]
-        index = make_index(settings.index, dim, settings.approximate_above, settings.milvus_uri)
+        index = make_index(settings.index, ranker.model.item_dim, settings.approximate_above, settings.milvus_uri)
         service = RecommenderService(
             ranker, engine, make_sessions(engine), index, settings.recency_days, settings.user_cache_size
         )

@@ -17,11 +17,15 @@ __all__ = ["Service", "Caller", "require_scope", "UserAccess"]
 bearer = HTTPBearer(auto_error=False, description="an API key, or a user token from POST /v1/users/{user_id}/tokens")
 
 
-def _service(request: Request) -> RecommenderService:
+# async: these only read what is already there, so they run on the event loop instead of taking
+# a thread-pool hop each (which cost about half the throughput at 100k news)
+
+
+async def _service(request: Request) -> RecommenderService:
     return request.app.state.service
 
 
-def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+async def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     return request.state.principal
 
 
@@ -32,7 +36,7 @@ Caller = Annotated[Principal, Depends(_caller)]
 def require_scope(scope: str):
     """An app key with `scope` (or admin); user tokens are refused."""
 
-    def check(caller: Caller) -> Principal:
+    async def check(caller: Caller) -> Principal:
         if not caller.has(scope):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs an API key with the '{scope}' scope")
         return caller
@@ -40,7 +44,7 @@ def require_scope(scope: str):
     return check
 
 
-def _user_access(user_id: UserIdPath, caller: Caller) -> str:
+async def _user_access(user_id: UserIdPath, caller: Caller) -> str:
     if not caller.may_act_for(user_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "this token belongs to another user, or the key lacks the 'users' scope"

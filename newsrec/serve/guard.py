@@ -8,22 +8,19 @@ It runs before any route reads a byte of the body:
 4. body size: a declared Content-Length over the limit is refused at once (413), and a chunked
    body is counted while it streams in and refused as soon as it passes the limit.
 
-Limits are moving windows kept in each worker process (`limits`); with N workers a client
-that spreads its connections can reach up to N times the configured rate.
+Limits are sliding windows kept in each worker process (`ratelimit.py`); with N workers a
+client that spreads its connections can reach up to N times the configured rate.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newsrec.serve.ratelimit import Rate, SlidingWindowLimiter
 from newsrec.serve.settings import ServiceSettings
 
 __all__ = ["Guard", "BodyTooLarge"]
@@ -38,27 +35,26 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: ServiceSettings):
         self.app = app
         self.max_body = settings.max_body_bytes
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.per_address = parse(settings.rate_limit)
-        self.per_caller = parse(settings.key_rate_limit)
-        self.auth_failures = parse(settings.auth_failure_limit)
+        self.per_address = SlidingWindowLimiter(Rate.parse(settings.rate_limit))
+        self.per_caller = SlidingWindowLimiter(Rate.parse(settings.key_rate_limit))
+        self.auth_failures = SlidingWindowLimiter(Rate.parse(settings.auth_failure_limit))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         address = (scope.get("client") or ("unknown", 0))[0]
-        if not self.limiter.hit(self.per_address, "address", address):
-            await self._too_many(send, self.per_address, "address", address)
+        if retry := self.per_address.hit(address):
+            await _too_many(send, retry)
             return
         if scope["path"].startswith("/v1/"):
-            if not self.limiter.test(self.auth_failures, "auth-failures", address):
-                await self._too_many(send, self.auth_failures, "auth-failures", address)
+            if retry := self.auth_failures.wait(address):
+                await _too_many(send, retry)
                 return
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             principal = scope["app"].state.authenticator.principal(header)
             if principal is None:
-                self.limiter.hit(self.auth_failures, "auth-failures", address)
+                self.auth_failures.hit(address)
                 await _reply(
                     send,
                     401,
@@ -66,8 +62,8 @@ class Guard:
                     {"www-authenticate": "Bearer"},
                 )
                 return
-            if not self.limiter.hit(self.per_caller, "caller", principal.name):
-                await self._too_many(send, self.per_caller, "caller", principal.name)
+            if retry := self.per_caller.hit(principal.name):
+                await _too_many(send, retry)
                 return
             scope.setdefault("state", {})["principal"] = principal
         declared = dict(scope["headers"]).get(b"content-length")
@@ -98,10 +94,10 @@ class Guard:
             if not started:
                 await _reply(send, 413, e.detail)
 
-    async def _too_many(self, send: Send, limit, *keys: str) -> None:
-        reset = self.limiter.get_window_stats(limit, *keys).reset_time
-        retry = max(1, math.ceil(reset - time.time()))
-        await _reply(send, 429, f"too many requests: retry in {retry} s", {"retry-after": str(retry)})
+
+async def _too_many(send: Send, wait: float) -> None:
+    retry = max(1, math.ceil(wait))
+    await _reply(send, 429, f"too many requests: retry in {retry} s", {"retry-after": str(retry)})
 
 
 async def _reply(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:

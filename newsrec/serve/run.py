@@ -85,6 +85,10 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 def _serve(settings: ServiceSettings, sock: socket.socket) -> None:
+    # OpenMP reads its thread count once, for every thread (FAISS searches in the request threads,
+    # which a per-thread omp_set_num_threads in the app's start-up would not reach)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(settings.threads)
     from newsrec.serve.app import create_app  # in the worker: the supervisor never loads the model
 
     protocol = type("Protocol", (HeaderTimeoutProtocol,), {"header_timeout": settings.header_timeout_seconds})

@@ -7,6 +7,10 @@ sharing the database (`sync`). A click therefore changes the next list at once e
 erased user is gone from every worker before its next answer, and a user's vector is updated
 from new events only, never by re-reading all history.
 
+Two locks: `_lock` serialises changes to the worker's state (applying the feed, loading a
+user); `_catalogue` lets any number of requests search the index and explain their picks at
+once (BLAS releases the GIL, so searches use every core) while news are applied alone.
+
 Scoring is the trained model's own path: the index holds `item_vector(n, pop(n))` per news item
 and is searched with the user's `query_vector`, so the inner product it ranks by is exactly the
 score `Ranker.score` gives offline.
@@ -34,6 +38,7 @@ from newsrec.models.ranker import Ranker
 from newsrec.models.reason import Reason, interest_topics, reason_from_matches
 from newsrec.serve.errors import UnknownNewsError
 from newsrec.serve.index import VectorIndex
+from newsrec.serve.rwlock import ReadWriteLock
 from newsrec.store import repository as repo
 from newsrec.store.db import erase_traces
 from newsrec.store.models import POSITIVE_EVENTS, EventRow
@@ -42,6 +47,7 @@ __all__ = ["RecommenderService", "Recommendation"]
 
 logger = logging.getLogger(__name__)
 COMMENTS_KEPT = 3  # latest comment texts that join the user's interest text
+FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
 
 
 @dataclass
@@ -103,6 +109,7 @@ class RecommenderService:
         with sessions() as session:
             self._secret = repo.service_secret(session)
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+        self._catalogue = ReadWriteLock()  # news, published, keys, the table and the index
 
     @property
     def secret(self) -> str:
@@ -113,12 +120,22 @@ class RecommenderService:
     def sync(self) -> None:
         """Apply news, events and deletions written since this worker last looked."""
         with self._lock, self.sessions() as session:
-            self._apply_news(repo.news_since(session, self.last_news_seq))
-            for event in repo.events_since(session, self.last_event_seq):
-                state = self.users.get(event.user_id)
-                if state is not None:
-                    self._apply_event(state, event)
-                self.last_event_seq = event.seq
+            while True:  # in chunks: a new worker catches up with a whole catalogue before answering
+                news = repo.news_since(session, self.last_news_seq, FEED_CHUNK)
+                if news:
+                    with self._catalogue.writing():
+                        self._apply_news(news)
+                if len(news) < FEED_CHUNK:
+                    break
+            while True:
+                events = repo.events_since(session, self.last_event_seq, FEED_CHUNK)
+                for event in events:
+                    state = self.users.get(event.user_id)
+                    if state is not None:
+                        self._apply_event(state, event)
+                    self.last_event_seq = event.seq
+                if len(events) < FEED_CHUNK:
+                    break
             deletions = repo.deletions_since(session, self.last_deletion_seq)
             if deletions:
                 erased = {d.user_key for d in deletions}
@@ -127,8 +144,6 @@ class RecommenderService:
                 self.last_deletion_seq = deletions[-1].seq
 
     def _apply_news(self, rows: Sequence) -> None:
-        if not rows:
-            return
         replaced = set()
         for row in rows:
             old = self.id_to_key.pop(row.news_id, None)
@@ -176,7 +191,8 @@ class RecommenderService:
         Unknown news ids raise UnknownNewsError and nothing is stored.
         """
         self.sync()
-        unknown = {e.news_id for e in events} - set(self.news)
+        with self._catalogue.reading():
+            unknown = {e.news_id for e in events} - self.news.keys()
         if unknown:
             with self.sessions() as session:  # maybe posted to another worker a moment ago
                 unknown -= repo.known_news_ids(session, unknown)
@@ -248,9 +264,8 @@ class RecommenderService:
             )
         return state.query
 
-    def _reason(self, state: UserState, query: UserQuery, news_id: str) -> Reason:
+    def _reason(self, history: list[str], query: UserQuery, news_id: str) -> Reason:
         n = self.ranker.table.vectors[self.ranker.table.row[news_id]].numpy()
-        history = list(state.history)  # aligned with history_match's rows
         match = query.history_match[: len(history)] @ n if history else np.zeros(0)
         topic_match = query.topic_vectors @ n if query.topic_vectors is not None else None
         return reason_from_matches(history, match, self.popularity.get(news_id, 0.0), query.topics, topic_match)
@@ -262,26 +277,32 @@ class RecommenderService:
         with self._lock:
             state = self._user(user_id)
             query = self._query(state)
-            cutoff = (now or datetime.now(timezone.utc)) - self.recency
-            want = k + len(state.seen) + 32
-            while True:
-                scores, keys = self.index.search(query.vector, want)
-                picked = [
-                    (self.key_to_id[key], float(s))
-                    for s, key in zip(scores, keys)
-                    if key in self.key_to_id
-                    and self.key_to_id[key] not in state.seen
-                    and self.published[self.key_to_id[key]] >= cutoff
-                ][:k]
-                if len(picked) == k or want >= len(self.index):
-                    break
-                want *= 4  # many were read or stale: look deeper
+            history, seen = list(state.history), set(state.seen)  # as the query saw them
+        cutoff = (now or datetime.now(timezone.utc)) - self.recency
+        with self._catalogue.reading():
+            picked = self._search(query, seen, k, cutoff)
             return [
                 Recommendation(
-                    news_id, self.news[news_id].title, score, self._reason(state, query, news_id).sentence(self.news)
+                    news_id, self.news[news_id].title, score, self._reason(history, query, news_id).sentence(self.news)
                 )
                 for news_id, score in picked
             ]
+
+    def _search(self, query: UserQuery, seen: set[str], k: int, cutoff: datetime) -> list[tuple[str, float]]:
+        """The k best unread news published after `cutoff`, by the model's score."""
+        want = k + len(seen) + 32
+        while True:
+            scores, keys = self.index.search(query.vector, want)
+            picked = [
+                (self.key_to_id[key], float(score))
+                for score, key in zip(scores, keys)
+                if key in self.key_to_id
+                and self.key_to_id[key] not in seen
+                and self.published[self.key_to_id[key]] >= cutoff
+            ][:k]
+            if len(picked) == k or want >= len(self.index):
+                return picked
+            want *= 4  # many were read or stale: look deeper
 
     def profile(self, user_id: str) -> dict:
         self.sync()

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsrec.serve.ratelimit import Rate
+
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
 SCOPES = ("news", "users", "admin")
@@ -82,12 +84,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("rate_limit", "key_rate_limit", "auth_failure_limit")
     @classmethod
     def _limit(cls, v: str) -> str:
-        from limits import parse
-
-        try:
-            parse(v)
-        except ValueError:
-            raise ValueError(f"{v!r} is not a rate like 600/minute or 10/second") from None
+        Rate.parse(v)
         return v
 
     @model_validator(mode="after")

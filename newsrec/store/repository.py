@@ -78,7 +78,7 @@ def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray) 
     )
 
 
-def news_since(session: Session, seq: int, limit: int = 10_000) -> list[NewsRow]:
+def news_since(session: Session, seq: int, limit: int) -> list[NewsRow]:
     return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq).limit(limit)))
 
 
@@ -102,8 +102,8 @@ def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]
     return [e for e in events if (e.user_id, e.event_id) not in stored]
 
 
-def events_since(session: Session, seq: int, limit: int = 10_000) -> list[EventRow]:
-    """Every user's events after `seq`, in feed order."""
+def events_since(session: Session, seq: int, limit: int) -> list[EventRow]:
+    """Every user's events after `seq`, in feed order, at most `limit`."""
     return list(session.scalars(select(EventRow).where(EventRow.seq > seq).order_by(EventRow.seq).limit(limit)))
 
 

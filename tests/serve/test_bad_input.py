@@ -142,3 +142,8 @@ def test_request_size_limit(model_dir, tmp_path):
         r = c.post("/v1/news", content=json.dumps({"items": news_items(100)}), headers=JSON)  # no key
         assert r.status_code == 401
         assert c.post("/v1/news", json={"items": news_items(2)}, headers=ADMIN_KEY).status_code == 200
+
+
+def test_milvus_without_a_uri_fails_at_start(model_dir, tmp_path):
+    with pytest.raises(ValueError, match="--index milvus needs --milvus-uri"):
+        make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, index="milvus")

@@ -61,3 +61,14 @@ def test_each_worker_keeps_a_bounded_number_of_users(model_dir, tmp_path):
         service = client.app.state.service
         assert len(service.users) == 3 and set(service.users) == {"user-7", "user-8", "user-9"}
         assert client.get("/v1/users/user-0/profile", headers=USER_KEY).json()["history"] == ["L0"]  # reloaded
+
+
+def test_a_worker_catches_up_with_the_whole_feed_before_it_answers(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("newsrec.serve.service.FEED_CHUNK", 4)  # read in chunks much smaller than the feed
+    a, b = two_workers(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    with a, b:
+        a.post("/v1/news", json={"items": news_items(11)}, headers=NEWS_KEY)
+        for i in range(9):
+            click(a, f"e{i}", "reader", f"L{i}")
+        assert len(recs(b, "reader", k=20)) == 2  # all 11 news and all 9 clicks, in one answer
+        assert len(b.app.state.service.news) == 11

@@ -36,9 +36,10 @@ def test_events_are_stored_once_per_user_and_event_id(sessions):
     assert [(e.user_id, e.event_id) for e in again] == [("a", "e1")]
     with sessions() as s:
         assert [e.event_id for e in repo.user_events(s, "a")] == ["e1", "e2"]
-        feed = repo.events_since(s, 0)
+        feed = repo.events_since(s, 0, 100)
         assert [e.seq for e in feed] == sorted(e.seq for e in feed) and len(feed) == 3
-        assert [e.event_id for e in repo.events_since(s, feed[1].seq)] == ["e2"]
+        assert [e.event_id for e in repo.events_since(s, feed[1].seq, 100)] == ["e2"]
+        assert repo.events_since(s, 0, 2) == feed[:2]  # in chunks, oldest first
 
 
 def test_a_replaced_news_item_comes_back_with_a_larger_seq(sessions):
@@ -46,11 +47,11 @@ def test_a_replaced_news_item_comes_back_with_a_larger_seq(sessions):
     with sessions.begin() as s:
         repo.upsert_news(s, [repo.NewsRecord("n1", "Old"), repo.NewsRecord("n2", "Other")], vectors)
     with sessions() as s:
-        first = {r.news_id: r.seq for r in repo.news_since(s, 0)}
+        first = {r.news_id: r.seq for r in repo.news_since(s, 0, 100)}
     with sessions.begin() as s:
         repo.upsert_news(s, [repo.NewsRecord("n2", "New")], vectors[:1])
     with sessions() as s:
-        changed = repo.news_since(s, max(first.values()))
+        changed = repo.news_since(s, max(first.values()), 100)
         assert [(r.news_id, r.title) for r in changed] == [("n2", "New")] and changed[0].seq > first["n2"]
 
 
@@ -64,7 +65,7 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
         assert repo.delete_user(s, "alice", key) == {"events": 1, "interests": 1}
     with sessions() as s:
         assert repo.user_events(s, "alice") == [] and repo.get_interests(s, "alice") is None
-        assert [e.user_id for e in repo.events_since(s, 0)] == ["bob"]
+        assert [e.user_id for e in repo.events_since(s, 0, 100)] == ["bob"]
         tombstones = repo.deletions_since(s, 0)
         assert [t.user_key for t in tombstones] == [key] and "alice" not in key and len(key) == 64
     assert repo.user_key(secret, "alice") == key != repo.user_key("another secret", "alice")
