@@ -94,7 +94,7 @@ def train_row(name: str, settings: dict, news, train_imps, dev, out: Path, cache
     row = {
         "name": name,
         "settings": settings,
-        "metrics": evaluate_scores(dev, ranker.score(dev), news, ranker.stats),
+        "metrics": evaluate_scores(dev, ranker.score(dev), news, ranker.popularity.clicks_at_end()),
         "trainable": result.trainable_parameters,
         "seconds": result.history[-1]["seconds"],
         "dir": str(folder),
@@ -117,7 +117,8 @@ def cross_fit(members: list[Ranker], dirs: list[str], fusion: str, dev: list[Imp
 @torch.no_grad()
 def score_with_candidate_table(ranker: Ranker, dev: list[Impression], candidates: NewsTable) -> list[np.ndarray]:
     """Like Ranker.score, but candidate vectors come from `candidates` (history stays as is)."""
-    batch = make_batch([Row(i.history, i.candidates) for i in dev], ranker.table, ranker.stats, ranker.spec.max_history)
+    rows = [Row(i.history, i.candidates, ranker.popularity_at(i)) for i in dev]
+    batch = make_batch(rows, ranker.table, ranker.spec.max_history)
     _, hist = batch.vectors(ranker.table)
     cand = candidates.vectors[
         torch.tensor(
@@ -144,7 +145,9 @@ def robustness(rows: dict, news: dict[str, News], dev: list[Impression], cache, 
                 for i in candidate_ids
             }
             table = NewsTable.encode(changed, ranker.encoder, ranker.spec.news_text, cache)
-            metrics = evaluate_scores(dev, score_with_candidate_table(ranker, dev, table), news, ranker.stats)
+            metrics = evaluate_scores(
+                dev, score_with_candidate_table(ranker, dev, table), news, ranker.popularity.clicks_at_end()
+            )
             cells.append(f"{100 * metrics['auc']:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
@@ -202,7 +205,9 @@ def main() -> None:
         params = f"{sum(rows[n]['trainable'] for n in members):,}"
         seconds = f"{sum(rows[n]['seconds'] for n in members):.0f}"
         for fusion in ("mean", "weights", "learned"):
-            metrics = evaluate_scores(dev, cross_fit(rankers, dirs, fusion, dev), news, rankers[0].stats)
+            metrics = evaluate_scores(
+                dev, cross_fit(rankers, dirs, fusion, dev), news, rankers[0].popularity.clicks_at_end()
+            )
             lines.append(table_row(f"{title}, {fusion}", metrics, params, seconds))
     lines += ["", f"Robustness: dev AUC with {args.perturb_rate:.0%} of candidate title words perturbed:", ""]
     lines += robustness(rows, news, dev, cache, args.perturb_rate)

@@ -81,7 +81,7 @@ def main() -> None:
         out = args.out / ("enriched" if overrides else "plain")
         train(load_config(**overrides), news, train_imps, out, valid_impressions=dev, cache=cache, restart=True)
         rankers[name] = ranker = Ranker.load(out, news, cache)
-        lines.append(row(name, evaluate_scores(dev, ranker.score(dev), news, ranker.stats)))
+        lines.append(row(name, evaluate_scores(dev, ranker.score(dev), news, ranker.popularity.clicks_at_end())))
 
     ranker = rankers["title + abstract (default)"]
     subset = [i for i in dev if i.history][: args.profiles]
@@ -97,12 +97,15 @@ def main() -> None:
         "",
         "| setting | AUC | MRR | nDCG@5 | nDCG@10 | impressions |",
         "|---|---|---|---|---|---|",
-        row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.stats)),
+        row("history only", evaluate_scores(subset, ranker.score(subset), news, ranker.popularity.clicks_at_end())),
     ]
     for weight in (0.15, 0.3):
         scores = ranker.score(subset, profiles, text_weight=weight)
         lines.append(
-            row(f"history + LLM profile (weight {weight})", evaluate_scores(subset, scores, news, ranker.stats))
+            row(
+                f"history + LLM profile (weight {weight})",
+                evaluate_scores(subset, scores, news, ranker.popularity.clicks_at_end()),
+            )
         )
     by_llm = [u for u, p in written.items() if p.from_llm]
     lines += [

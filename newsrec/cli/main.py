@@ -16,10 +16,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsrec.cli.errors import CommandError, ReportingGroup
+from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.settings_options import settings_options
 from newsrec.config import TrainConfig, load_config
-from newsrec.data.mind import drop_missing_news, news_used_by, read_all_behaviors, read_behaviors, read_news
+from newsrec.data.mind import (
+    drop_missing_news,
+    news_used_by,
+    parse_time,
+    read_all_behaviors,
+    read_behaviors,
+    read_news,
+)
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
@@ -51,7 +59,7 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug 
         format="%(message)s",
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
-    for noisy in ("httpx", "urllib3", "transformers", "filelock"):
+    for noisy in ("httpx", "httpx2", "urllib3", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -76,6 +84,9 @@ def train(
     valid: Annotated[Path | None, typer.Option(help="validation behaviors.tsv for early stopping")] = None,
     cache: CacheOpt = None,
     restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
+    until: Annotated[
+        str | None, typer.Option(help="train on the impressions before this time only (untimed ones stay)")
+    ] = None,
     *,
     settings: TrainConfig,
 ) -> None:
@@ -85,10 +96,14 @@ def train(
     (precedence in that order). Run it under `torchrun --nproc_per_node=N` for data-parallel
     training in N processes.
     """
+    impressions = read_all_behaviors([*behaviors])
+    if until:
+        cut = parse_time(until)
+        impressions = [i for i in impressions if i.timestamp is None or (cut is not None and i.timestamp < cut)]
     result = run_training(
         settings,
         read_news(news),
-        read_all_behaviors([*behaviors]),
+        impressions,
         out,
         valid_impressions=read_behaviors(valid) if valid else None,
         cache=EmbeddingCache(cache),
@@ -253,6 +268,7 @@ def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
 
 
 register_llm_commands(app, console)
+register_live_commands(app, console)
 
 if __name__ == "__main__":
     app()

@@ -17,6 +17,7 @@ import csv
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Impression",
     "MindFormatError",
     "MissingNewsReport",
+    "parse_time",
     "resolve_mind_file",
     "read_news",
     "write_news",
@@ -36,6 +38,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MIND_TIME = "%m/%d/%Y %I:%M:%S %p"
 NEWS_COLUMNS = 8
 BEHAVIORS_COLUMNS = 5
 
@@ -74,6 +77,11 @@ class Impression:
     labels: list[int] | None = None
 
     @property
+    def timestamp(self) -> float | None:
+        """The impression's time in seconds since the epoch (UTC), or None where the file has none."""
+        return parse_time(self.time)
+
+    @property
     def clicked(self) -> list[str]:
         if self.labels is None:
             return []
@@ -100,6 +108,19 @@ class MissingNewsReport:
             f"missing from news.tsv (e.g. {shown}); they were dropped, and "
             f"{self.impressions_dropped} impressions left without a click or candidate were skipped"
         )
+
+
+def parse_time(text: str) -> float | None:
+    """MIND's `11/13/2019 8:36:57 AM` (taken as UTC) or ISO 8601 -> epoch seconds; "" -> None."""
+    if not text:
+        return None
+    for parse in (lambda t: datetime.strptime(t, MIND_TIME), datetime.fromisoformat):
+        try:
+            moment = parse(text)
+        except ValueError:
+            continue
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    raise ValueError(f"time {text!r} should look like 11/13/2019 8:36:57 AM or 2019-11-13T08:36:57")
 
 
 def resolve_mind_file(path: str | Path, file_name: str) -> Path:
@@ -177,6 +198,10 @@ def read_behaviors(path: str | Path) -> list[Impression]:
             raise MindFormatError(f"{where}: the impression id (column 1) is empty")
         if not shown:
             raise MindFormatError(f"{where}: impression {imp_id} lists no candidates (column 5)")
+        try:
+            parse_time(time)
+        except ValueError as e:
+            raise MindFormatError(f"{where}: {e}") from None
         parsed = [_parse_candidate(t, where) for t in shown.split()]
         has_label = [label is not None for _, label in parsed]
         if any(has_label) and not all(has_label):

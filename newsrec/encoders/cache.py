@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,9 @@ class EmbeddingCache:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_cache_dir() / "embeddings.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
+        # one connection for every thread (a service encodes news in its request threads), used in turn
+        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))"
@@ -45,19 +48,21 @@ class EmbeddingCache:
         """Return {text key: vector} for the texts already cached."""
         keys = list({text_key(t) for t in texts})
         found: dict[str, np.ndarray] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            rows = self._db.execute(
-                f"SELECT key, vec FROM embeddings WHERE model = ? AND key IN ({','.join('?' * len(chunk))})",
-                [model_id, *chunk],
-            )
-            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = self._db.execute(
+                    f"SELECT key, vec FROM embeddings WHERE model = ? AND key IN ({','.join('?' * len(chunk))})",
+                    [model_id, *chunk],
+                )
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
         return found
 
     def put(self, model_id: str, texts: list[str], vectors: np.ndarray) -> None:
         rows = [(model_id, text_key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)]
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
 
     def count(self, model_id: str) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model_id]).fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model_id]).fetchone()[0]

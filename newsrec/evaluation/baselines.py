@@ -1,7 +1,7 @@
 """Baselines scored beside every model: random, popularity, CTR, zero-shot PLM cosine.
 
-Popularity and CTR are counted from the training logs only (the `PopularityStats` saved
-with the model), never from the impressions being scored.
+Popularity and CTR are counted from the training logs only (the `Popularity` saved with the
+model, at each impression's time), never from the impressions being scored.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from newsrec.data.mind import Impression
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.popularity import Popularity, smoothed_ctr
 from newsrec.encoders.news_table import PAD, NewsTable
 
 __all__ = ["ScoreFn", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
@@ -27,14 +27,20 @@ def random_scorer(seed: int = 0) -> ScoreFn:
     return score
 
 
-def popularity_scorer(stats: PopularityStats) -> ScoreFn:
-    """Rank by click count in the training logs."""
-    return lambda imps: [np.array([stats.clicks[c] for c in i.candidates], dtype=float) for i in imps]
+def _at(popularity: Popularity, imp: Impression) -> float:
+    return max(popularity.end, imp.timestamp or popularity.end)
 
 
-def ctr_scorer(stats: PopularityStats) -> ScoreFn:
+def popularity_scorer(popularity: Popularity) -> ScoreFn:
+    """Rank by (decayed) click count in the training logs."""
+    return lambda imps: [np.array([popularity.counts(c, _at(popularity, i))[0] for c in i.candidates]) for i in imps]
+
+
+def ctr_scorer(popularity: Popularity) -> ScoreFn:
     """Rank by smoothed click-through rate (clicks + 0.1) / (views + 1) in the training logs."""
-    return lambda imps: [np.array([stats.ctr(c) for c in i.candidates]) for i in imps]
+    return lambda imps: [
+        np.array([smoothed_ctr(*popularity.counts(c, _at(popularity, i))) for c in i.candidates]) for i in imps
+    ]
 
 
 def cosine_scorer(table: NewsTable) -> ScoreFn:
@@ -53,10 +59,10 @@ def cosine_scorer(table: NewsTable) -> ScoreFn:
     return score
 
 
-def baseline_scorers(stats: PopularityStats, frozen_table: NewsTable, seed: int = 0) -> dict[str, ScoreFn]:
+def baseline_scorers(popularity: Popularity, frozen_table: NewsTable, seed: int = 0) -> dict[str, ScoreFn]:
     return {
         "random": random_scorer(seed),
-        "popularity": popularity_scorer(stats),
-        "ctr": ctr_scorer(stats),
+        "popularity": popularity_scorer(popularity),
+        "ctr": ctr_scorer(popularity),
         "plm-cosine (zero-shot)": cosine_scorer(frozen_table),
     }

@@ -6,12 +6,11 @@ non-click (MIND's rule for AUC); beyond-accuracy figures look at each impression
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 
 from newsrec.data.mind import Impression, News
-from newsrec.data.popularity import PopularityStats
 from newsrec.evaluation import metrics
 
 __all__ = ["evaluate_scores", "METRIC_NAMES", "ACCURACY_METRICS"]
@@ -26,15 +25,18 @@ def evaluate_scores(
     impressions: list[Impression],
     scores: list[np.ndarray],
     news: dict[str, News],
-    stats: PopularityStats | None = None,
+    clicks: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """Average every metric over the labelled impressions; returns {metric: value, "impressions": n}."""
+    """Average every metric over the labelled impressions; returns {metric: value, "impressions": n}.
+
+    `clicks` (training clicks per item) makes novelty measurable.
+    """
     if len(impressions) != len(scores):
         raise ValueError(f"{len(impressions)} impressions but {len(scores)} score lists")
     per: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
     tops = []
     category = {i: n.category for i, n in news.items()}
-    clicks = stats.clicks if stats else Counter()
+    clicks = clicks or {}
     total_clicks = sum(clicks.values())
     for imp, s in zip(impressions, scores):
         if imp.labels is None or len(set(imp.labels)) < 2:

@@ -8,8 +8,7 @@ MRR is the mean reciprocal rank of the clicked items.
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -90,7 +89,7 @@ def coverage(top_lists: Sequence[Sequence[str]], catalogue: set[str]) -> float:
     return len(shown & catalogue) / len(catalogue) if catalogue else 0.0
 
 
-def novelty(top_items: Sequence[str], clicks: Counter, total_clicks: int) -> float:
+def novelty(top_items: Sequence[str], clicks: Mapping[str, float], total_clicks: float) -> float:
     """Mean self-information -log2 p(i) of the items, p from training clicks (add-one smoothed)."""
     n_items = len(clicks) + 1
-    return float(np.mean([-math.log2((clicks[i] + 1) / (total_clicks + n_items)) for i in top_items]))
+    return float(np.mean([-math.log2((clicks.get(i, 0) + 1) / (total_clicks + n_items)) for i in top_items]))

@@ -24,7 +24,6 @@ def compare_with_baselines(
     same lists.
     """
     impressions, _ = drop_missing_news(impressions, news, require_click=True)
-    scorers = {model_name: scorer.score, **baseline_scorers(scorer.stats, scorer.zero_shot_table(news, cache))}
-    return {
-        name: evaluate_scores(impressions, score(impressions), news, scorer.stats) for name, score in scorers.items()
-    }
+    clicks = scorer.popularity.clicks_at_end()
+    scorers = {model_name: scorer.score, **baseline_scorers(scorer.popularity, scorer.zero_shot_table(news, cache))}
+    return {name: evaluate_scores(impressions, score(impressions), news, clicks) for name, score in scorers.items()}

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from newsrec.data.mind import Impression
-from newsrec.data.popularity import POPULARITY_FEATURES, PopularityStats
+from newsrec.data.popularity import POPULARITY_FEATURES
 from newsrec.encoders.news_table import PAD, NewsTable
 
 __all__ = ["Batch", "Row", "make_batch"]
@@ -16,12 +15,12 @@ __all__ = ["Batch", "Row", "make_batch"]
 
 @dataclass
 class Row:
-    """One user's history and the candidates to score; `leave_out` is the impression whose
-    own counts must not feed the popularity features (training only)."""
+    """One user's history and the candidates to score, with the candidates' popularity features
+    (N, 5) as they stood at that moment (`Popularity.features`); None gives zeros."""
 
     history: list[str]
     candidates: list[str]
-    leave_out: Impression | None = None
+    popularity: np.ndarray | None = None
 
 
 @dataclass
@@ -30,15 +29,15 @@ class Batch:
     candidate_mask: torch.Tensor  # (B, N) True for a real candidate with text
     history: torch.Tensor  # (B, H) news-table rows of the most recent clicks
     history_mask: torch.Tensor  # (B, H)
-    popularity: torch.Tensor  # (B, N, 4) popularity features
+    popularity: torch.Tensor  # (B, N, 5) popularity features
 
     def vectors(self, table: NewsTable) -> tuple[torch.Tensor, torch.Tensor]:
         """Look up candidate (B, N, D) and history (B, H, D) vectors."""
         return table.vectors[self.candidates], table.vectors[self.history]
 
 
-def make_batch(rows: list[Row], table: NewsTable, stats: PopularityStats | None, max_history: int) -> Batch:
-    n = max(len(r.candidates) for r in rows)
+def make_batch(rows: list[Row], table: NewsTable, max_history: int) -> Batch:
+    n = max(1, max(len(r.candidates) for r in rows))
     histories = [[row for row in table.rows(r.history) if row != PAD][-max_history:] for r in rows]
     h = max(1, max(len(x) for x in histories))
     cand = np.full((len(rows), n), PAD, dtype=np.int64)
@@ -47,7 +46,7 @@ def make_batch(rows: list[Row], table: NewsTable, stats: PopularityStats | None,
     for i, (r, rows_h) in enumerate(zip(rows, histories)):
         cand[i, : len(r.candidates)] = table.rows(r.candidates)
         hist[i, : len(rows_h)] = rows_h
-        if stats is not None:
-            pop[i, : len(r.candidates)] = stats.features(r.candidates, leave_out=r.leave_out)
+        if r.popularity is not None:
+            pop[i, : len(r.candidates)] = r.popularity
     cand_t, hist_t = torch.from_numpy(cand), torch.from_numpy(hist)
     return Batch(cand_t, cand_t != PAD, hist_t, hist_t != PAD, torch.from_numpy(pop))

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from newsrec.data.mind import Impression, News
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.evaluation.metrics import auc
@@ -71,9 +71,9 @@ class Ensemble:
         self.layer = layer
 
     @property
-    def stats(self) -> PopularityStats:
+    def popularity(self) -> Popularity:
         """The members were trained on the same logs, so their counts are the same: the first's."""
-        return self.members[0].stats
+        return self.members[0].popularity
 
     def zero_shot_table(self, news: dict[str, News], cache: EmbeddingCache | None = None) -> NewsTable:
         """The first member's pretrained encoder stands for the zero-shot baseline."""

@@ -8,14 +8,15 @@ encoded by the same encoder and fused with the history vector; with no history i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from newsrec.data.mind import Impression, News
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.base import Encoder
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
@@ -32,7 +33,7 @@ MODEL_FILE, POPULARITY_FILE = "model.pt", "popularity.json"
 
 
 def save_model(
-    out_dir: Path, model: NewsRecommender, encoder: Encoder, spec: ModelSpec, stats: PopularityStats
+    out_dir: Path, model: NewsRecommender, encoder: Encoder, spec: ModelSpec, popularity: Popularity
 ) -> None:
     """Write everything `Ranker.load` needs into `out_dir`: weights, spec, training-log counts."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ def save_model(
         out_dir / MODEL_FILE,
     )
     spec.save(out_dir)
-    stats.save(out_dir / POPULARITY_FILE)
+    popularity.save(out_dir / POPULARITY_FILE)
 
 
 class Ranker:
@@ -52,19 +53,28 @@ class Ranker:
         self,
         model: NewsRecommender,
         table: NewsTable,
-        stats: PopularityStats,
+        popularity: Popularity,
         spec: ModelSpec,
         encoder: Encoder | None = None,
+        version: str = "",
     ):
         self.model = model.eval()
         self.table = table
-        self._stats = stats
+        self._popularity = popularity
         self.spec = spec
         self.encoder = encoder
+        self.version = version  # the saved weights' hash: names the model behind each served answer
 
     @property
-    def stats(self) -> PopularityStats:
-        return self._stats
+    def popularity(self) -> Popularity:
+        """Clicks and views in the training logs, as they stood at the logs' end."""
+        return self._popularity
+
+    def popularity_at(self, impression: Impression) -> np.ndarray:
+        """(N, 5) features of its candidates at its time (the logs' end if earlier or unknown):
+        what a served model would compute from its training logs, with no new traffic."""
+        at = max(self.popularity.end, impression.timestamp or self.popularity.end)
+        return self.popularity.features(impression.candidates, at)
 
     @classmethod
     def load(cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ranker:
@@ -79,9 +89,13 @@ class Ranker:
         if saved["plm_trained"] and isinstance(encoder, torch.nn.Module):
             encoder.load_state_dict(saved["plm_trained"], strict=False)
         model = NewsRecommender(RecommenderConfig(**saved["recommender_config"]))
-        model.load_state_dict(saved["recommender"])
+        try:
+            model.load_state_dict(saved["recommender"])
+        except RuntimeError:  # shapes of an older model (e.g. fewer popularity features)
+            raise ValueError(f"{model_dir} was trained by an older newsrec: train it again") from None
         table = NewsTable.encode(spec.prepare_news(news), encoder, spec.news_text, cache, spec.encode_batch_size)
-        return cls(model, table, PopularityStats.load(model_dir / POPULARITY_FILE), spec, encoder)
+        version = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()[:12]
+        return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, version)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """(N,) user texts -> (N, D); empty strings give zero rows. Never cached: users' words are theirs."""
@@ -100,17 +114,19 @@ class Ranker:
         interest_texts: dict[str, str] | None = None,
         text_weight: float = TEXT_WEIGHT,
         batch_size: int = 128,
+        popularity: Callable[[Impression], np.ndarray] | None = None,
     ) -> list[np.ndarray]:
         """One score array per impression, in candidate order; higher = more relevant.
 
-        `interest_texts` maps user ids to texts describing them (profile, own description).
+        `interest_texts` maps user ids to texts describing them (profile, own description);
+        `popularity` gives an impression's candidate features (default: `popularity_at`).
         """
+        features = popularity or self.popularity_at
         out: list[np.ndarray] = []
         for start in range(0, len(impressions), batch_size):
             chunk = impressions[start : start + batch_size]
-            batch = make_batch(
-                [Row(i.history, i.candidates) for i in chunk], self.table, self.stats, self.spec.max_history
-            )
+            rows = [Row(i.history, i.candidates, features(i)) for i in chunk]
+            batch = make_batch(rows, self.table, self.spec.max_history)
             cand, hist = batch.vectors(self.table)
             text = self.encode_texts([interest_texts.get(i.user_id, "") for i in chunk]) if interest_texts else None
             scores = self.model(cand, hist, batch.history_mask, batch.popularity, text, text_weight)
@@ -121,7 +137,9 @@ class Ranker:
     @torch.no_grad()
     def reason(self, history: list[str], news_id: str, topics: Sequence[str] = ()) -> Reason:
         """Which history items and interest topics drove `news_id`'s score, and how much popularity added."""
-        batch = make_batch([Row(history, [news_id])], self.table, self.stats, self.spec.max_history)
+        batch = make_batch(
+            [Row(history, [news_id], self.popularity.features([news_id]))], self.table, self.spec.max_history
+        )
         cand, hist = batch.vectors(self.table)
         hist_ids = [self.table.ids[r - 1] for r in batch.history[0][batch.history_mask[0]].tolist()]
         match = self.model.history_match(cand[0, 0], hist[0, : len(hist_ids)]).numpy()

@@ -1,16 +1,17 @@
 """The news recommender: user encoder, interest scorer and popularity term.
 
-score(n, u) = scale * r(n, u) + g(pop(n)) * has_log(n)
-            = item_vector(n) . query_vector(u),  item = [n, g(pop(n)) * has_log(n)],  query = [scale W I(u), 1]
+score(n, u) = scale * r(n, u) + g(pop(n, t))
+            = item_vector(n) . query_vector(u),  item = [n, g(pop(n, t))],  query = [scale W I(u), 1]
 
 - r(n, u) = V(n)^T W I(u), the bilinear interest model with W = I + delta: delta starts at
   zero (an untrained model ranks by cosine) and weight decay pulls it back there, which
   keeps the pretrained geometry when clicks are few; or the plain dot product V(n)^T I(u);
 - I(u) comes from a user encoder over the clicked-news vectors; a user with no history gets
   a learned prior vector;
-- g is a small MLP over the news item's popularity features (log clicks, log views, CTR
-  logit) from the training logs; an item with no log has has_log = 0 and is ranked by
-  content alone.
+- g is a small MLP over the news item's popularity features at the moment t of scoring
+  (data/popularity.py: decayed log clicks and views, CTR logit, log age, a has-log flag):
+  popularity and freshness, learned from the clicks as they stood at each training
+  impression, and served from the same counters as traffic arrives.
 
 The inner-product form is the one scoring path: training (`forward`), offline ranking and the
 service's vector index all score with `item_vector` . `query_vector`.
@@ -60,7 +61,7 @@ class NewsRecommender(nn.Module):
         # cosines live in [-1, 1] and logits need range; log-parametrised so Adam moves it by ratios
         self.log_scale = nn.Parameter(torch.tensor(math.log(config.initial_scale)))
         self.popularity = (
-            nn.Sequential(nn.Linear(POPULARITY_FEATURES - 1, 16), nn.ReLU(), nn.Linear(16, 1))
+            nn.Sequential(nn.Linear(POPULARITY_FEATURES, 16), nn.ReLU(), nn.Linear(16, 1))
             if config.use_popularity
             else None
         )
@@ -98,7 +99,7 @@ class NewsRecommender(nn.Module):
         return torch.cat([query, query.new_ones(*query.shape[:-1], 1)], dim=-1)
 
     def item_vector(self, news: torch.Tensor, popularity: torch.Tensor) -> torch.Tensor:
-        """(..., D) news vectors and (..., 4) popularity features -> (..., D + 1) items [n, g(pop)]."""
+        """(..., D) news vectors and (..., 5) popularity features -> (..., D + 1) items [n, g(pop)]."""
         return torch.cat([news, self.popularity_score(popularity).unsqueeze(-1).to(news.dtype)], dim=-1)
 
     def apply_w(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,10 +107,10 @@ class NewsRecommender(nn.Module):
         return x + x @ self.bilinear_delta.T if self.bilinear_delta is not None else x
 
     def popularity_score(self, features: torch.Tensor) -> torch.Tensor:
-        """(..., 4) popularity features -> (...); zero where the item has no log."""
+        """(..., 5) popularity features -> (...)."""
         if self.popularity is None:
             return features.new_zeros(features.shape[:-1])
-        return self.popularity(features[..., :-1]).squeeze(-1) * features[..., -1]
+        return self.popularity(features).squeeze(-1)
 
     def forward(
         self,

@@ -7,7 +7,7 @@ from typing import Protocol
 import numpy as np
 
 from newsrec.data.mind import Impression, News
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 
@@ -19,7 +19,7 @@ class Scorer(Protocol):
     training-log counts and the untrained encoder's vectors of the same news."""
 
     @property
-    def stats(self) -> PopularityStats:
+    def popularity(self) -> Popularity:
         """Clicks and views in the training logs (the popularity and CTR baselines)."""
         ...
 

@@ -50,6 +50,9 @@ class ModelSpec(BaseModel):
     lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator")
     adapter_size: int = Field(64, ge=1, description="bottleneck width of the adapter")
     max_history: int = Field(50, ge=1, description="most recent clicks kept per user")
+    popularity_half_life_hours: float | None = Field(
+        24.0, gt=0, description="clicks and views lose half their weight in this time (none: never)"
+    )
     encode_batch_size: int = Field(64, ge=1, description="texts per encoder batch")
 
     @model_validator(mode="after")

@@ -22,7 +22,7 @@ from newsrec.serve.errors import install_error_handlers
 from newsrec.serve.guard import Guard
 from newsrec.serve.index import make_index
 from newsrec.serve.observability import Observe, open_request_log
-from newsrec.serve.routes import events, news, system, users
+from newsrec.serve.routes import events, impressions, news, system, users
 from newsrec.serve.service import RecommenderService
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine, make_sessions, migrate
@@ -40,10 +40,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if settings.migrate_on_start:
             migrate(settings.database_url)
         engine = make_engine(settings.database_url)
-        ranker = Ranker.load(settings.model_dir, {}, EmbeddingCache())
+        cache = EmbeddingCache()
+        ranker = Ranker.load(settings.model_dir, {}, cache)
         index = make_index(settings.index, ranker.model.item_dim, settings.approximate_above, settings.milvus_uri)
         service = RecommenderService(
-            ranker, engine, make_sessions(engine), index, settings.recency_days, settings.user_cache_size
+            ranker,
+            engine,
+            make_sessions(engine),
+            index,
+            settings.recency_days,
+            settings.user_cache_size,
+            settings.popularity_refresh_seconds,
+            cache,
         )
         app.state.authenticator = Authenticator(
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
@@ -62,7 +70,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    routers = (news.router, events.router, users.router, system.router)
+    routers = (news.router, events.router, impressions.router, users.router, system.router)
     for router in routers:
         app.include_router(router)
     app.add_middleware(Guard, settings=settings)

@@ -19,6 +19,12 @@ __all__ = [
     "NewsBatch",
     "EventIn",
     "EventBatch",
+    "ImpressionIn",
+    "ImpressionBatch",
+    "ImpressionsResult",
+    "RankIn",
+    "RankOut",
+    "Scored",
     "InterestsIn",
     "TokenRequest",
     "RecommendationOut",
@@ -108,6 +114,44 @@ class EventIn(BaseModel):
     type: Literal["click", "like", "save", "comment", "skip"]
     text: Annotated[Text, Field(max_length=5_000)] | None = None
     ts: Timestamp = Field(default_factory=_now)
+    impression_id: Annotated[str, Field(min_length=1, max_length=128, pattern=USER_ID_PATTERN)] | None = Field(
+        None, description="the recommendation list the click came from"
+    )
+
+
+class ImpressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    impression_id: Annotated[str, Field(min_length=1, max_length=128, pattern=USER_ID_PATTERN)]
+    user_id: UserId
+    news_ids: list[NewsId] = Field(min_length=1, max_length=200, description="what was shown, in order")
+    ts: Timestamp = Field(default_factory=_now)
+
+
+class ImpressionBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    impressions: list[ImpressionIn] = Field(min_length=1)
+
+
+class ImpressionsResult(BaseModel):
+    stored: int
+    duplicates: list[str]
+
+
+class RankIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    candidates: list[NewsId] = Field(min_length=1, max_length=1000, description="news ids to score")
+    at: Timestamp | None = Field(None, description="score with popularity as it stood then (default: now)")
+
+
+class Scored(BaseModel):
+    news_id: str
+    score: float
+
+
+class RankOut(BaseModel):
+    user_id: str
+    model_version: str
+    items: list[Scored]
 
 
 class EventBatch(BaseModel):
@@ -134,6 +178,8 @@ class RecommendationOut(BaseModel):
 
 class RecommendationsOut(BaseModel):
     user_id: str
+    impression_id: str = Field(description="post what you showed under this id: POST /v1/impressions")
+    model_version: str
     items: list[RecommendationOut]
 
 

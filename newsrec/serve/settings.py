@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     milvus_uri: str | None = None
     recency_days: float = Field(7.0, gt=0, description="only news published this recently are recommended")
     user_cache_size: int = Field(10_000, ge=1, description="users whose state a worker keeps in memory (LRU)")
+    popularity_refresh_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="every item's popularity (decay, age) is recomputed this often; items with new traffic at once",
+    )
     max_body_bytes: int = Field(5_000_000, ge=1_000, description="largest request body, also when chunked")
     max_batch: int = Field(5_000, ge=1, description="most news or events in one request")
     rate_limit: str = Field("6000/minute", description="requests per client address, per worker process")

@@ -1,8 +1,12 @@
-"""Database tables (SQLAlchemy 2.0): news, user events, interests, deletions, service metadata.
+"""Database tables (SQLAlchemy 2.0): news, user events, impressions, interests, tallies,
+deletions, service metadata.
 
-News, events and deletions each carry a strictly increasing `seq` (never reused, also after a
-delete: AUTOINCREMENT on SQLite, a sequence on PostgreSQL). Together they are the change feed
-every service worker follows: it reads the rows with `seq` above what it last saw.
+News, events, tallies and deletions each carry a strictly increasing `seq` (never reused, also
+after a delete: AUTOINCREMENT on SQLite, a sequence on PostgreSQL). Together they are the
+change feed every service worker follows: it reads the rows with `seq` above what it last saw.
+Tallies are the anonymous side of traffic (which news were viewed or clicked, when): live
+popularity counts from them, so erasing a user removes their rows but not the counts every
+worker already holds, and a worker started later counts the same.
 """
 
 from __future__ import annotations
@@ -12,7 +16,18 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "NewsRow", "EventRow", "InterestRow", "DeletionRow", "MetaRow", "EVENT_TYPES", "POSITIVE_EVENTS"]
+__all__ = [
+    "Base",
+    "NewsRow",
+    "EventRow",
+    "ImpressionRow",
+    "TallyRow",
+    "InterestRow",
+    "DeletionRow",
+    "MetaRow",
+    "EVENT_TYPES",
+    "POSITIVE_EVENTS",
+]
 
 EVENT_TYPES = ("click", "like", "save", "comment", "skip")
 POSITIVE_EVENTS = ("click", "like", "save", "comment")  # these describe interest; a skip only hides
@@ -55,6 +70,33 @@ class EventRow(Base):
     news_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(16))
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    impression_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the list it was clicked in
+
+
+class ImpressionRow(Base):
+    """A list of news a user was shown (what the client says it showed), once per impression id."""
+
+    __tablename__ = "impressions"
+    __table_args__ = (UniqueConstraint("user_id", "impression_id", name="uq_impressions_user_impression"), NEVER_REUSED)
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
+    impression_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    news_ids: Mapped[str] = mapped_column(Text)  # space-separated, in the order shown
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class TallyRow(Base):
+    """Views or clicks of news at a time, with no user: the feed live popularity counts from."""
+
+    __tablename__ = "tallies"
+    __table_args__ = (NEVER_REUSED,)
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # view | click
+    news_ids: Mapped[str] = mapped_column(Text)  # space-separated
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -20,11 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from newsrec.store.models import DeletionRow, EventRow, InterestRow, MetaRow, NewsRow
+from newsrec.store.models import DeletionRow, EventRow, ImpressionRow, InterestRow, MetaRow, NewsRow, TallyRow
 
 __all__ = [
     "NewsRecord",
     "EventRecord",
+    "ImpressionRecord",
     "lock_feed",
     "upsert_news",
     "news_since",
@@ -32,6 +33,8 @@ __all__ = [
     "add_events",
     "events_since",
     "user_events",
+    "add_impressions",
+    "tallies_since",
     "get_interests",
     "set_interests",
     "delete_user",
@@ -61,6 +64,16 @@ class EventRecord:
     type: str
     ts: datetime
     text: str | None = None
+    impression_id: str | None = None
+
+
+@dataclass
+class ImpressionRecord:
+    impression_id: str
+    user_id: str
+    news_ids: list[str]
+    ts: datetime
+    model_version: str = ""
 
 
 def lock_feed(session: Session) -> None:
@@ -86,20 +99,44 @@ def known_news_ids(session: Session, news_ids: set[str]) -> set[str]:
     return set(session.scalars(select(NewsRow.news_id).where(NewsRow.news_id.in_(news_ids))))
 
 
+def _insert_new(session: Session, table: type, rows: list[dict], key: tuple[str, str]) -> set[tuple]:
+    """Insert the rows whose `key` columns are not stored yet; returns the keys inserted."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    columns = [getattr(table, k) for k in key]
+    statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=list(key)).returning(*columns)
+    return {tuple(row) for row in session.execute(statement)}
+
+
 def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]:
-    """Store events once each (by user and event id); returns those that were already stored."""
+    """Store events once each (by user and event id), and a click tally for each new click in an
+    impression (popularity counts clicks per view of the lists you log); returns the events that
+    were already stored."""
     if not events:
         return []
     lock_feed(session)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(EventRow)
-        .values([vars(e) for e in events])
-        .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
-        .returning(EventRow.user_id, EventRow.event_id)
-    )
-    stored = {tuple(row) for row in session.execute(statement)}
+    stored = _insert_new(session, EventRow, [vars(e) for e in events], ("user_id", "event_id"))
+    new = [e for e in events if (e.user_id, e.event_id) in stored]
+    clicks = [e for e in new if e.type == "click" and e.impression_id]
+    session.add_all(TallyRow(kind="click", news_ids=e.news_id, ts=e.ts) for e in clicks)
     return [e for e in events if (e.user_id, e.event_id) not in stored]
+
+
+def add_impressions(session: Session, impressions: list[ImpressionRecord]) -> list[ImpressionRecord]:
+    """Store impressions once each (by user and impression id), a view tally for each new one;
+    returns those that were already stored."""
+    if not impressions:
+        return []
+    lock_feed(session)
+    rows = [{**vars(i), "news_ids": " ".join(i.news_ids)} for i in impressions]
+    stored = _insert_new(session, ImpressionRow, rows, ("user_id", "impression_id"))
+    new = [i for i in impressions if (i.user_id, i.impression_id) in stored]
+    session.add_all(TallyRow(kind="view", news_ids=" ".join(i.news_ids), ts=i.ts) for i in new)
+    return [i for i in impressions if (i.user_id, i.impression_id) not in stored]
+
+
+def tallies_since(session: Session, seq: int, limit: int) -> list[TallyRow]:
+    """Views and clicks after `seq`, in feed order, at most `limit`."""
+    return list(session.scalars(select(TallyRow).where(TallyRow.seq > seq).order_by(TallyRow.seq).limit(limit)))
 
 
 def events_since(session: Session, seq: int, limit: int) -> list[EventRow]:
@@ -140,9 +177,10 @@ def delete_user(session: Session, user_id: str, key: str) -> dict[str, int]:
     """Erase every stored trace of a user and leave a tombstone; returns rows removed per table."""
     lock_feed(session)
     events = _deleted(session, delete(EventRow).where(EventRow.user_id == user_id))
+    impressions = _deleted(session, delete(ImpressionRow).where(ImpressionRow.user_id == user_id))
     interests = _deleted(session, delete(InterestRow).where(InterestRow.user_id == user_id))
     session.add(DeletionRow(user_key=key))
-    return {"events": events, "interests": interests}
+    return {"events": events, "impressions": impressions, "interests": interests}
 
 
 def _deleted(session: Session, statement: Delete) -> int:

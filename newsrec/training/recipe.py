@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from newsrec.config import TrainConfig
 from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Row, make_batch
@@ -76,7 +76,8 @@ class _Data:
     news: dict[str, News]  # as the model reads them (enrichment attached)
     train: list[Impression]
     valid: list[Impression] | None
-    stats: PopularityStats  # from the training logs only
+    popularity: Popularity  # the training logs' counts at their end (what the saved model starts from)
+    train_popularity: list[dict[str, np.ndarray]]  # per training impression: its candidates' features before it
     steps_per_epoch: int
 
 
@@ -155,14 +156,15 @@ def _load_data(
     train_impressions: list[Impression],
     valid_impressions: list[Impression] | None,
 ) -> _Data:
-    """Drop ids without text (reported) and count popularity from the training logs only."""
+    """Drop ids without text (reported) and replay the training logs for popularity (theirs only)."""
     news = config.prepare_news(news)
     train_imps, _ = drop_missing_news(train_impressions, news, require_click=True)
     valid_imps = drop_missing_news(valid_impressions, news, require_click=True)[0] if valid_impressions else None
     if not train_imps:
         raise ValueError("no training impression has a click on a news item found in news.tsv")
     steps_per_epoch = -(-sum(len(i.clicked) for i in train_imps) // config.batch_size)
-    return _Data(news, train_imps, valid_imps, PopularityStats.from_impressions(train_imps), steps_per_epoch)
+    popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
+    return _Data(news, train_imps, valid_imps, popularity, before, steps_per_epoch)
 
 
 def _set_up(
@@ -237,7 +239,7 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
     config, world = run.config, run.world
     run.model.train()
     run.encoding.start_epoch()
-    rows = sample_rows(run.data.train, config.negatives, random.Random(config.seed + epoch))
+    rows = sample_rows(run.data.train, run.data.train_popularity, config.negatives, random.Random(config.seed + epoch))
     losses, seen, epoch_started = [], 0, time.perf_counter()
     batches = tqdm(
         range(0, len(rows), config.batch_size),
@@ -261,7 +263,7 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
 
 
 def _step(run: _Run, progress: _Progress, rows: list[Row]) -> float:
-    batch = make_batch(rows, run.encoding.table, run.data.stats, run.config.max_history)
+    batch = make_batch(rows, run.encoding.table, run.config.max_history)
     loss = run.loss(*run.encoding.step_inputs(run.model, batch))
     run.optimizer.zero_grad()
     loss.backward()
@@ -273,12 +275,11 @@ def _step(run: _Run, progress: _Progress, rows: list[Row]) -> float:
 
 def _validate(run: _Run) -> dict[str, float]:
     """This epoch's `valid_*` metrics; none without validation impressions."""
-    valid, stats = run.data.valid, run.data.stats
+    valid, popularity = run.data.valid, run.data.popularity
     if not valid:
         return {}
-    metrics = evaluate_scores(
-        valid, Ranker(run.model, run.encoding.table, stats, run.config).score(valid), run.data.news, stats
-    )
+    scores = Ranker(run.model, run.encoding.table, popularity, run.config).score(valid)
+    metrics = evaluate_scores(valid, scores, run.data.news, popularity.clicks_at_end())
     return {f"valid_{k}": v for k, v in metrics.items() if k != "impressions"}
 
 
@@ -294,7 +295,7 @@ def _end_epoch(run: _Run, progress: _Progress, record: dict) -> None:
         progress.best_metric, progress.bad_epochs = metric, 0
         record["best"] = True
         if run.world.is_main:
-            save_model(run.out_dir, run.model, run.encoding.encoder, run.config, run.data.stats)
+            save_model(run.out_dir, run.model, run.encoding.encoder, run.config, run.data.popularity)
             (run.out_dir / CONFIG_FILE).write_text(run.config.model_dump_json(indent=2))
     else:
         progress.bad_epochs += 1

@@ -79,7 +79,10 @@ def test_missing_file_says_what_to_give(tmp_path):
 
 def test_roundtrip(tmp_path):
     news = [News("N1", "Title one", "a", "b", "abs"), News("N2", "Title two")]
-    imps = [Impression("5", "U9", "t", ["N1"], ["N1", "N2"], [0, 1]), Impression("6", "imp-6", "", [], ["N2"], None)]
+    imps = [
+        Impression("5", "U9", "11/13/2019 8:36:57 AM", ["N1"], ["N1", "N2"], [0, 1]),
+        Impression("6", "imp-6", "", [], ["N2"], None),
+    ]
     assert list(read_news(write_news(tmp_path / "news.tsv", news)).values()) == news
     assert read_behaviors(write_behaviors(tmp_path / "behaviors.tsv", imps)) == imps
 
@@ -104,3 +107,9 @@ def test_reads_the_shared_mind_sample():
     assert len(news) == 8135
     dev = read_behaviors(MIND_SAMPLE / "dev")
     assert len(dev) == 778 and all(imp.labels and 1 in imp.labels for imp in dev)
+
+
+def test_a_time_that_cannot_be_read_is_a_clear_error(tmp_path):
+    (tmp_path / "behaviors.tsv").write_text("1\tU1\tyesterday\tN1\tN1-1\n")
+    with pytest.raises(MindFormatError, match=r"behaviors\.tsv:1: time 'yesterday' should look like"):
+        read_behaviors(tmp_path)

@@ -53,9 +53,8 @@ def model_dir(tiny_world, tmp_path_factory):
 def fresh_postgres() -> str:
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as conn:
-        conn.execute(
-            text("DROP TABLE IF EXISTS events, interests, news, user_deletions, service_meta, alembic_version")
-        )
+        conn.execute(text("DROP SCHEMA public CASCADE"))  # every table, whatever the migrations made
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return POSTGRES_URL
 

@@ -117,7 +117,7 @@ def test_deleting_a_user_leaves_no_trace(client, tmp_path):
     client.put("/v1/users/secret-user-42/interests", json={"text": "private hobby"}, headers=USER_KEY)
     recs(client, "secret-user-42")
     r = client.delete("/v1/users/secret-user-42", headers=USER_KEY)
-    assert r.json()["deleted"] == {"events": 1, "interests": 1}
+    assert r.json()["deleted"] == {"events": 1, "impressions": 0, "interests": 1}
     profile = client.get("/v1/users/secret-user-42/profile", headers=USER_KEY).json()
     assert profile["history"] == [] and profile["interests"] is None and profile["recent_comments"] == []
     service = client.app.state.service

@@ -18,7 +18,11 @@ def test_a_deletion_reaches_the_other_worker_before_its_next_answer(model_dir, d
         b.put("/v1/users/reader/interests", json={"text": "private hobby"}, headers=USER_KEY)
         assert recs(b, "reader")[0]["explanation"].startswith(("Because you read", "Matches your interest"))
         assert b.get("/v1/users/reader/profile", headers=USER_KEY).json()["recent_comments"] == ["my private words"]
-        assert a.delete("/v1/users/reader", headers=USER_KEY).json()["deleted"] == {"events": 2, "interests": 1}
+        assert a.delete("/v1/users/reader", headers=USER_KEY).json()["deleted"] == {
+            "events": 2,
+            "impressions": 0,
+            "interests": 1,
+        }
         for _ in range(3):  # B answered for this user before: its cached state must not survive
             profile = b.get("/v1/users/reader/profile", headers=USER_KEY).json()
             assert profile["history"] == [] and profile["recent_comments"] == [] and profile["interests"] is None

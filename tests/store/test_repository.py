@@ -62,10 +62,29 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
         secret = repo.service_secret(s)
     key = repo.user_key(secret, "alice")
     with sessions.begin() as s:
-        assert repo.delete_user(s, "alice", key) == {"events": 1, "interests": 1}
+        assert repo.delete_user(s, "alice", key) == {"events": 1, "impressions": 0, "interests": 1}
     with sessions() as s:
         assert repo.user_events(s, "alice") == [] and repo.get_interests(s, "alice") is None
         assert [e.user_id for e in repo.events_since(s, 0, 100)] == ["bob"]
         tombstones = repo.deletions_since(s, 0)
         assert [t.user_key for t in tombstones] == [key] and "alice" not in key and len(key) == 64
     assert repo.user_key(secret, "alice") == key != repo.user_key("another secret", "alice")
+
+
+def test_impressions_once_per_user_and_only_clicks_in_a_list_are_popularity(sessions):
+    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    shown = repo.ImpressionRecord("i1", "alice", ["n1", "n2"], at)
+    with sessions.begin() as s:
+        assert repo.add_impressions(s, [shown, repo.ImpressionRecord("i1", "bob", ["n1"], at)]) == []
+    with sessions.begin() as s:
+        assert repo.add_impressions(s, [shown]) == [shown]  # a retried post is stored once
+        in_list = repo.EventRecord("e1", "alice", "n1", "click", at, impression_id="i1")
+        repo.add_events(s, [in_list, event("alice", "e2", "n2")])  # e2 names no list: history only
+    with sessions() as s:
+        tallies = [(t.kind, t.news_ids) for t in repo.tallies_since(s, 0, 100)]
+        assert tallies == [("view", "n1 n2"), ("view", "n1"), ("click", "n1")]
+    with sessions.begin() as s:
+        removed = repo.delete_user(s, "alice", repo.user_key(repo.service_secret(s), "alice"))
+    assert removed == {"events": 2, "impressions": 1, "interests": 0}
+    with sessions() as s:  # the anonymous counts stay: every worker holds them already
+        assert len(repo.tallies_since(s, 0, 100)) == 3

@@ -1,10 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from newsrec.config import load_config
 from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.training.recipe import train
 from newsrec.training.samples import sample_rows
@@ -14,12 +16,17 @@ def test_samples_put_the_click_first_with_k_non_clicks(tiny_world):
     import random
 
     imps = read_behaviors(tiny_world / "train")
-    rows = sample_rows(imps, negatives=4, rng=random.Random(0))
+    _, before = Popularity.replay(imps)
+    rows = sample_rows(imps, before, negatives=4, rng=random.Random(0))
     assert len(rows) == sum(len(i.clicked) for i in imps)
-    for row in rows:
-        labels = dict(zip(row.leave_out.candidates, row.leave_out.labels))
-        assert labels[row.candidates[0]] == 1
-        assert len(row.candidates) == 5 and all(labels[c] == 0 for c in row.candidates[1:])
+    assert all(len(row.candidates) == 5 and row.popularity.shape == (5, 5) for row in rows)
+    for i, imp in enumerate(imps):
+        own = dict(zip(imp.candidates, imp.labels))
+        mine = [r for r in rows if r.history is imp.history]
+        assert len(mine) == len(imp.clicked)
+        for row in mine:
+            assert own[row.candidates[0]] == 1 and all(own[c] == 0 for c in row.candidates[1:])
+            assert np.array_equal(row.popularity, np.stack([before[i][c] for c in row.candidates]))
 
 
 def test_training_lowers_the_loss_and_writes_its_artifacts(tiny_world, tmp_path):

@@ -39,7 +39,7 @@ def test_techniques_train_save_and_load_back(tiny_world, tmp_path, settings):
     assert ranker.spec.model_dump() == {
         k: v for k, v in config.model_dump().items() if k in type(ranker.spec).model_fields
     }
-    metrics = evaluate_scores(dev, ranker.score(dev), news, ranker.stats)
+    metrics = evaluate_scores(dev, ranker.score(dev), news, ranker.popularity.clicks_at_end())
     assert metrics["auc"] == pytest.approx(result.best_valid["auc"], abs=1e-4)
 
 

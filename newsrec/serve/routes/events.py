@@ -23,6 +23,8 @@ def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Reques
     check_batch(request, len(batch.events))
     if not all(caller.may_act_for(e.user_id) for e in batch.events):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "events of another user: a user token posts its own only")
-    records = [EventRecord(e.event_id, e.user_id, e.news_id, e.type, e.ts, e.text) for e in batch.events]
+    records = [
+        EventRecord(e.event_id, e.user_id, e.news_id, e.type, e.ts, e.text, e.impression_id) for e in batch.events
+    ]
     stored, duplicates = svc.add_events(records)
     return EventsResult(stored=stored, duplicates=duplicates)

@@ -7,14 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
 from newsrec.serve.deps import Service, UserAccess, require_scope
-from newsrec.serve.errors import ERROR_RESPONSES
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from newsrec.serve.schemas import (
     DeletionOut,
     InterestsIn,
     InterestsOut,
     ProfileOut,
+    RankIn,
+    RankOut,
     RecommendationOut,
     RecommendationsOut,
+    Scored,
     TokenOut,
     TokenRequest,
     UserIdPath,
@@ -28,8 +31,20 @@ def get_recommendations(
     user_id: UserAccess, svc: Service, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> RecommendationsOut:
     """Top-k fresh, unread news with a one-line explanation; unknown users get cold-start picks."""
-    items = [RecommendationOut(**vars(r)) for r in svc.recommend(user_id, k)]
-    return RecommendationsOut(user_id=user_id, items=items)
+    answer = svc.recommend(user_id, k)
+    items = [RecommendationOut(**vars(r)) for r in answer.items]
+    return RecommendationsOut(
+        user_id=user_id, impression_id=answer.impression_id, model_version=answer.model_version, items=items
+    )
+
+
+@router.post("/rank", responses=CONFLICT_RESPONSE)
+def rank(user_id: UserAccess, body: RankIn, svc: Service) -> RankOut:
+    """Score candidates from your own candidate generator, by the same model and state as
+    recommendations; `at` scores them with popularity as it stood then (for replays)."""
+    scored = svc.rank(user_id, body.candidates, body.at)
+    items = [Scored(news_id=news_id, score=score) for news_id, score in scored]
+    return RankOut(user_id=user_id, model_version=svc.ranker.version, items=items)
 
 
 @router.get("/profile")

@@ -2,8 +2,7 @@ import json
 
 import numpy as np
 
-from newsrec.data.mind import Impression, read_behaviors, read_news
-from newsrec.data.popularity import PopularityStats
+from newsrec.data.mind import read_behaviors, read_news
 from newsrec.data.synthetic import TOPICS, SyntheticWorldConfig, generate_world
 from tests.conftest import TINY_WORLD
 
@@ -34,23 +33,3 @@ def test_world_is_seeded_and_clicks_follow_interests():
         for c, y in zip(imp.candidates, imp.labels):
             (clicked_w if y else shown_w).append(users[imp.user_id][topic[c]])
     assert np.mean(clicked_w) > 2 * np.mean(shown_w)
-
-
-def test_popularity_counts_and_leave_one_out():
-    a = Impression("1", "U", "", [], ["N1", "N2"], [1, 0])
-    b = Impression("2", "U", "", [], ["N1", "N3"], [0, 1])
-    stats = PopularityStats.from_impressions([a, b])
-    assert stats.clicks["N1"] == 1 and stats.views["N1"] == 2
-    assert stats.ctr("N1") == (1 + 0.1) / (2 + 1)
-    full = stats.features(["N1", "N9"])
-    assert full[0, 3] == 1.0 and np.allclose(full[1], 0)  # no log: all zeros
-    assert np.isclose(full[0, 0], np.log1p(1)) and np.isclose(full[0, 1], np.log1p(2))
-    loo = stats.features(["N1", "N2"], leave_out=a)
-    assert np.isclose(loo[0, 0], 0.0) and np.isclose(loo[0, 1], np.log1p(1))  # a's own click is gone
-    assert np.allclose(loo[1], 0)  # N2 was only seen in a
-
-
-def test_popularity_save_load(tmp_path):
-    stats = PopularityStats.from_impressions([Impression("1", "U", "", [], ["N1", "N2"], [1, 0])])
-    stats.save(tmp_path / "p.json")
-    assert PopularityStats.load(tmp_path / "p.json") == stats

@@ -1,0 +1,93 @@
+"""Commands of the live loop: `newsrec replay` (logged traffic through a service, scored live)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsrec.cli.errors import CommandError
+from newsrec.data.mind import news_used_by, parse_time, read_all_behaviors, read_news
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.models.ranker import Ranker
+from newsrec.serve.replay import Client
+
+__all__ = ["register"]
+
+
+def _remote_service(stack: ExitStack, url: str, key: str | None) -> Client:
+    headers = {"Authorization": f"Bearer {key or ''}"}
+    return stack.enter_context(httpx.Client(base_url=url, headers=headers, timeout=120))
+
+
+def _in_process_service(stack: ExitStack, model: Path) -> Client:
+    """The service in this process on a throwaway SQLite database, reached like a server."""
+    from fastapi.testclient import TestClient
+
+    from newsrec.serve.app import create_app
+    from newsrec.serve.settings import ServiceSettings
+
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsrec-replay-")))
+    key = secrets.token_hex(16)
+    unlimited = "1000000/minute"  # one client replaying a log is the whole load, not an abuser
+    settings = ServiceSettings(
+        model_dir=model,
+        db_url=f"sqlite:///{folder / 'replay.sqlite'}",
+        api_keys=f"{key}:admin",
+        log_file=folder / "service.log",
+        rate_limit=unlimited,
+        key_rate_limit=unlimited,
+    )
+    client = stack.enter_context(TestClient(create_app(settings)))
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client
+
+
+def register(app: typer.Typer, console: Console) -> None:
+    @app.command()
+    def replay(
+        model: Annotated[Path, typer.Option(help="model folder from `newsrec train` (the service's model)")],
+        news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
+        behaviors: Annotated[list[Path], typer.Option(help="time-stamped behaviors.tsv (or folder); repeat")],
+        start_at: Annotated[
+            str,
+            typer.Option(
+                help="score impressions from this time on (e.g. 2019-11-13); earlier ones only warm the service up"
+            ),
+        ],
+        url: Annotated[str | None, typer.Option(help="a running service (default: one in this process)")] = None,
+        key: Annotated[str | None, typer.Option(help="API key with the news and users scopes, for --url")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    ) -> None:
+        """Replay logged traffic in time order through the service and score it live, beside the
+        same model with popularity frozen at training time and two CTR baselines."""
+        from newsrec.serve.replay import ROWS, in_time_order
+        from newsrec.serve.replay import replay as run_replay
+
+        start = parse_time(start_at)
+        if start is None:
+            raise CommandError("--start-at needs a time, e.g. 2019-11-13")
+        impressions = read_all_behaviors(behaviors)
+        in_time_order(impressions)  # fails at once on logs without times
+        used = news_used_by(impressions, read_news(news))
+        with ExitStack() as stack:
+            client = _remote_service(stack, url, key) if url else _in_process_service(stack, model)
+            ranker = Ranker.load(model, used, EmbeddingCache())
+            result = run_replay(client, ranker, used, impressions, start)
+        if as_json:
+            print(json.dumps(result.as_dict()))
+            return
+        table = Table(title=f"replay from {start_at}: {result.impressions} impressions scored (x100)")
+        for column in ("ranker", "auc", "mrr", "ndcg5", "ndcg10"):
+            table.add_column(column, justify="left" if column == "ranker" else "right")
+        for row in ROWS:
+            table.add_row(row, *(f"{result.metrics[row][m]:.2f}" for m in ("auc", "mrr", "ndcg5", "ndcg10")))
+        console.print(table)

@@ -1,0 +1,131 @@
+"""One worker's catalogue: news, their vectors in the index, and live popularity.
+
+The index holds each news item's `item_vector(n, pop(n, t))`, the model's own item side, so a
+search with a user's `query_vector` ranks exactly by the model's score at time t. Popularity
+moves with the traffic: an item with new views or clicks gets its row rewritten at once, and
+every row is refreshed when the last full refresh is older than `refresh_seconds` (decay and
+age move all items a little, continuously). Traffic from before the model's training logs end
+is already in their counts and is not counted again. `scores` computes the model's score at any moment
+for given candidates, without the index.
+
+Guarded by a readers-writer lock: searches run together (BLAS releases the GIL), changes alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+
+from newsrec.data.mind import News
+from newsrec.data.popularity import Popularity
+from newsrec.models.ranker import Ranker
+from newsrec.serve.index import VectorIndex
+from newsrec.serve.rwlock import ReadWriteLock
+from newsrec.store.models import NewsRow, TallyRow
+
+__all__ = ["Catalogue"]
+
+
+class Catalogue:
+    def __init__(self, ranker: Ranker, index: VectorIndex, refresh_seconds: float = 300.0):
+        self.ranker, self.index, self.refresh_seconds = ranker, index, refresh_seconds
+        self.news: dict[str, News] = {}
+        self.published: dict[str, datetime] = {}
+        self.key_to_id: dict[int, str] = {}
+        self.id_to_key: dict[str, int] = {}
+        self.popularity: Popularity = ranker.popularity.copy()  # the training logs' counts, then the traffic
+        self.counted_until = ranker.popularity.end  # the training logs' end: older traffic is in them
+        self.refreshed_at = -math.inf  # when every row's popularity was last recomputed
+        self.lock = ReadWriteLock()
+
+    def add_news(self, rows: Sequence[NewsRow], now: float) -> set[str]:
+        """Index news rows (new or replaced); returns the ids that replaced older versions."""
+        replaced = set()
+        with self.lock.writing():
+            for row in rows:
+                old = self.id_to_key.pop(row.news_id, None)
+                if old is not None:
+                    self.index.remove(np.array([old]))
+                    del self.key_to_id[old]
+                    replaced.add(row.news_id)
+                self.news[row.news_id] = as_news(row)
+                published = row.published_at or row.updated_at
+                self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
+                self.key_to_id[row.seq], self.id_to_key[row.news_id] = row.news_id, row.seq
+            ids = [r.news_id for r in rows]
+            self.ranker.table.upsert(ids, np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]))
+            self._write_rows(ids, now)
+        return replaced
+
+    def count_traffic(self, tallies: Sequence[TallyRow], now: float) -> None:
+        """Add views and clicks to live popularity; rewrite the rows of the items they touch (all
+        rows when the last full refresh is older than `refresh_seconds`)."""
+        stale = now - self.refreshed_at > self.refresh_seconds
+        if not tallies and not stale:
+            return
+        with self.lock.writing():
+            touched: set[str] = set()
+            for tally in tallies:
+                at = _seconds(tally.ts)
+                if at <= self.counted_until:
+                    continue
+                views, clicks = float(tally.kind == "view"), float(tally.kind == "click")
+                for news_id in tally.news_ids.split():
+                    self.popularity.add(news_id, at, views=views, clicks=clicks)
+                    touched.add(news_id)
+            changed = list(self.news) if stale else [i for i in touched if i in self.news]
+            if changed:
+                self._write_rows(changed, now)
+            if stale:
+                self.refreshed_at = now
+
+    def popularity_terms(self, ids: Sequence[str], at: float) -> np.ndarray:
+        """(N,) the popularity part of each item's score at `at` (call under `lock`)."""
+        return self.item_vectors(ids, at)[:, -1]
+
+    def scores(self, ids: Sequence[str], query: np.ndarray, at: float) -> np.ndarray:
+        """(N,) the model's score of each candidate for this query at `at`."""
+        with self.lock.reading():
+            return self.item_vectors(ids, at) @ query
+
+    @torch.no_grad()
+    def item_vectors(self, ids: Sequence[str], at: float) -> np.ndarray:
+        """(N, D + 1): the model's item_vector of each news item with its popularity at `at`."""
+        vectors = self.ranker.table.vectors[self.ranker.table.rows(ids)]
+        features = torch.from_numpy(self.popularity.features(ids, at))
+        return self.ranker.model.item_vector(vectors, features).numpy()
+
+    def _write_rows(self, ids: Sequence[str], at: float) -> None:
+        self.index.upsert(np.array([self.id_to_key[i] for i in ids]), self.item_vectors(ids, at))
+
+    def search(self, query: np.ndarray, seen: set[str], k: int, cutoff: datetime) -> list[tuple[str, float]]:
+        """The k best unread news published after `cutoff`, by the model's score (call under `lock`)."""
+        want = k + len(seen) + 32
+        while True:
+            scores, keys = self.index.search(query, want)
+            picked = [
+                (self.key_to_id[key], float(score))
+                for score, key in zip(scores, keys)
+                if key in self.key_to_id
+                and self.key_to_id[key] not in seen
+                and self.published[self.key_to_id[key]] >= cutoff
+            ][:k]
+            if len(picked) == k or want >= len(self.index):
+                return picked
+            want *= 4  # many were read or stale: look deeper
+
+    def unknown(self, news_ids: Iterable[str]) -> set[str]:
+        with self.lock.reading():
+            return set(news_ids) - self.news.keys()
+
+
+def as_news(n) -> News:
+    return News(n.news_id, n.title, n.category or "", n.subcategory or "", n.abstract or "")
+
+
+def _seconds(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()

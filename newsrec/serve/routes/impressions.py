@@ -1,0 +1,26 @@
+"""POST /v1/impressions: which lists users were actually shown (views, for CTR and popularity)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+
+from newsrec.serve.deps import Caller, Service
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
+from newsrec.serve.routes.news import check_batch
+from newsrec.serve.schemas import ImpressionBatch, ImpressionsResult
+from newsrec.store.repository import ImpressionRecord
+
+router = APIRouter(prefix="/v1/impressions", tags=["impressions"], responses=ERROR_RESPONSES)
+
+
+@router.post("", responses=CONFLICT_RESPONSE)
+def post_impressions(batch: ImpressionBatch, svc: Service, caller: Caller, request: Request) -> ImpressionsResult:
+    """Store what was shown (each news id counts as a view); an impression id the same user sent
+    before is reported as a duplicate. Use the `impression_id` of the recommendations you showed.
+    """
+    check_batch(request, len(batch.impressions))
+    if not all(caller.may_act_for(i.user_id) for i in batch.impressions):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "impressions of another user: a user token posts its own only")
+    records = [ImpressionRecord(i.impression_id, i.user_id, i.news_ids, i.ts) for i in batch.impressions]
+    stored, duplicates = svc.add_impressions(records)
+    return ImpressionsResult(stored=stored, duplicates=duplicates)
