@@ -1,4 +1,6 @@
-"""Commands of the live loop: `newsrec replay` (logged traffic through a service, scored live)."""
+"""Commands of the live loop: `newsrec replay` (logged traffic through a service, scored live),
+`newsrec export` (the service's logged traffic as MIND files, to retrain on) and `newsrec report`
+(each served model version's impressions, clicks and CTR@k)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from newsrec.cli.errors import CommandError
 from newsrec.data.mind import news_used_by, parse_time, read_all_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.serve.replay import Client
+from newsrec.serve.replay import ROWS, Client, ReplayResult, in_time_order, replay
 
 __all__ = ["register"]
+
+METRICS = ("auc", "mrr", "ndcg5", "ndcg10")
 
 
 def _remote_service(stack: ExitStack, url: str, key: str | None) -> Client:
@@ -51,17 +55,25 @@ def _in_process_service(stack: ExitStack, model: Path) -> Client:
     return client
 
 
+def _print_replay(console: Console, result: ReplayResult, start_at: str) -> None:
+    table = Table(title=f"replay from {start_at}: {result.impressions} impressions scored (x100)")
+    table.add_column("ranker")
+    for metric in METRICS:
+        table.add_column(metric, justify="right")
+    for row in ROWS:
+        table.add_row(row, *(f"{result.metrics[row][m]:.2f}" for m in METRICS))
+    console.print(table)
+
+
 def register(app: typer.Typer, console: Console) -> None:
-    @app.command()
-    def replay(
+    @app.command("replay")
+    def replay_command(
         model: Annotated[Path, typer.Option(help="model folder from `newsrec train` (the service's model)")],
         news: Annotated[Path, typer.Option(help="news.tsv, or a folder holding it")],
         behaviors: Annotated[list[Path], typer.Option(help="time-stamped behaviors.tsv (or folder); repeat")],
         start_at: Annotated[
             str,
-            typer.Option(
-                help="score impressions from this time on (e.g. 2019-11-13); earlier ones only warm the service up"
-            ),
+            typer.Option(help="score impressions from this time on (e.g. 2019-11-13); earlier ones only warm up"),
         ],
         url: Annotated[str | None, typer.Option(help="a running service (default: one in this process)")] = None,
         key: Annotated[str | None, typer.Option(help="API key with the news and users scopes, for --url")] = None,
@@ -69,9 +81,6 @@ def register(app: typer.Typer, console: Console) -> None:
     ) -> None:
         """Replay logged traffic in time order through the service and score it live, beside the
         same model with popularity frozen at training time and two CTR baselines."""
-        from newsrec.serve.replay import ROWS, in_time_order
-        from newsrec.serve.replay import replay as run_replay
-
         start = parse_time(start_at)
         if start is None:
             raise CommandError("--start-at needs a time, e.g. 2019-11-13")
@@ -81,13 +90,60 @@ def register(app: typer.Typer, console: Console) -> None:
         with ExitStack() as stack:
             client = _remote_service(stack, url, key) if url else _in_process_service(stack, model)
             ranker = Ranker.load(model, used, EmbeddingCache())
-            result = run_replay(client, ranker, used, impressions, start)
+            result = replay(client, ranker, used, impressions, start)
         if as_json:
             print(json.dumps(result.as_dict()))
+        else:
+            _print_replay(console, result, start_at)
+
+    @app.command()
+    def export(
+        db: Annotated[
+            str, typer.Option(help="the service's SQLAlchemy URL, e.g. sqlite:///runs/demo/model/service.sqlite")
+        ],
+        out: Annotated[Path, typer.Option(help="folder to write news.tsv and behaviors.tsv into")],
+    ) -> None:
+        """Write the service's logged traffic (impressions with their clicks, histories at the time)
+        as MIND files: `newsrec train --init MODEL --news OUT --behaviors OUT` retrains on it."""
+        from newsrec.store.db import make_engine, make_sessions
+        from newsrec.store.export import export_mind
+
+        engine = make_engine(db)
+        try:
+            with make_sessions(engine)() as session:
+                done = export_mind(session, out)
+        finally:
+            engine.dispose()
+        console.print(f"wrote {done.news} news and {done.impressions} impressions ({done.clicks} clicks) to {out}")
+
+    @app.command()
+    def report(
+        db: Annotated[str, typer.Option(help="the service's SQLAlchemy URL")],
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Per served model version: logged impressions, clicks in them and CTR@5 / CTR@10 (the share
+        of impressions with a click among the first 5 / 10 shown): the online comparison."""
+        from newsrec.store.db import make_engine, make_sessions
+        from newsrec.store.report import traffic_by_version
+
+        engine = make_engine(db)
+        try:
+            with make_sessions(engine)() as session:
+                rows = traffic_by_version(session)
+        finally:
+            engine.dispose()
+        if as_json:
+            print(json.dumps([vars(r) for r in rows]))
             return
-        table = Table(title=f"replay from {start_at}: {result.impressions} impressions scored (x100)")
-        for column in ("ranker", "auc", "mrr", "ndcg5", "ndcg10"):
-            table.add_column(column, justify="left" if column == "ranker" else "right")
-        for row in ROWS:
-            table.add_row(row, *(f"{result.metrics[row][m]:.2f}" for m in ("auc", "mrr", "ndcg5", "ndcg10")))
+        table = Table(title="logged traffic by model version")
+        for column in ("version", "impressions", "clicks", "CTR@5", "CTR@10"):
+            table.add_column(column, justify="left" if column == "version" else "right")
+        for r in rows:
+            table.add_row(
+                r.version or "(not served here)",
+                str(r.impressions),
+                str(r.clicks),
+                f"{r.ctr_at_5:.3f}",
+                f"{r.ctr_at_10:.3f}",
+            )
         console.print(table)

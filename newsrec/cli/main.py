@@ -87,6 +87,9 @@ def train(
     until: Annotated[
         str | None, typer.Option(help="train on the impressions before this time only (untimed ones stay)")
     ] = None,
+    init: Annotated[
+        Path | None, typer.Option(help="start from the weights of this trained (e.g. served) model")
+    ] = None,
     *,
     settings: TrainConfig,
 ) -> None:
@@ -108,6 +111,7 @@ def train(
         valid_impressions=read_behaviors(valid) if valid else None,
         cache=EmbeddingCache(cache),
         restart=restart,
+        init=init,
     )
     console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:

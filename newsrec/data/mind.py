@@ -26,6 +26,7 @@ __all__ = [
     "MindFormatError",
     "MissingNewsReport",
     "parse_time",
+    "MIND_TIME",
     "resolve_mind_file",
     "read_news",
     "write_news",

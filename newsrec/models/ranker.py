@@ -26,10 +26,19 @@ from newsrec.models.reason import Reason, reason_from_matches
 from newsrec.models.recommender import TEXT_WEIGHT, NewsRecommender, RecommenderConfig
 from newsrec.models.spec import ModelSpec
 
-__all__ = ["Ranker", "MISSING_SCORE", "save_model", "MODEL_FILE"]
+__all__ = ["Ranker", "MISSING_SCORE", "save_model", "model_version", "MODEL_FILE"]
 
 MISSING_SCORE = -1e9  # candidates with no text in news.tsv are ranked last
+VERSION_CHARS = 12  # a model's version: the first characters of its weights' sha256
 MODEL_FILE, POPULARITY_FILE = "model.pt", "popularity.json"
+
+
+def model_version(model_dir: str | Path) -> str:
+    """The first characters of the sha256 of a model folder's weights: what names it when served."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`")
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:VERSION_CHARS]
 
 
 def save_model(
@@ -94,8 +103,7 @@ class Ranker:
         except RuntimeError:  # shapes of an older model (e.g. fewer popularity features)
             raise ValueError(f"{model_dir} was trained by an older newsrec: train it again") from None
         table = NewsTable.encode(spec.prepare_news(news), encoder, spec.news_text, cache, spec.encode_batch_size)
-        version = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()[:12]
-        return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, version)
+        return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, model_version(model_dir))
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """(N,) user texts -> (N, D); empty strings give zero rows. Never cached: users' words are theirs."""

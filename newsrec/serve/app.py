@@ -20,9 +20,9 @@ from newsrec.models.ranker import Ranker
 from newsrec.serve.auth import Authenticator
 from newsrec.serve.errors import install_error_handlers
 from newsrec.serve.guard import Guard
-from newsrec.serve.index import make_index
+from newsrec.serve.index import VectorIndex, make_index
 from newsrec.serve.observability import Observe, open_request_log
-from newsrec.serve.routes import events, impressions, news, system, users
+from newsrec.serve.routes import admin, events, impressions, news, system, users
 from newsrec.serve.service import RecommenderService
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine, make_sessions, migrate
@@ -42,12 +42,16 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         engine = make_engine(settings.database_url)
         cache = EmbeddingCache()
         ranker = Ranker.load(settings.model_dir, {}, cache)
-        index = make_index(settings.index, ranker.model.item_dim, settings.approximate_above, settings.milvus_uri)
+
+        def index_for(dim: int, version: str) -> VectorIndex:
+            return make_index(settings.index, dim, settings.approximate_above, settings.milvus_uri, f"news_{version}")
+
         service = RecommenderService(
             ranker,
+            str(settings.model_dir),
             engine,
             make_sessions(engine),
-            index,
+            index_for,
             settings.recency_days,
             settings.user_cache_size,
             settings.popularity_refresh_seconds,
@@ -70,7 +74,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    routers = (news.router, events.router, impressions.router, users.router, system.router)
+    routers = (news.router, events.router, impressions.router, users.router, admin.router, system.router)
     for router in routers:
         app.include_router(router)
     app.add_middleware(Guard, settings=settings)

@@ -8,31 +8,42 @@ age move all items a little, continuously). Traffic from before the model's trai
 is already in their counts and is not counted again. `scores` computes the model's score at any moment
 for given candidates, without the index.
 
+A catalogue follows the news and tally feeds itself (`catch_up`, its own cursors), so one for a
+newly deployed model can catch up in the background while another serves. News rows carry the
+vector of the encoder that posted them; a model with another encoder encodes the text again.
+
 Guarded by a readers-writer lock: searches run together (BLAS releases the GIL), changes alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 
 import numpy as np
 import torch
+from sqlalchemy.orm import Session
 
 from newsrec.data.mind import News
 from newsrec.data.popularity import Popularity
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.plm import encode_texts
 from newsrec.models.ranker import Ranker
 from newsrec.serve.index import VectorIndex
 from newsrec.serve.rwlock import ReadWriteLock
+from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow, TallyRow
 
-__all__ = ["Catalogue"]
+__all__ = ["Catalogue", "feed_chunks", "as_news"]
 
 
 class Catalogue:
-    def __init__(self, ranker: Ranker, index: VectorIndex, refresh_seconds: float = 300.0):
-        self.ranker, self.index, self.refresh_seconds = ranker, index, refresh_seconds
+    def __init__(
+        self, ranker: Ranker, index: VectorIndex, refresh_seconds: float = 300.0, cache: EmbeddingCache | None = None
+    ):
+        self.ranker, self.index, self.refresh_seconds, self.cache = ranker, index, refresh_seconds, cache
+        self.cursor = {"news": 0, "tallies": 0}  # the last seq applied of each feed
         self.news: dict[str, News] = {}
         self.published: dict[str, datetime] = {}
         self.key_to_id: dict[int, str] = {}
@@ -42,8 +53,20 @@ class Catalogue:
         self.refreshed_at = -math.inf  # when every row's popularity was last recomputed
         self.lock = ReadWriteLock()
 
+    def catch_up(self, session: Session, now: float) -> set[str]:
+        """Apply the news and tallies written since this catalogue last looked, in chunks;
+        returns the ids of news that replaced older versions."""
+        replaced: set[str] = set()
+        for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
+            replaced |= self.add_news(rows, now)
+        self.count_traffic(
+            [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies") for t in rows], now
+        )
+        return replaced
+
     def add_news(self, rows: Sequence[NewsRow], now: float) -> set[str]:
         """Index news rows (new or replaced); returns the ids that replaced older versions."""
+        vectors = self._vectors(rows)  # before the lock: encoding other encoders' news takes time
         replaced = set()
         with self.lock.writing():
             for row in rows:
@@ -57,9 +80,22 @@ class Catalogue:
                 self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
                 self.key_to_id[row.seq], self.id_to_key[row.news_id] = row.news_id, row.seq
             ids = [r.news_id for r in rows]
-            self.ranker.table.upsert(ids, np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]))
+            self.ranker.table.upsert(ids, vectors)
             self._write_rows(ids, now)
         return replaced
+
+    def _vectors(self, rows: Sequence[NewsRow]) -> np.ndarray:
+        """(N, D) this model's vectors of the rows: stored ones where its encoder made them."""
+        assert self.ranker.encoder is not None, "a served model has its encoder"
+        mine = self.ranker.encoder.model_id
+        redo = [r for r in rows if r.encoder_id != mine]
+        fresh = {}
+        if redo:
+            spec = self.ranker.spec
+            news = spec.prepare_news({r.news_id: as_news(r) for r in redo})
+            texts = [spec.news_text(news[r.news_id]) for r in redo]
+            fresh = dict(zip([r.news_id for r in redo], encode_texts(self.ranker.encoder, texts, self.cache)))
+        return np.stack([fresh[r.news_id] if r.news_id in fresh else np.frombuffer(r.vector, np.float32) for r in rows])
 
     def count_traffic(self, tallies: Sequence[TallyRow], now: float) -> None:
         """Add views and clicks to live popularity; rewrite the rows of the items they touch (all
@@ -121,6 +157,21 @@ class Catalogue:
     def unknown(self, news_ids: Iterable[str]) -> set[str]:
         with self.lock.reading():
             return set(news_ids) - self.news.keys()
+
+
+FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
+
+
+def feed_chunks(session: Session, since: Callable, cursor: dict[str, int], name: str) -> Iterator[list]:
+    """Every row of one feed after `cursor[name]`, in chunks; the cursor moves past a chunk once
+    the caller has applied it."""
+    while True:
+        rows = since(session, cursor[name], FEED_CHUNK)
+        if rows:
+            yield rows
+            cursor[name] = rows[-1].seq
+        if len(rows) < FEED_CHUNK:
+            return
 
 
 def as_news(n) -> News:

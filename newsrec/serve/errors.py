@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 __all__ = [
+    "described",
     "ErrorBody",
     "FieldError",
     "ERROR_RESPONSES",
@@ -48,21 +49,21 @@ class UnknownNewsError(ValueError):
         self.ids = sorted(ids)
 
 
-def _described(text: str) -> dict:
+def described(text: str) -> dict:
     return {"model": ErrorBody, "description": text}
 
 
 # the replies every /v1 route may give besides its own (documented in the OpenAPI document)
 ERROR_RESPONSES: dict[int | str, dict] = {
-    400: _described("the body is not UTF-8 text"),
-    401: _described("no valid API key or user token"),
-    403: _described("the key lacks the scope, or the token belongs to another user"),
-    413: _described("body or batch too large"),
-    422: _described("invalid request: `errors` names each field"),
-    429: _described("rate limit: wait for the Retry-After header's seconds"),
+    400: described("the body is not UTF-8 text"),
+    401: described("no valid API key or user token"),
+    403: described("the key lacks the scope, or the token belongs to another user"),
+    413: described("body or batch too large"),
+    422: described("invalid request: `errors` names each field"),
+    429: described("rate limit: wait for the Retry-After header's seconds"),
 }
 CONFLICT_RESPONSE: dict[int | str, dict] = {
-    409: _described("the request conflicts with what the service holds: a repeated id, or news it does not have")
+    409: described("the request conflicts with what the service holds: a repeated id, or news it does not have")
 }
 
 

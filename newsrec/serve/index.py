@@ -154,11 +154,14 @@ class MilvusIndex:
         return self._count
 
 
-def make_index(kind: str, dim: int, approximate_above: int = 100_000, milvus_uri: str | None = None) -> VectorIndex:
+def make_index(
+    kind: str, dim: int, approximate_above: int = 100_000, milvus_uri: str | None = None, name: str = "news"
+) -> VectorIndex:
+    """An empty index of `kind`; `name` keeps the collections of several served models apart in Milvus."""
     if kind == "faiss":
         return FaissIndex(dim, approximate_above)
     if kind == "milvus":
         if not milvus_uri:
             raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
-        return MilvusIndex(dim, milvus_uri)
+        return MilvusIndex(dim, milvus_uri, name)
     raise ValueError(f"unknown index {kind!r}: choose faiss or milvus")

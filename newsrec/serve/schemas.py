@@ -23,6 +23,9 @@ __all__ = [
     "ImpressionBatch",
     "ImpressionsResult",
     "RankIn",
+    "DeployIn",
+    "ServedArm",
+    "Deployment",
     "RankOut",
     "Scored",
     "InterestsIn",
@@ -152,6 +155,25 @@ class RankOut(BaseModel):
     user_id: str
     model_version: str
     items: list[Scored]
+
+
+class DeployIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_dir: Annotated[
+        Text, Field(min_length=1, max_length=1000, description="a model folder on the service's machine")
+    ]
+    share: float = Field(1.0, gt=0, le=1, description="share of users it serves (1: all, replacing the current model)")
+
+
+class ServedArm(BaseModel):
+    model_dir: str
+    version: str
+    share: float
+
+
+class Deployment(BaseModel):
+    arms: list[ServedArm]
+    loading: bool = Field(description="a new deployment is being loaded by this worker")
 
 
 class EventBatch(BaseModel):

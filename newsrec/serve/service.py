@@ -1,16 +1,20 @@
 """The recommendation service's core, independent of HTTP.
 
-The database is the truth. Each worker process keeps a catalogue (news in a vector index, live
-popularity: `catalogue.py`) and a bounded LRU of user states, and before every answer it
-follows the change feed: news, events, tallies of views and clicks, and deletions written since
-it last looked, by any worker of any instance sharing the database (`sync`). A click therefore
-changes the next list at once everywhere (the user's and the item's popularity), an erased user
-is gone from every worker before its next answer, and a user's vector is updated from new
-events only, never by re-reading all history.
+The database is the truth. Each worker process keeps, per served model, a catalogue (news in a
+vector index, live popularity: `catalogue.py`) and one bounded LRU of user states
+(`users.py`), and before every answer it follows the change feed: news, events, tallies of
+views and clicks, deletions and deployments written since it last looked, by any worker of any
+instance sharing the database (`sync`). A click therefore changes the next list at once
+everywhere (the user's and the item's popularity), an erased user is gone from every worker
+before its next answer, and a user's vector is updated from new events only.
 
-`_lock` serialises changes to the worker's state (following the feed, loading a user); the
-catalogue's own readers-writer lock lets requests search at once. Take `_lock` first, never the
-other way round.
+Several models may serve side by side (`deployment.py`): a user's arm is fixed by a hash of
+their id. A new deployment is loaded in a background thread and swapped in when ready; until
+then the old arms keep answering.
+
+`_lock` serialises changes to the worker's state (following the feed, loading a user, swapping
+arms); each catalogue's readers-writer lock lets requests search at once. Take `_lock` first,
+never the other way round.
 """
 
 from __future__ import annotations
@@ -19,34 +23,33 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
-import torch
 from cachetools import LRUCache
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.plm import encode_texts
-from newsrec.models.batch import Row, make_batch
-from newsrec.models.ranker import Ranker
-from newsrec.models.reason import Reason, interest_topics, reason_from_matches
-from newsrec.serve.catalogue import Catalogue, as_news
+from newsrec.models.ranker import VERSION_CHARS, Ranker, model_version
+from newsrec.serve.catalogue import Catalogue, as_news, feed_chunks
+from newsrec.serve.deployment import Arm, ArmSpec, arm_specs, pick_arm
 from newsrec.serve.errors import UnknownNewsError
 from newsrec.serve.index import VectorIndex
+from newsrec.serve.observability import count_click, count_impressions
+from newsrec.serve.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
 from newsrec.store.db import erase_traces
-from newsrec.store.models import POSITIVE_EVENTS, EventRow
+from newsrec.store.report import click_rank
 
 __all__ = ["RecommenderService", "Recommendation", "Recommendations"]
 
 logger = logging.getLogger(__name__)
-COMMENTS_KEPT = 3  # latest comment texts that join the user's interest text
-FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
+VERSION_MARK = "."  # impression ids the service gives out: "<model version>.<random>"
 
 
 @dataclass
@@ -64,105 +67,144 @@ class Recommendations:
     items: list[Recommendation]
 
 
-@dataclass
-class UserQuery:
-    """What the model derives from a user's state: the query vector and the facts behind explanations."""
-
-    vector: np.ndarray  # (D + 1,) the model's query_vector
-    history_match: np.ndarray  # (H, D) W h for each history item: n . (W h) is how much h explains n
-    topics: list[str]  # interest topics from the user's own words
-    topic_vectors: np.ndarray | None  # (T, D)
-
-
-@dataclass
-class UserState:
-    key: str  # keyed hash of the user id, as deletion tombstones name it
-    last_seq: int = 0  # the newest event applied
-    history: deque = field(default_factory=deque)  # positive news ids, oldest first, at most max_history
-    seen: set = field(default_factory=set)  # every news id the user had an event on: never recommended
-    comments: deque = field(default_factory=lambda: deque(maxlen=COMMENTS_KEPT))
-    interests: str | None = None
-    query: UserQuery | None = None  # recomputed only when something above changed
-
-
 class RecommenderService:
     def __init__(
         self,
         ranker: Ranker,
+        model_dir: str,
         engine: Engine,
         sessions: sessionmaker,
-        index: VectorIndex,
+        make_index: Callable[[int, str], VectorIndex],  # (dimension, model version) -> an empty index
         recency_days: float = 7.0,
         user_cache_size: int = 10_000,
         refresh_seconds: float = 300.0,
         cache: EmbeddingCache | None = None,
     ):
-        if ranker.encoder is None:
-            raise ValueError("the service encodes posted news: load the Ranker with its encoder (Ranker.load)")
-        self.ranker, self.encoder, self.engine, self.sessions = ranker, ranker.encoder, engine, sessions
-        self.cache = cache  # for news texts (public); user texts are never cached
-        self.catalogue = Catalogue(ranker, index, refresh_seconds)
+        self.engine, self.sessions, self.make_index, self.cache = engine, sessions, make_index, cache
+        self.refresh_seconds = refresh_seconds
         self.recency = timedelta(days=recency_days)
         self.users: LRUCache[str, UserState] = LRUCache(user_cache_size)
-        self.cursor = {"news": 0, "events": 0, "tallies": 0, "deletions": 0}  # the last seq applied of each feed
+        self.cursor = {"events": 0, "deletions": 0, "deployments": 0}  # the last seq applied of each feed
+        self.arms = [self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)]
+        self.loading: threading.Thread | None = None  # a deployment being loaded in the background
         with sessions() as session:
             self._secret = repo.service_secret(session)
+            latest = repo.deployments_since(session, 0)[-1:]
+        if latest:  # the database says which models serve: load them before the first answer
+            self.cursor["deployments"] = latest[0].seq
+            self.arms = self._build(arm_specs(latest[0].arms))
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+
+    def _arm(self, spec: ArmSpec, ranker: Ranker) -> Arm:
+        if ranker.encoder is None:
+            raise ValueError("the service encodes posted news: load the Ranker with its encoder (Ranker.load)")
+        index = self.make_index(ranker.model.item_dim, spec.version)
+        return Arm(spec, ranker, Catalogue(ranker, index, self.refresh_seconds, self.cache))
+
+    @property
+    def primary(self) -> Arm:
+        """The first arm: it encodes posted news and keeps users' histories at its length."""
+        return self.arms[0]
+
+    @property
+    def news(self):
+        return self.primary.catalogue.news
 
     @property
     def secret(self) -> str:
         """The database's own secret: keys tombstones, and signs user tokens unless settings give one."""
         return self._secret
 
-    @property
-    def news(self):
-        return self.catalogue.news
-
     # --- the change feed --------------------------------------------------------------------
     def sync(self) -> None:
-        """Apply news, events, tallies and deletions written since this worker last looked."""
+        """Apply news, events, tallies, deletions and deployments written since this worker last looked."""
         now = time.time()
         with self._lock, self.sessions() as session:
-            for rows in self._feed(session, "news", repo.news_since):
-                for user in _users_reading(self.users.values(), self.catalogue.add_news(rows, now)):
-                    user.query = None  # a news vector in this history changed
-            for rows in self._feed(session, "events", repo.events_since):
+            for arm in self.arms:
+                for user in users_reading(self.users.values(), arm.catalogue.catch_up(session, now)):
+                    user.queries.clear()  # a news vector in this history changed
+            max_history = self.primary.ranker.spec.max_history
+            for rows in feed_chunks(session, repo.events_since, self.cursor, "events"):
                 for event in rows:
                     if (state := self.users.get(event.user_id)) is not None:
-                        self._apply_event(state, event)
-            tallies = [row for rows in self._feed(session, "tallies", repo.tallies_since) for row in rows]
-            self.catalogue.count_traffic(tallies, now)
+                        state.apply(event, self.news, max_history)
             deletions = repo.deletions_since(session, self.cursor["deletions"])
             if deletions:
                 erased = {d.user_key for d in deletions}
                 for user_id in [u for u, state in self.users.items() if state.key in erased]:
                     del self.users[user_id]
                 self.cursor["deletions"] = deletions[-1].seq
+            deployments = repo.deployments_since(session, self.cursor["deployments"])
+            if deployments:
+                self.cursor["deployments"] = deployments[-1].seq
+                self._redeploy(arm_specs(deployments[-1].arms))
 
-    def _feed(self, session: Session, name: str, since: Callable) -> Iterator[list]:
-        """Every row of one feed after its cursor, in chunks (a new worker catches up on all of it);
-        the cursor moves past a chunk once the caller has applied it."""
-        while True:
-            rows = since(session, self.cursor[name], FEED_CHUNK)
-            if rows:
-                yield rows
-                self.cursor[name] = rows[-1].seq
-            if len(rows) < FEED_CHUNK:
+    # --- deployments ------------------------------------------------------------------------
+    def deploy(self, model_dir: str, share: float) -> list[ArmSpec]:
+        """Serve `model_dir` to `share` of the users (1: to all, in place of the current models;
+        less: beside the current primary model, which keeps the rest). Every worker follows."""
+        version = model_version(model_dir)
+        current = self.primary.spec
+        if share >= 1.0:
+            specs = [ArmSpec(str(model_dir), version, 1.0)]
+        elif current.version == version:
+            raise ValueError(f"{model_dir} is the model already serving: give share 1 or another model")
+        else:
+            specs = [ArmSpec(current.model_dir, current.version, 1.0 - share), ArmSpec(str(model_dir), version, share)]
+        with self.sessions.begin() as session:
+            repo.add_deployment(session, [spec.as_dict() for spec in specs])
+        return specs
+
+    def _build(self, specs: list[ArmSpec]) -> list[Arm]:
+        """Arms for these specs: loaded models are kept (their share updated), new ones loaded and
+        caught up with the feeds."""
+        loaded = {arm.version: arm for arm in self.arms}
+        arms = []
+        for spec in specs:
+            if spec.version in loaded:
+                arms.append(Arm(spec, loaded[spec.version].ranker, loaded[spec.version].catalogue))
+                continue
+            arm = self._arm(spec, Ranker.load(spec.model_dir, {}, self.cache))
+            with self.sessions() as session:
+                arm.catalogue.catch_up(session, time.time())
+            arms.append(arm)
+        return arms
+
+    def _redeploy(self, specs: list[ArmSpec]) -> None:
+        """Load a new deployment in the background; swap it in when ready, under the lock."""
+
+        def load() -> None:
+            try:
+                arms = self._build(specs)
+            except (OSError, ValueError) as e:  # e.g. a folder this machine lacks: keep serving what it has
+                logger.error(
+                    "deployment %s failed here; the current models keep serving: %s", [s.version for s in specs], e
+                )
                 return
+            with self._lock, self.sessions() as session:
+                now = time.time()
+                for arm in arms:
+                    arm.catalogue.catch_up(session, now)  # what came in while loading
+                self.arms = arms
+            logger.info("serving %s", [(arm.version, arm.spec.share) for arm in arms])
+
+        self.loading = threading.Thread(target=load, name="deployment", daemon=True)
+        self.loading.start()
 
     # --- writes -----------------------------------------------------------------------------
     def add_news(self, items: list[repo.NewsRecord]) -> int:
-        """Encode and store news; committed before return, then searchable at once."""
-        spec = self.ranker.spec
-        news = spec.prepare_news({n.news_id: as_news(n) for n in items})
-        vectors = encode_texts(self.encoder, [spec.news_text(news[n.news_id]) for n in items], self.cache)
+        """Encode (with the primary model's encoder) and store news; searchable at once."""
+        ranker = self.primary.ranker
+        assert ranker.encoder is not None, "a served model has its encoder"
+        news = ranker.spec.prepare_news({n.news_id: as_news(n) for n in items})
+        vectors = encode_texts(ranker.encoder, [ranker.spec.news_text(news[n.news_id]) for n in items], self.cache)
         with self.sessions.begin() as session:
-            repo.upsert_news(session, items, vectors)
+            repo.upsert_news(session, items, vectors, ranker.encoder.model_id)
         self.sync()
         return len(items)
 
     def _check_known(self, news_ids: set[str]) -> None:
-        unknown = self.catalogue.unknown(news_ids)
+        unknown = self.primary.catalogue.unknown(news_ids)
         if unknown:
             with self.sessions() as session:  # maybe posted to another worker a moment ago
                 unknown -= repo.known_news_ids(session, unknown)
@@ -180,6 +222,7 @@ class RecommenderService:
         repeats = [e.event_id for e in events if first.setdefault((e.user_id, e.event_id), e) is not e]
         with self.sessions.begin() as session:
             duplicates = repo.add_events(session, list(first.values()))
+            _count_clicks(session, [e for e in first.values() if e not in duplicates])
         return len(first) - len(duplicates), repeats + [e.event_id for e in duplicates]
 
     def add_impressions(self, impressions: list[repo.ImpressionRecord]) -> tuple[int, list[str]]:
@@ -188,8 +231,13 @@ class RecommenderService:
         self._check_known({n for i in impressions for n in i.news_ids})
         first: dict[tuple[str, str], repo.ImpressionRecord] = {}
         repeats = [i.impression_id for i in impressions if first.setdefault((i.user_id, i.impression_id), i) is not i]
+        for record in first.values():  # the model behind the list, from the id the service gave it
+            record.model_version = version_in(record.impression_id)
         with self.sessions.begin() as session:
             duplicates = repo.add_impressions(session, list(first.values()))
+        for record in first.values():
+            if record not in duplicates:
+                count_impressions(record.model_version, 1)
         return len(first) - len(duplicates), repeats + [i.impression_id for i in duplicates]
 
     def set_interests(self, user_id: str, text: str) -> None:
@@ -214,58 +262,25 @@ class RecommenderService:
             if state is None:
                 state = UserState(repo.user_key(self._secret, user_id))
                 for event in repo.user_events(session, user_id):
-                    self._apply_event(state, event)
+                    state.apply(event, self.news, self.primary.ranker.spec.max_history)
                 self.users[user_id] = state
-        if interests != state.interests:
-            state.interests, state.query = interests, None
+        state.set_interests(interests)
         return state
 
-    def _apply_event(self, state: UserState, event: EventRow) -> None:
-        if event.seq <= state.last_seq:
-            return
-        state.seen.add(event.news_id)
-        if event.type in POSITIVE_EVENTS and event.news_id in self.catalogue.news:
-            if event.news_id in state.history:
-                state.history.remove(event.news_id)
-            state.history.append(event.news_id)
-            while len(state.history) > self.ranker.spec.max_history:
-                state.history.popleft()
-        if event.type == "comment" and event.text:
-            state.comments.append(event.text)
-        state.last_seq, state.query = event.seq, None
-
-    @torch.no_grad()
-    def _query(self, state: UserState) -> UserQuery:
-        """The model's query for this user, computed once per change of their state."""
-        if state.query is None:
-            model, table = self.ranker.model, self.ranker.table
-            batch = make_batch([Row(list(state.history), [])], table, self.ranker.spec.max_history)
-            _, history = batch.vectors(table)
-            text = " ".join([state.interests or "", *state.comments]).strip()
-            text_vector = self.ranker.encode_texts([text]) if text else None
-            user = model.user_vector(history, batch.history_mask, text_vector)
-            topics = interest_topics(state.interests or "")
-            state.query = UserQuery(
-                model.query_vector(user)[0].numpy(),
-                model.apply_w(history[0]).numpy(),
-                topics,
-                self.ranker.encode_texts(topics).numpy() if topics else None,
-            )
-        return state.query
-
-    def _snapshot(self, user_id: str) -> tuple[UserQuery, list[str], set[str]]:
-        """The user's query with the history it was computed from and what they have seen."""
+    def _snapshot(self, user_id: str) -> tuple[Arm, UserQuery, set[str]]:
+        """The user's arm, its query for them and what they have seen."""
         self.sync()
         with self._lock:
             state = self._user(user_id)
-            return self._query(state), list(state.history), set(state.seen)
+            arm = pick_arm(self.arms, user_id)
+            return arm, user_query(arm.ranker, state), set(state.seen)
 
     # --- answers ----------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10, now: datetime | None = None) -> Recommendations:
         """Top-k fresh news the user has not seen, with a grounded one-line explanation."""
-        query, history, seen = self._snapshot(user_id)
+        arm, query, seen = self._snapshot(user_id)
         moment = now or datetime.now(timezone.utc)
-        catalogue = self.catalogue
+        catalogue = arm.catalogue
         with catalogue.lock.reading():
             picked = catalogue.search(query.vector, seen, k, moment - self.recency)
             ids = [news_id for news_id, _ in picked]
@@ -275,33 +290,27 @@ class RecommenderService:
                     news_id,
                     catalogue.news[news_id].title,
                     score,
-                    self._reason(history, query, news_id, float(pop)).sentence(catalogue.news),
+                    query.reason(arm.ranker, news_id, float(pop)).sentence(catalogue.news),
                 )
                 for (news_id, score), pop in zip(picked, popularity)
             ]
-        return Recommendations(uuid.uuid4().hex, self.ranker.version, items)
+        return Recommendations(f"{arm.version}{VERSION_MARK}{uuid.uuid4().hex[:16]}", arm.version, items)
 
-    def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> list[tuple[str, float]]:
-        """The given candidates scored for this user by the model with popularity at `at` (default
-        now), best first; unknown ids raise UnknownNewsError."""
+    def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> tuple[str, list]:
+        """(model version, [(news id, score)] best first): the given candidates scored for this user
+        by their model with popularity at `at` (default now); unknown ids raise UnknownNewsError."""
         self._check_known(set(candidates))
-        query, _, _ = self._snapshot(user_id)
+        arm, query, _ = self._snapshot(user_id)
         moment = (at or datetime.now(timezone.utc)).timestamp()
-        scores = self.catalogue.scores(list(candidates), query.vector, moment)
+        scores = arm.catalogue.scores(list(candidates), query.vector, moment)
         order = np.argsort(-scores, kind="stable")
-        return [(candidates[i], float(scores[i])) for i in order]
-
-    def _reason(self, history: list[str], query: UserQuery, news_id: str, popularity: float) -> Reason:
-        n = self.ranker.table.vectors[self.ranker.table.row[news_id]].numpy()
-        match = query.history_match[: len(history)] @ n if history else np.zeros(0)
-        topic_match = query.topic_vectors @ n if query.topic_vectors is not None else None
-        return reason_from_matches(history, match, popularity, query.topics, topic_match)
+        return arm.version, [(candidates[i], float(scores[i])) for i in order]
 
     def profile(self, user_id: str) -> dict:
         self.sync()
         with self._lock:
             state = self._user(user_id)
-            categories = Counter(self.catalogue.news[n].category or "uncategorised" for n in state.history)
+            categories = Counter(self.news[n].category or "uncategorised" for n in state.history)
             return {
                 "user_id": user_id,
                 "interests": state.interests,
@@ -312,5 +321,18 @@ class RecommenderService:
             }
 
 
-def _users_reading(users, news_ids: set[str]) -> list[UserState]:
-    return [u for u in users if news_ids.intersection(u.history)] if news_ids else []
+def version_in(impression_id: str) -> str:
+    """The model version an impression id the service gave out names ("" for other ids)."""
+    version, mark, _ = impression_id.partition(VERSION_MARK)
+    return version if mark and len(version) == VERSION_CHARS and all(c in "0123456789abcdef" for c in version) else ""
+
+
+def _count_clicks(session, events: list[repo.EventRecord]) -> None:
+    """The online comparison: each click in a logged list, by model version and place in the list."""
+    clicks = [e for e in events if e.type == "click" and e.impression_id]
+    lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
+    for click in clicks:
+        shown = lists.get((click.user_id, click.impression_id or ""))
+        place = click_rank(shown.news_ids.split(), click.news_id) if shown is not None else None
+        if shown is not None and place is not None:
+            count_click(shown.model_version, place)

@@ -24,6 +24,7 @@ __all__ = [
     "TallyRow",
     "InterestRow",
     "DeletionRow",
+    "DeploymentRow",
     "MetaRow",
     "EVENT_TYPES",
     "POSITIVE_EVENTS",
@@ -53,6 +54,7 @@ class NewsRow(Base):
     abstract: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 news vector: other workers skip the encoder
+    encoder_id: Mapped[str | None] = mapped_column(String(256), nullable=True)  # whose vector it is
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -120,6 +122,17 @@ class DeletionRow(Base):
     seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
     user_key: Mapped[str] = mapped_column(String(64))
     deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeploymentRow(Base):
+    """Which models serve, and to what share of users: the latest row holds for every worker."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (NEVER_REUSED,)
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
+    arms: Mapped[str] = mapped_column(Text)  # JSON: [{"model_dir", "version", "share"}, ...]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class MetaRow(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from newsrec.store.models import DeletionRow, EventRow, ImpressionRow, InterestRow, MetaRow, NewsRow, TallyRow
+from newsrec.store.models import (
+    DeletionRow,
+    DeploymentRow,
+    EventRow,
+    ImpressionRow,
+    InterestRow,
+    MetaRow,
+    NewsRow,
+    TallyRow,
+)
 
 __all__ = [
     "NewsRecord",
@@ -34,6 +44,7 @@ __all__ = [
     "events_since",
     "user_events",
     "add_impressions",
+    "impressions_named",
     "tallies_since",
     "get_interests",
     "set_interests",
@@ -41,6 +52,8 @@ __all__ = [
     "deletions_since",
     "user_key",
     "service_secret",
+    "add_deployment",
+    "deployments_since",
 ]
 
 FEED_LOCK = 7_301_001  # advisory lock id on PostgreSQL
@@ -82,12 +95,14 @@ def lock_feed(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": FEED_LOCK})
 
 
-def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray) -> None:
-    """Insert or replace news; a replaced item gets a new `seq`, so every worker re-reads it."""
+def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray, encoder_id: str | None = None) -> None:
+    """Insert or replace news with their vectors by `encoder_id`; a replaced item gets a new
+    `seq`, so every worker re-reads it."""
     lock_feed(session)
     session.execute(delete(NewsRow).where(NewsRow.news_id.in_([n.news_id for n in items])))
     session.add_all(
-        NewsRow(**vars(n), vector=np.asarray(v, dtype=np.float32).tobytes()) for n, v in zip(items, vectors)
+        NewsRow(**vars(n), vector=np.asarray(v, dtype=np.float32).tobytes(), encoder_id=encoder_id)
+        for n, v in zip(items, vectors)
     )
 
 
@@ -132,6 +147,18 @@ def add_impressions(session: Session, impressions: list[ImpressionRecord]) -> li
     new = [i for i in impressions if (i.user_id, i.impression_id) in stored]
     session.add_all(TallyRow(kind="view", news_ids=" ".join(i.news_ids), ts=i.ts) for i in new)
     return [i for i in impressions if (i.user_id, i.impression_id) not in stored]
+
+
+def impressions_named(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], ImpressionRow]:
+    """The stored impressions of these (user id, impression id) pairs."""
+    found = {}
+    for user_id, impression_id in keys:
+        row = session.scalars(
+            select(ImpressionRow).where(ImpressionRow.user_id == user_id, ImpressionRow.impression_id == impression_id)
+        ).first()
+        if row is not None:
+            found[(user_id, impression_id)] = row
+    return found
 
 
 def tallies_since(session: Session, seq: int, limit: int) -> list[TallyRow]:
@@ -190,3 +217,16 @@ def _deleted(session: Session, statement: Delete) -> int:
 
 def deletions_since(session: Session, seq: int) -> list[DeletionRow]:
     return list(session.scalars(select(DeletionRow).where(DeletionRow.seq > seq).order_by(DeletionRow.seq)))
+
+
+def add_deployment(session: Session, arms: list[dict]) -> int:
+    """Record which models serve from now on (every worker follows); returns its seq."""
+    lock_feed(session)
+    row = DeploymentRow(arms=json.dumps(arms))
+    session.add(row)
+    session.flush()
+    return row.seq
+
+
+def deployments_since(session: Session, seq: int) -> list[DeploymentRow]:
+    return list(session.scalars(select(DeploymentRow).where(DeploymentRow.seq > seq).order_by(DeploymentRow.seq)))

@@ -38,7 +38,7 @@ from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Row, make_batch
-from newsrec.models.ranker import Ranker, save_model
+from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import use_bf16
 from newsrec.training.distributed import World, join_world
@@ -115,10 +115,13 @@ def train(
     valid_impressions: list[Impression] | None = None,
     cache: EmbeddingCache | None = None,
     restart: bool = False,
+    init: str | Path | None = None,
 ) -> TrainResult:
     """Train a recommender and save it to `out_dir`; resumes from its checkpoint if present.
 
-    Under `torchrun --nproc_per_node=N` each process trains on its share of every batch.
+    `init` starts from the weights of a trained (e.g. served) model folder with the same
+    settings of encoder and recommender. Under `torchrun --nproc_per_node=N` each process
+    trains on its share of every batch.
     """
     started = time.perf_counter()
     world = join_world()
@@ -128,6 +131,8 @@ def train(
 
     data = _load_data(config, news, train_impressions, valid_impressions)
     run = _set_up(config, data, cache, out_dir, world, started)
+    if init is not None:
+        _start_from(Path(init), run)
     progress = _resume(run, restart)
     for epoch in range(len(progress.history) + 1, config.epochs + 1):
         if progress.bad_epochs >= config.patience:
@@ -197,6 +202,18 @@ def _set_up(
     trainable = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
     logger.info("trainable parameters: %d (encoder: %s)", trainable, _describe_tuning(config))
     return _Run(config, out_dir, world, started, data, encoding, model, loss, optimizer, trainable)
+
+
+def _start_from(model_dir: Path, run: _Run) -> None:
+    """The recommender's (and tuned encoder layers') weights of a trained model, to go on from."""
+    saved = torch.load(model_dir / MODEL_FILE, weights_only=True)
+    try:
+        run.model.load_state_dict(saved["recommender"])
+        if saved["plm_trained"]:
+            run.encoding.load_state_dict(saved["plm_trained"])
+    except (RuntimeError, KeyError) as e:
+        raise ValueError(f"--init {model_dir} was trained with other encoder or recommender settings: {e}") from None
+    logger.info("starting from the weights of %s", model_dir)
 
 
 def _optimizer(config: TrainConfig, model: NewsRecommender, encoder_params: list[nn.Parameter]) -> torch.optim.AdamW:

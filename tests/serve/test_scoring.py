@@ -25,12 +25,12 @@ def test_the_index_score_and_rank_are_the_offline_score(client, tiny_world):
     service = client.app.state.service
     state = service.users["reader"]
     now = time.time()
-    live = service.catalogue.popularity  # the training logs' counts plus the clicks above
+    live = service.primary.catalogue.popularity  # the training logs' counts plus the clicks above
 
     def offline(candidates, at):
         imp = Impression("x", "reader", "", list(state.history), candidates)
         text = {"reader": " ".join([state.interests, *state.comments])}
-        return service.ranker.score([imp], text, popularity=lambda i: live.features(i.candidates, at))[0]
+        return service.primary.ranker.score([imp], text, popularity=lambda i: live.features(i.candidates, at))[0]
 
     candidates = list(served)
     assert len(candidates) == 30 and np.allclose(offline(candidates, now), [served[c] for c in candidates], atol=1e-4)
@@ -38,7 +38,7 @@ def test_the_index_score_and_rank_are_the_offline_score(client, tiny_world):
 
     at = "2026-11-10T08:00:00Z"  # another moment: popularity as it stood then
     ranked = client.post("/v1/users/reader/rank", json={"candidates": candidates, "at": at}, headers=USER_KEY).json()
-    assert ranked["model_version"] == answer["model_version"] == service.ranker.version != ""
+    assert ranked["model_version"] == answer["model_version"] == service.primary.ranker.version != ""
     scores = {r["news_id"]: r["score"] for r in ranked["items"]}
     expected = offline(candidates, datetime.fromisoformat(at).timestamp())
     assert np.allclose([scores[c] for c in candidates], expected, atol=1e-4)

@@ -42,9 +42,9 @@ def get_recommendations(
 def rank(user_id: UserAccess, body: RankIn, svc: Service) -> RankOut:
     """Score candidates from your own candidate generator, by the same model and state as
     recommendations; `at` scores them with popularity as it stood then (for replays)."""
-    scored = svc.rank(user_id, body.candidates, body.at)
+    version, scored = svc.rank(user_id, body.candidates, body.at)
     items = [Scored(news_id=news_id, score=score) for news_id, score in scored]
-    return RankOut(user_id=user_id, model_version=svc.ranker.version, items=items)
+    return RankOut(user_id=user_id, model_version=version, items=items)
 
 
 @router.get("/profile")

@@ -1,0 +1,44 @@
+"""/v1/admin/model: which models serve, and swapping or comparing them without a restart."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from newsrec.serve.deps import Service, require_scope
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, described
+from newsrec.serve.schemas import DeployIn, Deployment, ServedArm
+
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[Depends(require_scope("admin"))]
+)
+
+
+def _serving(svc: Service) -> Deployment:
+    arms = [ServedArm(model_dir=a.spec.model_dir, version=a.version, share=a.spec.share) for a in svc.arms]
+    return Deployment(arms=arms, loading=bool(svc.loading and svc.loading.is_alive()))
+
+
+@router.get("/model")
+def get_model(svc: Service) -> Deployment:
+    """The models this worker serves, each with its share of users, and whether a new one is loading."""
+    return _serving(svc)
+
+
+@router.post(
+    "/model",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: described("no model in that folder"), **CONFLICT_RESPONSE},
+)
+def post_model(body: DeployIn, svc: Service) -> Deployment:
+    """Serve another model folder, to every user (`share` 1) or beside the current one to a share
+    of them (stable per user). Every worker and instance loads it in the background and swaps
+    when it is ready; the current model answers until then. `loading` turns false when this
+    worker has swapped."""
+    try:
+        svc.deploy(body.model_dir, body.share)
+    except FileNotFoundError as e:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(e)) from None
+    except ValueError as e:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
+    svc.sync()  # this worker starts loading at once
+    return _serving(svc)

@@ -1,0 +1,211 @@
+"""Swapping models under load, two models side by side on shares of users, and the loop closed:
+logged traffic exported, a model trained on it from the served one, swapped in."""
+
+import json
+import threading
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from newsrec.cli.main import app
+from newsrec.config import load_config
+from newsrec.data.mind import read_behaviors, read_news
+from newsrec.encoders.cache import EmbeddingCache
+from newsrec.models.ranker import model_version
+from newsrec.serve.deployment import user_point
+from newsrec.training.recipe import train
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
+
+
+@pytest.fixture(scope="module")
+def second_model(tiny_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("second-model")
+    train(
+        load_config(epochs=2, user_encoder="nrms", seed=7),
+        read_news(tiny_world),
+        read_behaviors(tiny_world / "train"),
+        out,
+        cache=EmbeddingCache(),
+    )
+    return out
+
+
+def served(client, user="u"):
+    r = client.get(f"/v1/users/{user}/recommendations?k=5", headers=USER_KEY)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_for(condition, seconds=60.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_swap_under_load_drops_no_request_and_every_worker_follows(model_dir, second_model, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    a, b = make_client(model_dir, db, tmp_path), make_client(model_dir, db, tmp_path)
+    with a, b:
+        a.post("/v1/news", json={"items": news_items(20)}, headers=NEWS_KEY)
+        old, new = model_version(model_dir), model_version(second_model)
+        assert served(b)["model_version"] == old
+        failures, versions, stop = [], set(), threading.Event()
+
+        def load(client, user):
+            while not stop.is_set():
+                r = client.get(f"/v1/users/{user}/recommendations?k=5", headers=USER_KEY)
+                if r.status_code != 200 or len(r.json()["items"]) != 5:
+                    failures.append(r.status_code)
+                else:
+                    versions.add(r.json()["model_version"])
+
+        threads = [threading.Thread(target=load, args=(c, f"reader{i}")) for i, c in enumerate([a, b, a, b])]
+        for t in threads:
+            t.start()
+        r = a.post("/v1/admin/model", json={"model_dir": str(second_model)}, headers=ADMIN_KEY)
+        assert r.status_code == 202 and r.json()["arms"][0]["version"] in (old, new)
+        swapped = wait_for(lambda: served(a)["model_version"] == new and served(b)["model_version"] == new)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert swapped and failures == [] and versions == {old, new}
+        assert b.get("/v1/admin/model", headers=ADMIN_KEY).json() == {
+            "arms": [{"model_dir": str(second_model), "version": new, "share": 1.0}],
+            "loading": False,
+        }
+
+
+def test_two_models_side_by_side_split_users_stably_and_are_compared(model_dir, second_model, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with make_client(model_dir, db, tmp_path) as client:
+        client.post("/v1/news", json={"items": news_items(20)}, headers=NEWS_KEY)
+        old, new = model_version(model_dir), model_version(second_model)
+        assert (
+            client.post(
+                "/v1/admin/model", json={"model_dir": str(model_dir), "share": 0.5}, headers=ADMIN_KEY
+            ).status_code
+            == 409
+        )  # the model already serving
+        assert (
+            client.post(
+                "/v1/admin/model", json={"model_dir": str(tmp_path / "none"), "share": 0.5}, headers=ADMIN_KEY
+            ).status_code
+            == 404
+        )
+        assert (
+            client.post(
+                "/v1/admin/model", json={"model_dir": str(second_model), "share": 0.5}, headers=ADMIN_KEY
+            ).status_code
+            == 202
+        )
+        assert wait_for(lambda: len(client.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"]) == 2)
+        users = [f"user{i}" for i in range(40)]
+        for user in users:
+            answer = served(client, user)
+            assert answer["model_version"] == (old if user_point(user) < 0.5 else new)
+            assert served(client, user)["model_version"] == answer["model_version"]  # stable per user
+            shown = [i["news_id"] for i in answer["items"]]
+            body = {"impressions": [{"impression_id": answer["impression_id"], "user_id": user, "news_ids": shown}]}
+            client.post("/v1/impressions", json=body, headers=USER_KEY)
+            if answer["model_version"] == new:  # the new model's readers click its first item
+                event = {
+                    "event_id": f"c-{user}",
+                    "user_id": user,
+                    "news_id": shown[0],
+                    "type": "click",
+                    "impression_id": answer["impression_id"],
+                }
+                client.post("/v1/events", json={"events": [event]}, headers=USER_KEY)
+        metrics = client.get("/metrics").text
+        readers_of_new = sum(user_point(u) >= 0.5 for u in users)
+        assert f'newsrec_clicks_total{{place="1-5",version="{new}"}} {float(readers_of_new)}' in metrics
+        assert f'newsrec_impressions_total{{version="{old}"}} {float(len(users) - readers_of_new)}' in metrics
+    report = CliRunner().invoke(app, ["report", "--db", db, "--json"])
+    assert report.exit_code == 0, report.output
+    rows = {r["version"]: r for r in json.loads(report.stdout)}
+    assert rows[new]["clicks"] == readers_of_new and rows[new]["ctr_at_5"] == 1.0
+    assert rows[old]["clicks"] == 0 and rows[old]["impressions"] == len(users) - readers_of_new
+
+
+def test_logged_traffic_exports_retrains_from_the_served_model_and_swaps_in(model_dir, tiny_world, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    news = read_news(tiny_world)
+    with make_client(model_dir, db, tmp_path) as client:
+        items = [{"id": n.news_id, "title": n.title, "category": n.category} for n in list(news.values())[:60]]
+        client.post("/v1/news", json={"items": items}, headers=NEWS_KEY)
+        for i in range(30):  # readers see lists and click in them
+            user = f"reader{i % 10}"
+            answer = served(client, user)
+            shown = [x["news_id"] for x in answer["items"]]
+            client.post(
+                "/v1/impressions",
+                json={"impressions": [{"impression_id": answer["impression_id"], "user_id": user, "news_ids": shown}]},
+                headers=USER_KEY,
+            )
+            client.post(
+                "/v1/events",
+                json={
+                    "events": [
+                        {
+                            "event_id": f"e{i}",
+                            "user_id": user,
+                            "news_id": shown[i % 5],
+                            "type": "click",
+                            "impression_id": answer["impression_id"],
+                        }
+                    ]
+                },
+                headers=USER_KEY,
+            )
+        runner = CliRunner()
+        exported = runner.invoke(app, ["export", "--db", db, "--out", str(tmp_path / "logged")])
+        assert exported.exit_code == 0 and "30 impressions (30 clicks)" in exported.output, exported.output
+        logged = read_behaviors(tmp_path / "logged")
+        assert len(logged) == 30 and all(sum(i.labels) == 1 for i in logged) and logged[-1].history
+        retrained = runner.invoke(
+            app,
+            [
+                "train",
+                "--init",
+                str(model_dir),
+                "--news",
+                str(tmp_path / "logged"),
+                "--behaviors",
+                str(tmp_path / "logged"),
+                "--out",
+                str(tmp_path / "m2"),
+                "--epochs",
+                "1",
+                "--user-encoder",
+                "mean",
+            ],
+        )
+        assert retrained.exit_code == 0, retrained.output
+        assert (
+            client.post("/v1/admin/model", json={"model_dir": str(tmp_path / "m2")}, headers=ADMIN_KEY).status_code
+            == 202
+        )
+        assert wait_for(lambda: served(client)["model_version"] == model_version(tmp_path / "m2"))
+        bad = runner.invoke(
+            app,
+            [
+                "train",
+                "--init",
+                str(model_dir),
+                "--news",
+                str(tmp_path / "logged"),
+                "--behaviors",
+                str(tmp_path / "logged"),
+                "--out",
+                str(tmp_path / "m3"),
+                "--epochs",
+                "1",
+                "--user-encoder",
+                "nrms",
+            ],
+        )
+        assert bad.exit_code == 2 and "other encoder or recommender settings" in bad.output
