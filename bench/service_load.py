@@ -43,8 +43,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
-    """N news with unit vectors around 20 topic centres (so users have something to prefer)."""
+def encoder_id(model: Path) -> str:
+    """The model's encoder key: pool vectors stored under it are served as they are, not re-encoded."""
+    from newsrec.models.spec import ModelSpec
+
+    return ModelSpec.load(model).build_encoder().model_id
+
+
+def seed_pool(db_url: str, n: int, encoder: str, seed: int = 0) -> None:
+    """N news with unit vectors around 20 topic centres (so users have something to prefer),
+    stored as vectors of `encoder`."""
     migrate(db_url)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(20, DIM))
@@ -58,7 +66,7 @@ def seed_pool(db_url: str, n: int, seed: int = 0) -> None:
             for i, t in enumerate(topics)
         ]
         with sessions.begin() as session:
-            repo.upsert_news(session, items, vectors)
+            repo.upsert_news(session, items, vectors, encoder)
 
 
 def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
@@ -203,11 +211,12 @@ def report(
     """Each pool with the service's default index, then the largest again with IVF switched on below it."""
     default = ServiceSettings.model_fields["approximate_above"].default
     runs = [(pool, default) for pool in pools] + [(max(pools), max(pools) // 2)]
+    encoder = encoder_id(model)
     rows, extra = [], []
     for i, (pool, approximate_above) in enumerate(runs):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
-            seed_pool(db_url, pool)
+            seed_pool(db_url, pool, encoder)
             port = free_port()
             with open(Path(tmp) / "server.log", "w") as log:
                 proc = start(model, db_url, port, workers, log, approximate_above)
