@@ -77,8 +77,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     routers = (news.router, events.router, impressions.router, users.router, admin.router, system.router)
     for router in routers:
         app.include_router(router)
+    app.state.routes = [route for router in routers for route in router.routes]  # for Allow and the log
     app.add_middleware(Guard, settings=settings)
-    app.add_middleware(Observe, routes=[route for router in routers for route in router.routes])  # outermost
+    app.add_middleware(Observe, routes=app.state.routes)  # outermost
 
     return app
 

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 __all__ = [
     "described",
@@ -83,6 +84,12 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     ]
 
 
+def _methods_of(request: Request) -> set[str]:
+    """The methods the app's routes (kept in `app.state.routes`) serve at the request's path."""
+    paths_match = (r for r in request.app.state.routes if r.matches(request.scope)[0] != Match.NONE)
+    return {method for route in paths_match for method in route.methods or ()}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,8 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
+        if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:  # every method of the path, not one route's
+            headers["allow"] = ", ".join(sorted(_methods_of(request)))
+        return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=headers)
 
     @app.exception_handler(UnknownNewsError)
     async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:

@@ -147,3 +147,9 @@ def test_request_size_limit(model_dir, tmp_path):
 def test_milvus_without_a_uri_fails_at_start(model_dir, tmp_path):
     with pytest.raises(ValueError, match="--index milvus needs --milvus-uri"):
         make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, index="milvus")
+
+
+def test_a_wrong_method_lists_every_method_of_the_path(client):
+    r = client.request("OPTIONS", "/v1/admin/model", headers=ADMIN_KEY)
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert client.request("PATCH", "/v1/users/u/interests", headers=USER_KEY).headers["allow"] == "PUT"

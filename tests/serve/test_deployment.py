@@ -209,3 +209,10 @@ def test_logged_traffic_exports_retrains_from_the_served_model_and_swaps_in(mode
             ],
         )
         assert bad.exit_code == 2 and "other encoder or recommender settings" in bad.output
+
+
+def test_model_folders_that_cannot_be_read_are_a_404_not_a_500(model_dir, tmp_path):
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
+        for folder in ("0" * 1000, str(tmp_path / "missing"), "/proc/self/fd/0/x"):
+            r = client.post("/v1/admin/model", json={"model_dir": folder}, headers=ADMIN_KEY)
+            assert r.status_code == 404 and len(r.text) < 500, folder

@@ -36,8 +36,8 @@ def post_model(body: DeployIn, svc: Service) -> Deployment:
     worker has swapped."""
     try:
         svc.deploy(body.model_dir, body.share)
-    except FileNotFoundError as e:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(e)) from None
+    except OSError as e:  # no such folder, or a name the file system cannot even look up
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model in that folder: {e.strerror or e}"[:300]) from None
     except ValueError as e:
         raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
     svc.sync()  # this worker starts loading at once
