@@ -17,6 +17,10 @@ from newsrec.training.recipe import train
 runner = CliRunner()
 
 
+def train_args(world, out) -> list[str]:
+    return ["train", "--news", str(world), "--behaviors", str(world / "train"), "--out", str(out)]
+
+
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -41,13 +45,7 @@ def test_train_command_applies_the_same_precedence(tmp_path, tiny_world, monkeyp
     result = runner.invoke(
         main.app,
         [
-            "train",
-            "--news",
-            str(tiny_world),
-            "--behaviors",
-            str(tiny_world / "train"),
-            "--out",
-            str(tmp_path / "m"),
+            *train_args(tiny_world, tmp_path / "m"),
             "--config",
             str(path),
             "--set",
@@ -107,13 +105,7 @@ def test_training_only_checks_fail_at_start(tmp_path, tiny_world):
     result = runner.invoke(
         main.app,
         [
-            "train",
-            "--news",
-            str(tiny_world),
-            "--behaviors",
-            str(tiny_world / "train"),
-            "--out",
-            str(tmp_path / "m"),
+            *train_args(tiny_world, tmp_path / "m"),
             "--paraphrase-prob",
             "0.3",
         ],

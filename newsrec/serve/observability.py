@@ -18,13 +18,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Observe", "metrics_reply", "open_request_log", "count_impressions", "count_click", "CONTENT_TYPE_LATEST"]
+__all__ = ["Observe", "metrics_reply", "open_request_log", "CONTENT_TYPE_LATEST"]
 
 LATENCY = Histogram("newsrec_request_seconds", "request latency", ["method", "route", "status"])
 REQUESTS = Counter("newsrec_requests", "requests served", ["method", "route", "status"])
-# the online comparison of served models: CTR@k = clicks at places 1..k / impressions, per version
-IMPRESSIONS = Counter("newsrec_impressions", "logged impressions", ["version"])
-CLICKS = Counter("newsrec_clicks", "clicks in logged impressions, by place in the list", ["version", "place"])
 request_log = logging.getLogger("newsrec.access")
 
 
@@ -83,12 +80,3 @@ class Observe:
             LATENCY.labels(scope["method"], route, status).observe(seconds)
             REQUESTS.labels(scope["method"], route, status).inc()
             request_log.info("%s %s %d %.1fms", scope["method"], route, status, 1000 * seconds)
-
-
-def count_impressions(version: str, n: int) -> None:
-    if n:
-        IMPRESSIONS.labels(version or "unknown").inc(n)
-
-
-def count_click(version: str, place: int) -> None:
-    CLICKS.labels(version or "unknown", "1-5" if place <= 5 else "6-10" if place <= 10 else "11+").inc()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,21 +34,19 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.plm import encode_texts
-from newsrec.models.ranker import VERSION_CHARS, Ranker, model_version
+from newsrec.models.ranker import Ranker, model_version
 from newsrec.serve.catalogue import Catalogue, as_news, feed_chunks
+from newsrec.serve.comparison import count_clicks, count_impressions, new_impression_id, version_in
 from newsrec.serve.deployment import Arm, ArmSpec, arm_specs, pick_arm
 from newsrec.serve.errors import UnknownNewsError
 from newsrec.serve.index import VectorIndex
-from newsrec.serve.observability import count_click, count_impressions
 from newsrec.serve.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
 from newsrec.store.db import erase_traces
-from newsrec.store.report import click_rank
 
 __all__ = ["RecommenderService", "Recommendation", "Recommendations"]
 
 logger = logging.getLogger(__name__)
-VERSION_MARK = "."  # impression ids the service gives out: "<model version>.<random>"
 
 
 @dataclass
@@ -222,7 +219,7 @@ class RecommenderService:
         repeats = [e.event_id for e in events if first.setdefault((e.user_id, e.event_id), e) is not e]
         with self.sessions.begin() as session:
             duplicates = repo.add_events(session, list(first.values()))
-            _count_clicks(session, [e for e in first.values() if e not in duplicates])
+            count_clicks(session, [e for e in first.values() if e not in duplicates])
         return len(first) - len(duplicates), repeats + [e.event_id for e in duplicates]
 
     def add_impressions(self, impressions: list[repo.ImpressionRecord]) -> tuple[int, list[str]]:
@@ -235,9 +232,7 @@ class RecommenderService:
             record.model_version = version_in(record.impression_id)
         with self.sessions.begin() as session:
             duplicates = repo.add_impressions(session, list(first.values()))
-        for record in first.values():
-            if record not in duplicates:
-                count_impressions(record.model_version, 1)
+        count_impressions([record for record in first.values() if record not in duplicates])
         return len(first) - len(duplicates), repeats + [i.impression_id for i in duplicates]
 
     def set_interests(self, user_id: str, text: str) -> None:
@@ -294,7 +289,7 @@ class RecommenderService:
                 )
                 for (news_id, score), pop in zip(picked, popularity)
             ]
-        return Recommendations(f"{arm.version}{VERSION_MARK}{uuid.uuid4().hex[:16]}", arm.version, items)
+        return Recommendations(new_impression_id(arm.version), arm.version, items)
 
     def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> tuple[str, list]:
         """(model version, [(news id, score)] best first): the given candidates scored for this user
@@ -319,20 +314,3 @@ class RecommenderService:
                 "top_categories": [c for c, _ in categories.most_common(5)],
                 "recent_comments": list(state.comments),
             }
-
-
-def version_in(impression_id: str) -> str:
-    """The model version an impression id the service gave out names ("" for other ids)."""
-    version, mark, _ = impression_id.partition(VERSION_MARK)
-    return version if mark and len(version) == VERSION_CHARS and all(c in "0123456789abcdef" for c in version) else ""
-
-
-def _count_clicks(session, events: list[repo.EventRecord]) -> None:
-    """The online comparison: each click in a logged list, by model version and place in the list."""
-    clicks = [e for e in events if e.type == "click" and e.impression_id]
-    lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
-    for click in clicks:
-        shown = lists.get((click.user_id, click.impression_id or ""))
-        place = click_rank(shown.news_ids.split(), click.news_id) if shown is not None else None
-        if shown is not None and place is not None:
-            count_click(shown.model_version, place)

@@ -166,48 +166,34 @@ def test_logged_traffic_exports_retrains_from_the_served_model_and_swaps_in(mode
         assert exported.exit_code == 0 and "30 impressions (30 clicks)" in exported.output, exported.output
         logged = read_behaviors(tmp_path / "logged")
         assert len(logged) == 30 and all(sum(i.labels) == 1 for i in logged) and logged[-1].history
-        retrained = runner.invoke(
-            app,
-            [
+        logged_dir = tmp_path / "logged"
+
+        def retrain(out: str, user_encoder: str):
+            args = [
                 "train",
                 "--init",
                 str(model_dir),
                 "--news",
-                str(tmp_path / "logged"),
+                str(logged_dir),
                 "--behaviors",
-                str(tmp_path / "logged"),
+                str(logged_dir),
                 "--out",
-                str(tmp_path / "m2"),
+                str(tmp_path / out),
                 "--epochs",
                 "1",
                 "--user-encoder",
-                "mean",
-            ],
-        )
+                user_encoder,
+            ]
+            return runner.invoke(app, args)
+
+        retrained = retrain("m2", "mean")
         assert retrained.exit_code == 0, retrained.output
         assert (
             client.post("/v1/admin/model", json={"model_dir": str(tmp_path / "m2")}, headers=ADMIN_KEY).status_code
             == 202
         )
         assert wait_for(lambda: served(client)["model_version"] == model_version(tmp_path / "m2"))
-        bad = runner.invoke(
-            app,
-            [
-                "train",
-                "--init",
-                str(model_dir),
-                "--news",
-                str(tmp_path / "logged"),
-                "--behaviors",
-                str(tmp_path / "logged"),
-                "--out",
-                str(tmp_path / "m3"),
-                "--epochs",
-                "1",
-                "--user-encoder",
-                "nrms",
-            ],
-        )
+        bad = retrain("m3", "nrms")  # the served model has a mean user encoder
         assert bad.exit_code == 2 and "other encoder or recommender settings" in bad.output
 
 

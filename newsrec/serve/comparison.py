@@ -1,0 +1,52 @@
+"""The online comparison of served models: which model made each list, and its clicks.
+
+Impression ids the service gives out name the model version (`<version>.<random>`), so a
+posted impression is counted for the model that made it, and a click naming that impression
+for the same model at its place in the list. Prometheus counts both per version in every
+worker (`/metrics` adds the workers up); `newsrec report` computes the same from the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from prometheus_client import Counter
+from sqlalchemy.orm import Session
+
+from newsrec.models.ranker import VERSION_CHARS
+from newsrec.store import repository as repo
+from newsrec.store.report import click_rank
+
+__all__ = ["new_impression_id", "version_in", "count_impressions", "count_clicks"]
+
+VERSION_MARK = "."
+IMPRESSIONS = Counter("newsrec_impressions", "logged impressions", ["version"])
+CLICKS = Counter("newsrec_clicks", "clicks in logged impressions, by place in the list", ["version", "place"])
+
+
+def new_impression_id(version: str) -> str:
+    return f"{version}{VERSION_MARK}{uuid.uuid4().hex[:16]}"
+
+
+def version_in(impression_id: str) -> str:
+    """The model version an impression id the service gave out names ("" for other ids)."""
+    version, mark, _ = impression_id.partition(VERSION_MARK)
+    hex_digits = all(c in "0123456789abcdef" for c in version)
+    return version if mark and len(version) == VERSION_CHARS and hex_digits else ""
+
+
+def count_impressions(impressions: list[repo.ImpressionRecord]) -> None:
+    for impression in impressions:
+        IMPRESSIONS.labels(impression.model_version or "unknown").inc()
+
+
+def count_clicks(session: Session, events: list[repo.EventRecord]) -> None:
+    """Each new click in a logged list, by the model version that made the list and its place in it."""
+    clicks = [e for e in events if e.type == "click" and e.impression_id]
+    lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
+    for click in clicks:
+        shown = lists.get((click.user_id, click.impression_id or ""))
+        place = click_rank(shown.news_ids.split(), click.news_id) if shown is not None else None
+        if shown is not None and place is not None:
+            bucket = "1-5" if place <= 5 else "6-10" if place <= 10 else "11+"
+            CLICKS.labels(shown.model_version or "unknown", bucket).inc()
