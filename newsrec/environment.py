@@ -1,8 +1,9 @@
 """The library's environment, read in one place (pydantic-settings).
 
 `NEWSREC_CACHE_DIR` (vectors, LLM outputs, unpacked weights), `NEWSREC_LLM_API_KEY` (for an
-OpenAI-compatible server) and torchrun's `WORLD_SIZE`. The service has its own settings
-(`serve/settings.py`). Read afresh on each call, so a test or a command can change them.
+OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language) and torchrun's
+`WORLD_SIZE`. The service has its own settings (`serve/settings.py`). Read afresh on each call,
+so a test or a command can change them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class Environment(BaseSettings):
 
     cache_dir: Path = Field(Path.home() / ".cache" / "newsrec", description="caches of vectors, LLM outputs, weights")
     llm_api_key: SecretStr | None = Field(None, description="key sent to an OpenAI-compatible LLM server")
+    llm_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='local LLM per language over the defaults (llm/backends.py), JSON: {"zh": "qwen2.5-coder-1.5b"}',
+    )
     world_size: int = Field(1, ge=1, validation_alias=AliasChoices("WORLD_SIZE"), description="set by torchrun")
 
 

@@ -155,3 +155,14 @@ def test_config_file_then_flags(tmp_path):
     path.write_text("epoch: 3\n")
     with pytest.raises(ConfigError, match="--epoch: Extra inputs"):
         load_config(path)
+
+
+def test_every_shipped_config_file_loads():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    assert {f.name for f in files} >= {"mean-dot.yaml", "zh.yaml"}
+    for f in files:
+        load_config(f)
+    zh = load_config(files[[f.name for f in files].index("zh.yaml")])
+    assert zh.encoder == "multilingual-e5-small" and zh.news_fields[:2] == ["title", "category"]

@@ -14,13 +14,18 @@ from rich.markup import escape
 from newsrec.cli.errors import CommandError
 from newsrec.data.mind import News, news_used_by, read_all_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.llm.backends import load_llm
+from newsrec.llm.backends import AUTO, LanguageLLMs
 from newsrec.llm.cache import LLMCache
 
 __all__ = ["register"]
 
 LLMOpt = Annotated[
-    str, typer.Option("--llm", help="local model (smollm2, gemma3-270m, qwen2.5-coder-1.5b) or server URL")
+    str,
+    typer.Option(
+        "--llm",
+        help="auto (the local model of each language: NEWSREC_LLM_MODELS), a local model "
+        "(smollm2, gemma3-270m, qwen2.5-coder-1.5b) or a server URL",
+    ),
 ]
 LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to send to a server")]
 
@@ -45,7 +50,7 @@ def register(app: typer.Typer, console: Console) -> None:
     def enrich(
         news: NewsFileOpt,
         out: Annotated[Path, typer.Option(help="JSONL of {news_id, summary, keywords, from_llm}")],
-        llm: LLMOpt = "smollm2",
+        llm: LLMOpt = AUTO,
         llm_model: LLMModelOpt = "default",
         behaviors: OnlyUsedByOpt = None,
         limit: LimitOpt = None,
@@ -57,13 +62,13 @@ def register(app: typer.Typer, console: Console) -> None:
         from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
 
         items = _news_subset(news, behaviors, limit)
-        model = load_llm(llm, llm_model)
+        models = LanguageLLMs(llm, llm_model)
         started = time.perf_counter()
         if cached_only:
-            found = {n.news_id: cached_enrichment(model.model_id, n, LLMCache()) for n in items}
+            found = {n.news_id: cached_enrichment(models, n, LLMCache()) for n in items}
             enrichments = {i: e for i, e in found.items() if e is not None}
         else:
-            enrichments = enrich_news(model, items, LLMCache())
+            enrichments = enrich_news(models, items, LLMCache())
         write_enrichments(out, enrichments)
         fallbacks = sum(not e.from_llm for e in enrichments.values())
         console.print(
@@ -76,7 +81,7 @@ def register(app: typer.Typer, console: Console) -> None:
     def paraphrase(
         news: NewsFileOpt,
         out: Annotated[Path, typer.Option(help="JSONL of {news_id, title}")],
-        llm: LLMOpt = "smollm2",
+        llm: LLMOpt = AUTO,
         llm_model: LLMModelOpt = "default",
         behaviors: OnlyUsedByOpt = None,
         limit: LimitOpt = None,
@@ -85,7 +90,7 @@ def register(app: typer.Typer, console: Console) -> None:
         from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
 
         items = _news_subset(news, behaviors, limit)
-        titles = paraphrase_titles(load_llm(llm, llm_model), items, LLMCache())
+        titles = paraphrase_titles(LanguageLLMs(llm, llm_model), items, LLMCache())
         write_paraphrases(out, titles)
         console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
 
@@ -95,7 +100,7 @@ def register(app: typer.Typer, console: Console) -> None:
         news: NewsFileOpt,
         behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
         text: Annotated[list[str] | None, typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
-        llm: LLMOpt = "smollm2",
+        llm: LLMOpt = AUTO,
         llm_model: LLMModelOpt = "default",
     ) -> None:
         """Write a user's interest profile in plain words, with interest topics (JSON)."""
@@ -107,7 +112,7 @@ def register(app: typer.Typer, console: Console) -> None:
             raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
         history = max((r.history for r in rows), key=len, default=[])
         read = [items[h] for h in history if h in items]
-        result = build_profile(load_llm(llm, llm_model), read, text or [], LLMCache())
+        result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
         print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
 
     @app.command()
@@ -120,7 +125,9 @@ def register(app: typer.Typer, console: Console) -> None:
             str | None, typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")
         ] = None,
         k: Annotated[int, typer.Option("-k", "--k", help="how many to recommend")] = 5,
-        llm: Annotated[str | None, typer.Option("--llm", help="phrase explanations with this LLM")] = None,
+        llm: Annotated[
+            str | None, typer.Option("--llm", help="phrase explanations with this LLM (as for enrich, e.g. auto)")
+        ] = None,
         llm_model: LLMModelOpt = "default",
     ) -> None:
         """Top-k news for a user (history, description or both), each with an explanation."""
@@ -138,7 +145,7 @@ def register(app: typer.Typer, console: Console) -> None:
         if not history and not interests:
             console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
         topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
-        generator = load_llm(llm, llm_model) if llm else None
+        generator = LanguageLLMs(llm, llm_model) if llm else None
         for rank, (news_id, score, reason) in enumerate(ranker.recommend(history, k, interests or "", topics), 1):
             n = items[news_id]
             console.print(escape(f"{rank}. [{n.category}] {n.title}  (score {score:.2f})"))

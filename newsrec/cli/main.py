@@ -231,7 +231,7 @@ def demo(
         for rank, (news_id, score, reason) in enumerate(ranker.recommend(imp.history, k=5), 1):
             n = news_items[news_id]
             console.print(escape(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})"))
-            console.print(f"     {escape(reason.sentence(news_items))}")
+            console.print(f"     {escape(reason.sentence(news_items, n.title))}")
     console.print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; model in {out / 'model'}")
 
 

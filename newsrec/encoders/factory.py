@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from newsrec.encoders.base import Encoder
+from newsrec.encoders.concat import SEPARATOR, ConcatEncoder
 from newsrec.encoders.e5 import E5Encoder
-from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.packaged import E5_Q4_MODEL
 from newsrec.encoders.plm import PLM
 from newsrec.encoders.tuning import TuningSpec
+from newsrec.encoders.use import USE_MODEL, USEEncoder
 
-__all__ = ["build_encoder"]
+__all__ = ["build_encoder", "FROZEN_ENGINES"]
+
+FROZEN_ENGINES = (E5_Q4_MODEL, USE_MODEL)  # embeddings only: no tuning, no bf16/int8 switch
 
 
 def build_encoder(name: str, max_length: int, quantize: str = "auto", tuning: TuningSpec | None = None) -> Encoder:
-    """`name` is a packaged model (all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small) or
-    a local transformers folder; `tuning` makes a PLM's top layers learn."""
-    if name == E5_MODEL:
+    """`name` is a packaged model (all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small), a
+        frozen engine (FROZEN_ENGINES), a local transformers folder, or several of these joined by "+" (read
+    side by side, frozen); `tuning` makes a PLM's top layers learn."""
+    if SEPARATOR in name:  # "a+b": frozen members side by side
+        return ConcatEncoder([build_encoder(part, max_length, quantize) for part in name.split(SEPARATOR)])
+    if name == E5_Q4_MODEL:
         return E5Encoder(max_length)
+    if name == USE_MODEL:
+        return USEEncoder(max_length)
     plm = PLM(name, max_length, quantize)
     if tuning is not None and tuning.layers:
         plm.tune(tuning)

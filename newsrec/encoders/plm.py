@@ -11,8 +11,10 @@ encoder; "auto" (the default) picks bf16 where the CPU has it in hardware, fp32 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import warnings
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -23,6 +25,7 @@ from tqdm.auto import tqdm
 from newsrec import precision
 from newsrec.encoders.base import Encoder
 from newsrec.encoders.cache import EmbeddingCache, text_key
+from newsrec.encoders.concat import ConcatEncoder
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
 
@@ -57,6 +60,7 @@ class PLM(nn.Module):
         self.max_length = max_length
         # local_files_only: weights come from packages or folders, never from the hub
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.prompt = _passage_prompt(path)
         self.transformer = AutoModel.from_pretrained(path, local_files_only=True)
         self.eval()  # inference by default; the trainer switches to train() when fine-tuning
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
@@ -153,6 +157,12 @@ class PLM(nn.Module):
             hidden = layer(hidden, mask)
         return self.pool(hidden, attention_mask)
 
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text with the model's passage prompt (e5's "passage: "), truncated."""
+        return self.tokenizer([self.prompt + t for t in texts], truncation=True, max_length=self.max_length)[
+            "input_ids"
+        ]
+
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Encode texts in length buckets: (N,) strings -> (N, D) float32 unit vectors.
@@ -161,7 +171,7 @@ class PLM(nn.Module):
         """
         was_training = self.training
         self.eval()
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        ids = self.tokenize(texts)
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = range(0, len(texts), batch_size)
@@ -174,10 +184,23 @@ class PLM(nn.Module):
         return out
 
 
+def _passage_prompt(path: Path) -> str:
+    """The text a model wants before each passage, from sentence-transformers' config file (e5
+    was trained with "query: " / "passage: "; news and user texts share one space, so both get
+    "passage: "); "" for models without prompts."""
+    config = path / "config_sentence_transformers.json"
+    if not config.is_file():
+        return ""
+    settings = json.loads(config.read_text())
+    return settings.get("prompts", {}).get(settings.get("default_prompt_name") or "", "")
+
+
 def encode_texts(
     encoder: Encoder, texts: list[str], cache: EmbeddingCache | None = None, batch_size: int = 64
 ) -> np.ndarray:
     """Encode texts through the cache: only texts never seen with these weights run the encoder."""
+    if isinstance(encoder, ConcatEncoder):
+        return encoder.join([encode_texts(m, texts, cache, batch_size) for m in encoder.members])
     model_id = encoder.model_id
     found = cache.get(model_id, texts) if cache else {}
     todo = list(dict.fromkeys(t for t in texts if text_key(t) not in found))

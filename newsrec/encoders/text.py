@@ -1,4 +1,5 @@
-"""The text a news item is encoded from, with optional stop-word removal and stemming."""
+"""The text a news item is encoded from, with optional stop-word removal and stemming, and the
+Chinese script every encoded text (news and users' own words) is written in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
+from newsrec.data.language import STOP_WORDS_ZH, ChineseScript, in_script, is_chinese, join_words
+from newsrec.data.language import words as words_of
 from newsrec.data.mind import News
 
 __all__ = ["NewsField", "NEWS_FIELDS", "news_text", "NewsText"]
@@ -49,20 +52,31 @@ class NewsText:
     """Builds a news item's encoder text: fields joined, then optional classic preprocessing.
 
     Both options are off by default: a PLM was pretrained on natural sentences, and stemmed,
-    stop-word-free text reads to it as broken English.
+    stop-word-free text reads to it as broken English. Chinese text is segmented into words
+    (jieba) for stop-word removal and joined back without spaces; stemming leaves it alone.
+
+    `script` rewrites the Chinese of every text the encoder reads, news and user texts alike
+    (`user_text`), so a Simplified query meets Traditional news in one script. The embedding
+    cache keys vectors by the exact text encoded, so converted texts never share a vector
+    with the text as written.
     """
 
     fields: tuple[str, ...] = ("title", "abstract")
     remove_stopwords: bool = False
     stem: bool = False
+    script: ChineseScript = "keep"
 
     def __call__(self, news: News) -> str:
-        text = news_text(news, self.fields)
+        text = self.user_text(news_text(news, self.fields))
         if not (self.remove_stopwords or self.stem):
             return text
-        words = _WORD.findall(text)
+        words = words_of(text) if is_chinese(text) else _WORD.findall(text)
         if self.remove_stopwords:
-            words = [w for w in words if w.lower() not in _stop_words()]
+            words = [w for w in words if w.lower() not in _stop_words() and w not in STOP_WORDS_ZH]
         if self.stem:
             words = _stemmer().stemWords(words)
-        return " ".join(words)
+        return join_words(words, text)
+
+    def user_text(self, text: str) -> str:
+        """A text as this model's encoder reads it (news or a user's own words): in `script`."""
+        return in_script(text, self.script)

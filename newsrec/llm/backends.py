@@ -6,6 +6,14 @@
 
 `load_llm("smollm2")` gives a local model by name; `load_llm("http://127.0.0.1:8000/v1",
 model="x")` a remote one.
+
+Each task writes in the language of its input, so it needs a model that writes that language:
+`LanguageLLMs("auto")` takes the local model of each language from `NEWSREC_LLM_MODELS` over
+`DEFAULT_MODELS` (English: SmolLM2, Chinese: Qwen2.5-Coder-1.5B), loading each on first use. A
+local model named outright is used for the languages it writes; for another one, like Chinese
+news with the English-only SmolLM2, and for a model that is not installed, the error names the
+package to install. A server's model is trusted with every language. Tasks take an `AnyLLM`:
+one model (used as given, but a local one only for its languages) or a `LanguageLLMs`.
 """
 
 from __future__ import annotations
@@ -20,9 +28,25 @@ import httpx
 from newsrec.environment import environment
 from newsrec.llm.weights import GGUF_MODELS, gguf_path
 
-__all__ = ["LLM", "LlamaCppLLM", "OpenAICompatibleLLM", "load_llm", "LLMError"]
+__all__ = [
+    "LLM",
+    "LlamaCppLLM",
+    "OpenAICompatibleLLM",
+    "load_llm",
+    "LLMError",
+    "LanguageLLMs",
+    "AnyLLM",
+    "llm_for",
+    "model_id_for",
+    "AUTO",
+    "DEFAULT_MODELS",
+]
 
 logger = logging.getLogger(__name__)
+
+AUTO = "auto"  # the local model of each language
+DEFAULT_MODELS = {"en": "smollm2", "zh": "qwen2.5-coder-1.5b"}  # NEWSREC_LLM_MODELS overrides them
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
 
 class LLMError(RuntimeError):
@@ -106,13 +130,87 @@ class OpenAICompatibleLLM:
         return reply.json()["choices"][0]["message"]["content"] or ""
 
 
+def _is_url(spec: str) -> bool:
+    return spec.startswith(("http://", "https://"))
+
+
+def _unknown(spec: str) -> LLMError:
+    return LLMError(
+        f"unknown LLM {spec!r}: use one of {sorted(GGUF_MODELS)}, {AUTO!r} (one per language) "
+        "or a server URL like http://127.0.0.1:8080/v1"
+    )
+
+
 def load_llm(spec: str, model: str = "default", api_key: str | None = None) -> LLM:
     """A local model by name (see `GGUF_MODELS`) or a server by its base URL."""
-    if spec.startswith(("http://", "https://")):
+    if _is_url(spec):
         env_key = environment().llm_api_key
         return OpenAICompatibleLLM(spec, model, api_key or (env_key.get_secret_value() if env_key else None))
     if spec in GGUF_MODELS:
         return LlamaCppLLM(spec)
+    raise _unknown(spec)
+
+
+def _check_writes(name: str, language: str) -> None:
+    """An LLMError naming a model that can, unless local model `name` writes `language`."""
+    if language in GGUF_MODELS[name].languages:
+        return
+    able = GGUF_MODELS[DEFAULT_MODELS[language]]
     raise LLMError(
-        f"unknown LLM {spec!r}: use one of {sorted(GGUF_MODELS)} or a server URL like http://127.0.0.1:8080/v1"
+        f"{name} cannot write {LANGUAGE_NAMES[language]}, the language of this input: use --llm {able.name} "
+        f"(install it with `{able.install}`, or scripts/install-llm --all-models), "
+        "--llm auto, or an OpenAI-compatible server"
     )
+
+
+class LanguageLLMs:
+    """The LLM that writes each language, each loaded on first use (see the module docstring)."""
+
+    def __init__(self, spec: str = AUTO, model: str = "default", api_key: str | None = None):
+        if not (spec == AUTO or spec in GGUF_MODELS or _is_url(spec)):
+            raise _unknown(spec)
+        self._server = load_llm(spec, model, api_key) if _is_url(spec) else None
+        # language -> local model name
+        self._names = (
+            {**DEFAULT_MODELS, **environment().llm_models} if spec == AUTO else dict.fromkeys(LANGUAGE_NAMES, spec)
+        )
+        self._local: dict[str, LLM] = {}
+
+    def _local_name(self, language: str) -> str:
+        name = self._names[language]
+        if name not in GGUF_MODELS:  # a name from NEWSREC_LLM_MODELS
+            raise _unknown(name)
+        _check_writes(name, language)
+        return name
+
+    def model_id(self, language: str) -> str:
+        """The `model_id` of the LLM for `language`, without loading it (for cache look-ups)."""
+        return self._server.model_id if self._server else self._local_name(language)
+
+    def for_language(self, language: str) -> LLM:
+        if self._server:
+            return self._server
+        name = self._local_name(language)
+        if name not in self._local:
+            try:
+                self._local[name] = load_llm(name)
+            except FileNotFoundError as e:  # a part package is missing: say what it is for
+                raise LLMError(f"{LANGUAGE_NAMES[language]} input needs the local LLM {name}: {e}") from e
+        return self._local[name]
+
+
+AnyLLM = LLM | LanguageLLMs
+
+
+def llm_for(llm: AnyLLM, language: str) -> LLM:
+    """The model to write `language`: a `LanguageLLMs`'s choice, or `llm` itself if it can."""
+    if isinstance(llm, LanguageLLMs):
+        return llm.for_language(language)
+    if isinstance(llm, LlamaCppLLM):
+        _check_writes(llm.model_id, language)
+    return llm
+
+
+def model_id_for(llm: AnyLLM, language: str) -> str:
+    """What `llm_for(llm, language).model_id` is, without loading a model."""
+    return llm.model_id(language) if isinstance(llm, LanguageLLMs) else llm.model_id

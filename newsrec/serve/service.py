@@ -285,7 +285,9 @@ class RecommenderService:
                     news_id,
                     catalogue.news[news_id].title,
                     score,
-                    query.reason(arm.ranker, news_id, float(pop)).sentence(catalogue.news),
+                    query.reason(arm.ranker, news_id, float(pop)).sentence(
+                        catalogue.news, catalogue.news[news_id].title
+                    ),
                 )
                 for (news_id, score), pop in zip(picked, popularity)
             ]

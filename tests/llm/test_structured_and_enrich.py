@@ -58,8 +58,8 @@ def test_cache_hits_and_resume(tmp_path):
     other = News("N2", "Fed cuts interest rates again", "finance")
     first = ScriptedLLM([GOOD])
     enrich_news(first, [NEWS], cache, progress=False)  # a batch stopped after one item
-    assert cached_enrichment(first.model_id, NEWS, cache).keywords == ["Lakers", "Celtics", "overtime"]
-    assert cached_enrichment(first.model_id, other, cache) is None  # what `enrich --cached-only` skips
+    assert cached_enrichment(first, NEWS, cache).keywords == ["Lakers", "Celtics", "overtime"]
+    assert cached_enrichment(first, other, cache) is None  # what `enrich --cached-only` skips
     resumed = ScriptedLLM([GOOD])
     done = enrich_news(resumed, [NEWS, other], LLMCache(tmp_path / "c.sqlite"), progress=False)
     assert len(resumed.prompts) == 1 and "Fed cuts" in resumed.prompts[0]  # N1 came from the cache

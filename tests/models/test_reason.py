@@ -3,7 +3,7 @@
 import numpy as np
 
 from newsrec.data.mind import News
-from newsrec.models.reason import Reason, interest_topics, reason_from_matches
+from newsrec.models.reason import Reason, content_words, interest_topics, mentions, reason_from_matches
 
 NEWS = {"N1": News("N1", "Lakers win the opener"), "N2": News("N2", "Fed cuts rates")}
 
@@ -25,6 +25,18 @@ def test_the_template_names_the_strongest_fact_and_never_a_weak_one():
     assert Reason([("N2", 0.05)], 0.0, [("tennis", 0.02)]).sentence(NEWS) == "Something beyond your usual reading."
 
 
+def test_the_template_speaks_the_language_and_script_of_what_it_quotes():
+    news = {"Z1": News("Z1", "湖人隊贏得揭幕戰"), "Z2": News("Z2", "美联储再次降息")}
+    assert (
+        Reason([("Z1", 0.8)], 0.9).sentence(news) == "因為你讀過「湖人隊贏得揭幕戰」（相符度 0.80），而且很受讀者歡迎。"
+    )
+    assert Reason([("Z2", 0.5)], 0.0).sentence(news) == "因为你读过「美联储再次降息」（相符度 0.50）。"
+    assert Reason([("Z1", 0.05)], 0.9).sentence(news, "湖人隊再贏一場") == "這則新聞現在很受讀者歡迎。"
+    assert Reason([("Z1", 0.05)], 0.0).sentence(news, "美联储再次降息") == "你平常阅读范围以外的新闻。"
+    assert Reason([("Z1", 0.05)], 0.0).sentence(news, "Fed cuts rates") == "Something beyond your usual reading."
+    assert Reason([("N1", 0.8)], 0.0).sentence(NEWS) == 'Because you read "Lakers win the opener" (match 0.80).'
+
+
 def test_interest_text_splits_into_topics():
     assert interest_topics("I follow the NBA and electric cars, cooking;  and jazz") == [
         "I follow the NBA",
@@ -33,3 +45,24 @@ def test_interest_text_splits_into_topics():
         "jazz",
     ]
     assert interest_topics("  ") == []
+
+
+def test_chinese_interest_text_splits_at_punctuation_and_conjunction_words():
+    assert interest_topics("我关注NBA和电动车，还有烹饪；和平\n美食、旅游") == [
+        "我关注NBA",
+        "电动车",
+        "烹饪",
+        "和平",  # "和" inside a word does not split it
+        "美食",
+        "旅游",
+    ]
+
+
+def test_a_simplified_interest_matches_a_traditional_title_by_its_words():
+    title = "湖人隊在加時賽中贏得籃球比賽"
+    assert {"篮球", "比赛", "湖人队"} <= content_words(title)  # Simplified, words inside "籃球比賽" too
+    assert not {"在", "中"} & content_words(title)  # stop words and single characters carry no topic
+    assert mentions("我喜欢篮球和电动车", title)  # Simplified text, Traditional title
+    assert mentions("你喜歡湖人隊的比賽", "湖人队赢得篮球比赛")  # and the other way round
+    assert not mentions("我喜欢烹饪和旅游", title)
+    assert mentions("You liked the Lakers opener.", "Lakers win the opener") and not mentions("Fed news", "Lakers win")

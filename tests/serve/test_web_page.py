@@ -69,3 +69,36 @@ def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model
         titles_by_id = {i["id"]: i["title"] for i in items}
         assert profile["interests"] == "I love cooking pasta"
         assert [titles_by_id[i] for i in profile["history"]] == [clicked]
+
+
+def test_the_page_carries_chinese_end_to_end(zh_model_dir, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pasta = "適合忙碌平日晚上的簡單義大利麵食譜，第{i}道"
+    items = [{"id": f"P{i}", "title": pasta.format(i=i), "category": "food"} for i in range(3)] + [
+        {"id": f"S{i}", "title": f"湖人隊在延長賽中贏得第{i}場籃球比賽", "category": "sports"} for i in range(3)
+    ]
+    with Server(zh_model_dir, f"sqlite:///{tmp_path / 'web.sqlite'}", tmp_path / "server.log") as server:
+        httpx.post(f"{server.url}/v1/news", json={"items": items}, headers=NEWS_KEY)
+        token = httpx.post(f"{server.url}/v1/users/zh-reader/tokens", headers=ADMIN_KEY).json()["token"]
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 900, "height": 900})
+            page.goto(f"{server.url}/#token={token}")
+            page.wait_for_function("document.querySelector('#who').innerText.includes('zh-reader')")
+            page.fill("#interests", "我喜欢做意大利面")
+            page.click("#save")
+            # the list drawn at sign-in (no interests yet) is replaced by the one after saving
+            page.wait_for_function("document.querySelector('#recs li .why')?.innerText.startsWith('符合你的兴趣')")
+            titles = page.locator("#recs li .title").all_inner_texts()
+            assert len(titles) == 6 and titles[0].startswith("適合忙碌平日晚上的簡單義大利麵食譜")
+            assert page.locator("#recs li .why").first.inner_text().startswith("符合你的兴趣「我喜欢做意大利面」")
+            clicked = titles[0]
+            page.locator("#recs li .title").first.click()
+            page.wait_for_function(
+                f"![...document.querySelectorAll('#recs .title')].some(e => e.innerText === {clicked!r})"
+            )
+            assert f"因為你讀過「{clicked}」" in page.locator("#recs").inner_text()
+            assert non_blank(page.screenshot(path=str(tmp_path / "zh.png")))
+            browser.close()
+        profile = httpx.get(f"{server.url}/v1/users/zh-reader/profile", headers=ADMIN_KEY).json()
+        assert profile["interests"] == "我喜欢做意大利面" and len(profile["history"]) == 1

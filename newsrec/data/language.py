@@ -1,0 +1,135 @@
+"""Which language a text is in, and its words, for the parts that work on words.
+
+English splits on spaces; Chinese has none, so its words come from jieba's segmenter. Chinese
+news comes in two scripts (xMIND ships Traditional, most readers type Simplified): `to_simplified`
+and `to_traditional` (OpenCC) let one match the other, and jieba segments Simplified text best, so
+Traditional text is segmented through its Simplified form and mapped back character for character
+(the conversion keeps length for the characters news uses, checked per text).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from typing import Literal
+
+__all__ = [
+    "detect_language",
+    "is_chinese",
+    "is_han",
+    "is_dictionary_word",
+    "to_simplified",
+    "to_traditional",
+    "in_script",
+    "ChineseScript",
+    "words",
+    "join_words",
+    "STOP_WORDS_ZH",
+]
+
+ChineseScript = Literal["keep", "simplified", "traditional"]
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# The commonest Chinese function words (both scripts): they carry no topic, like "the" or "of".
+_STOP_WORDS_ZH_TEXT = (
+    "的 了 在 是 和 與 与 及 或 也 都 就 而 並 并 但 將 将 把 被 對 对 為 为 於 于 從 从 到 向 以 之 其 "
+    "這 这 那 一個 一个 個 个 我 你 他 她 它 我們 我们 他們 他们 有 沒有 没有 不 會 会 能 可 可以 要 "
+    "上 下 中 後 后 前 說 说 表示 已 已經 已经 還 还 又 很 更 最 嗎 吗 呢 吧 啊 "
+    # jieba keeps these together as one word, so they are listed whole
+    "這是 这是 這個 这个 那個 那个 這些 这些 那些 因為 因为 所以 如果 但是 而且 以及 還是 还是 就是 只是 "
+    "什麼 什么 為什麼 为什么 怎麼 怎么 如何 自己 讓 让 給 给 著 着 過 过 等"
+)
+STOP_WORDS_ZH = frozenset(_STOP_WORDS_ZH_TEXT.split())
+
+
+def detect_language(text: str) -> str:
+    """'zh' when Han characters outnumber the other letters' words, else 'en' (our two languages)."""
+    han = len(_HAN.findall(text))
+    if han == 0:
+        return "en"
+    other_words = len(re.findall(r"[A-Za-z]+", text))
+    return "zh" if han >= other_words else "en"
+
+
+def is_chinese(text: str) -> bool:
+    return detect_language(text) == "zh"
+
+
+def is_han(word: str) -> bool:
+    """Whether every character of `word` is a Han character (a Chinese word, no digits or punctuation)."""
+    return bool(word) and all(_HAN.match(c) for c in word)
+
+
+@lru_cache(maxsize=2)
+def _converter(config: str):
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified Chinese (other text passes unchanged)."""
+    return _converter("t2s").convert(text) if _HAN.search(text) else text
+
+
+def to_traditional(text: str) -> str:
+    """Simplified -> Traditional Chinese in Taiwan's standard characters (xMIND's: "為", not
+    OpenCC's default "爲"; 9 in 10 xMIND texts come back exactly); other text passes unchanged."""
+    return _converter("s2tw").convert(text) if _HAN.search(text) else text
+
+
+def in_script(text: str, script: ChineseScript) -> str:
+    """`text` with its Chinese in `script` ("keep": as written)."""
+    if script == "simplified":
+        return to_simplified(text)
+    if script == "traditional":
+        return to_traditional(text)
+    return text
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading banner says nothing useful
+    jieba.initialize()  # load the dictionary now: `is_dictionary_word` reads it before any segmentation
+    return jieba
+
+
+def is_dictionary_word(word: str) -> bool:
+    """Whether jieba's dictionary holds this Chinese word (either script): a whole word, not a fragment."""
+    return is_han(word) and (_jieba().get_FREQ(to_simplified(word)) or 0) > 0
+
+
+def words(text: str, search: bool = False) -> list[str]:
+    """The words of `text`, punctuation attached as the writer attached it in English; in
+    Chinese each word, number or punctuation run is its own item (spaces are dropped).
+
+    `search` (Chinese only) also gives the shorter words inside long ones, before them:
+    "篮球比赛" -> "篮球", "比赛", "篮球比赛", so a text about "篮球" can be found by its words.
+    """
+    if not is_chinese(text):
+        return text.split()
+    simple = to_simplified(text)
+    segmented = simple if len(simple) == len(text) else text  # a length-changing conversion: segment as written
+    spans = _jieba().tokenize(segmented, mode="search" if search else "default")
+    return [text[start:end] for _, start, end in spans if text[start:end].strip()]  # the writer's own script
+
+
+def join_words(items: list[str], like: str) -> str:
+    """Join words the way the language of `like` does: spaces in English, none in Chinese
+    (except between two Latin words or numbers, which Chinese text also spaces)."""
+    if not is_chinese(like):
+        return " ".join(items)
+    out = ""
+    for w in items:
+        if out and _latin_or_digit(out[-1]) and _latin_or_digit(w[:1]):
+            out += " "
+        out += w
+    return out
+
+
+def _latin_or_digit(char: str) -> bool:
+    return char.isalnum() and not _HAN.match(char)  # Han characters count as alphanumeric too

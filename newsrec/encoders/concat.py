@@ -1,0 +1,45 @@
+"""Several frozen encoders read as one: their unit vectors side by side, scaled to unit length.
+
+`--encoder multilingual-e5-small+use-multilingual-v3` gives every news and user text a
+384 + 512 = 896-d vector: the recommender on top learns from both readings at once, where an
+ensemble (`newsrec ensemble`) trains one model per encoder and fuses their scores. Each member
+keeps its own cache key, so a member's vectors are reused by single-encoder models too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from newsrec.encoders.base import Encoder
+
+__all__ = ["ConcatEncoder", "SEPARATOR"]
+
+SEPARATOR = "+"
+
+
+class ConcatEncoder(nn.Module):
+    """Frozen only: the members' own tuning would need one learning path per member."""
+
+    def __init__(self, members: list[Encoder]):
+        super().__init__()
+        self.members = members
+        self.name = SEPARATOR.join(m.name for m in members)
+        self.max_length = max(m.max_length for m in members)
+
+    @property
+    def dim(self) -> int:
+        return sum(m.dim for m in self.members)
+
+    @property
+    def model_id(self) -> str:
+        return SEPARATOR.join(m.model_id for m in self.members)
+
+    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """(N,) strings -> (N, sum of dims) float32 unit vectors (each member weighs the same)."""
+        return self.join([m.embed(texts, batch_size, progress) for m in self.members])
+
+    @staticmethod
+    def join(parts: list[np.ndarray]) -> np.ndarray:
+        """The members' unit vectors of the same texts -> one unit vector per text."""
+        return np.concatenate(parts, axis=1) / np.sqrt(len(parts), dtype=np.float32)

@@ -1,0 +1,49 @@
+"""Which language and script an LLM writes in, and how its checks count and compare words.
+
+Every task writes in the language of its source (the news, or what a user read and wrote):
+`Writing.of(source)` reads it, and `Writing.fit` puts a reply into the source's script, since
+models answer Chinese in Simplified even to Traditional news. Checks count words with
+`count_words` (Chinese segmented by jieba, not split on spaces it does not have) and compare
+texts by `fold`, so a Simplified reply equals its Traditional original. Grounding (does a reply
+name a matched title or topic) is `models.reason.mentions`, the rule the templates use too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsrec.data.language import ChineseScript, detect_language, in_script, to_simplified, words
+
+__all__ = ["Writing", "ENGLISH", "count_words", "fold"]
+
+
+@dataclass(frozen=True)
+class Writing:
+    language: str  # 'en' | 'zh' (language.detect_language)
+    script: ChineseScript = "keep"  # the script a reply's Chinese is put in
+
+    @classmethod
+    def of(cls, *source: str) -> Writing:
+        """The language and Chinese script of the texts together."""
+        text = " ".join(source)
+        language = detect_language(text)
+        if language != "zh":
+            return cls(language)
+        return cls(language, "traditional" if to_simplified(text) != text else "simplified")
+
+    def fit(self, reply: str) -> str:
+        """`reply` with its Chinese in this script."""
+        return in_script(reply, self.script)
+
+
+ENGLISH = Writing("en")
+
+
+def fold(text: str) -> str:
+    """The form two texts are compared in: Simplified script, case folded."""
+    return to_simplified(text).casefold()
+
+
+def count_words(text: str) -> int:
+    """Words holding a letter or digit: Chinese segmented by jieba, punctuation not counted."""
+    return sum(any(c.isalnum() for c in w) for w in words(text))
