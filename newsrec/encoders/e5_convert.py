@@ -124,11 +124,7 @@ def read_image(path: Path) -> E5Image:
         if dtype == F32:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
         elif dtype == Q4_0:
-            cols = (
-                hidden
-                if name == "emb.word" or name.endswith((".q.w", ".k.w", ".v.w", ".ao.w", ".fi.w"))
-                else intermediate
-            )
+            cols = intermediate if name.endswith(".fo.w") else hidden  # row width: only the FFN output reads 1536
             tensors[name] = _dequantise_q4(raw, count // cols, cols)
         else:
             raise ValueError(f"tensor {name} has an unknown dtype {dtype}")

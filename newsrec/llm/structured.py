@@ -16,8 +16,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from newsrec.data.language import fold
 from newsrec.llm.backends import LLM
-from newsrec.llm.writing import ENGLISH, Writing, count_words, fold
+from newsrec.llm.writing import ENGLISH, Writing, count_words
 
 __all__ = ["generate_structured", "parse_json_object", "reply_schema", "distinct_phrases"]
 

@@ -4,7 +4,7 @@ Every task writes in the language of its source (the news, or what a user read a
 `Writing.of(source)` reads it, and `Writing.fit` puts a reply into the source's script, since
 models answer Chinese in Simplified even to Traditional news. Checks count words with
 `count_words` (Chinese segmented by jieba, not split on spaces it does not have) and compare
-texts by `fold`, so a Simplified reply equals its Traditional original. Grounding (does a reply
+texts by `language.fold`, so a Simplified reply equals its Traditional original. Grounding (does a reply
 name a matched title or topic) is `models.reason.mentions`, the rule the templates use too.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from newsrec.data.language import ChineseScript, detect_language, in_script, to_simplified, words
+from newsrec.data.language import ChineseScript, detect_language, in_script, script_of, words
 
-__all__ = ["Writing", "ENGLISH", "count_words", "fold"]
+__all__ = ["Writing", "ENGLISH", "count_words"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,7 @@ class Writing:
     def of(cls, *source: str) -> Writing:
         """The language and Chinese script of the texts together."""
         text = " ".join(source)
-        language = detect_language(text)
-        if language != "zh":
-            return cls(language)
-        return cls(language, "traditional" if to_simplified(text) != text else "simplified")
+        return cls(detect_language(text), script_of(text))
 
     def fit(self, reply: str) -> str:
         """`reply` with its Chinese in this script."""
@@ -37,11 +34,6 @@ class Writing:
 
 
 ENGLISH = Writing("en")
-
-
-def fold(text: str) -> str:
-    """The form two texts are compared in: Simplified script, case folded."""
-    return to_simplified(text).casefold()
 
 
 def count_words(text: str) -> int:

@@ -112,7 +112,7 @@ class Ranker:
         out = torch.zeros(len(texts), self.table.vectors.shape[1])
         given = [i for i, t in enumerate(texts) if t.strip()]
         if given:
-            as_read = [self.spec.news_text.user_text(texts[i]) for i in given]  # in the news' Chinese script
+            as_read = [self.spec.news_text.as_read(texts[i]) for i in given]  # in the news' Chinese script
             out[given] = torch.from_numpy(encode_texts(self.encoder, as_read))
         return out
 

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from newsrec.data.language import STOP_WORDS_ZH, is_chinese, is_han, join_words, to_simplified, words
+from newsrec.data.language import (
+    STOP_WORDS_ZH,
+    detect_language,
+    fold,
+    is_chinese,
+    is_han,
+    join_words,
+    script_of,
+    to_simplified,
+    words,
+)
 from newsrec.data.mind import News
 
 __all__ = [
@@ -53,18 +63,19 @@ class Reason:
         with nothing to quote, in those of the recommended item's title."""
         strongest = max([s for _, s in self.matched + self.topics], default=0.0)
         popular = self.popularity > POPULAR
-        if strongest < WEAK_MATCH:
-            say = _SENTENCES["zh" if is_chinese(candidate_title) else "en"]
-            sentence = say["popular_only"] if popular else say["beyond"]
-            return to_simplified(sentence) if to_simplified(candidate_title) == candidate_title else sentence
-        if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
-            kind, (quoted, strength) = "topic", self.topics[0]
+        if strongest < WEAK_MATCH:  # nothing to quote: written like the item's title
+            source, strength, parts = candidate_title, 0.0, ["popular_only" if popular else "beyond"]
         else:
-            news_id, strength = self.matched[0]
-            kind, quoted = "read", news[news_id].title if news_id in news else news_id
-        say = _SENTENCES["zh" if is_chinese(quoted) else "en"]
-        sentence = say[kind].format(quoted, strength) + (say["popular"] if popular else "") + say["end"]
-        return to_simplified(sentence) if to_simplified(quoted) == quoted else sentence  # the quote's script
+            if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
+                kind, (source, strength) = "topic", self.topics[0]
+            else:
+                news_id, strength = self.matched[0]
+                kind, source = "read", news[news_id].title if news_id in news else news_id
+            parts = [kind, *(["popular"] if popular else []), "end"]
+        say = _SENTENCES[detect_language(source)]
+        sentence = "".join(say[p] for p in parts).format(source, strength)
+        # the Chinese templates are Traditional: a Simplified source gets a Simplified sentence
+        return to_simplified(sentence) if script_of(source) == "simplified" else sentence
 
 
 _SENTENCES = {
@@ -137,7 +148,7 @@ def content_words(text: str) -> set[str]:
     "篮球比赛" gives "篮球"), other words of five or more letters (shorter English words are
     mostly function words)."""
     out = set()
-    for word in words(to_simplified(text).lower(), search=True):
+    for word in words(fold(text), search=True):
         word = word.strip(_PUNCTUATION)
         if (len(word) > 1 and word not in STOP_WORDS_ZH) if is_han(word) else len(word) > 4:
             out.add(word)
@@ -147,5 +158,5 @@ def content_words(text: str) -> set[str]:
 def mentions(text: str, anchor: str) -> bool:
     """Whether `text` names `anchor` (a matched title or interest topic) or shares a content
     word with it, whichever script each is written in: the test of a grounded explanation."""
-    said = to_simplified(text).lower()
-    return to_simplified(anchor).strip().lower() in said or any(w in said for w in content_words(anchor))
+    said = fold(text)
+    return fold(anchor).strip() in said or any(w in said for w in content_words(anchor))
