@@ -105,6 +105,22 @@ class Ranker:
         table = NewsTable.encode(spec.prepare_news(news), encoder, spec.news_text, cache, spec.encode_batch_size)
         return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, model_version(model_dir))
 
+    @property
+    def vector_id(self) -> str:
+        """Names the news vectors this model reads: its encoder's weights and the text it encodes
+        (fields, Chinese script, stop words, enrichment). Served models share stored vectors only
+        when their `vector_id`s are equal, that is when they would compute the same vectors."""
+        assert self.encoder is not None, "a model that encodes news has its encoder"
+        recipe = hashlib.sha256(f"{self.spec.news_text!r}|{self.spec.enrichment}".encode()).hexdigest()[:12]
+        return f"{self.encoder.model_id}|text-{recipe}"
+
+    def encode_news(self, items: Sequence[News], cache: EmbeddingCache | None = None) -> np.ndarray:
+        """(N, D) this model's vectors of news items: enrichment attached, its text, through the cache."""
+        assert self.encoder is not None, "a model that encodes news has its encoder"
+        news = self.spec.prepare_news({n.news_id: n for n in items})
+        texts = [self.spec.news_text(news[n.news_id]) for n in items]
+        return encode_texts(self.encoder, texts, cache, self.spec.encode_batch_size)
+
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """(N,) user texts -> (N, D); empty strings give zero rows. Never cached: users' words are theirs."""
         if self.encoder is None:

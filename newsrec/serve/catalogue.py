@@ -10,7 +10,8 @@ for given candidates, without the index.
 
 A catalogue follows the news and tally feeds itself (`catch_up`, its own cursors), so one for a
 newly deployed model can catch up in the background while another serves. News rows carry the
-vector of the encoder that posted them; a model with another encoder encodes the text again.
+vector of the model that posted them and its `vector_id`; a model that reads news otherwise
+(another encoder, other fields or script) encodes the text again.
 
 Guarded by a readers-writer lock: searches run together (BLAS releases the GIL), changes alone.
 """
@@ -28,7 +29,6 @@ from sqlalchemy.orm import Session
 from newsrec.data.mind import News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.encoders.plm import encode_texts
 from newsrec.models.ranker import Ranker
 from newsrec.serve.index import VectorIndex
 from newsrec.serve.rwlock import ReadWriteLock
@@ -85,16 +85,13 @@ class Catalogue:
         return replaced
 
     def _vectors(self, rows: Sequence[NewsRow]) -> np.ndarray:
-        """(N, D) this model's vectors of the rows: stored ones where its encoder made them."""
-        assert self.ranker.encoder is not None, "a served model has its encoder"
-        mine = self.ranker.encoder.model_id
-        redo = [r for r in rows if r.encoder_id != mine]
+        """(N, D) this model's vectors of the rows: stored ones where it would compute the same."""
+        redo = [r for r in rows if r.encoder_id != self.ranker.vector_id]
         fresh = {}
         if redo:
-            spec = self.ranker.spec
-            news = spec.prepare_news({r.news_id: as_news(r) for r in redo})
-            texts = [spec.news_text(news[r.news_id]) for r in redo]
-            fresh = dict(zip([r.news_id for r in redo], encode_texts(self.ranker.encoder, texts, self.cache)))
+            fresh = dict(
+                zip([r.news_id for r in redo], self.ranker.encode_news([as_news(r) for r in redo], self.cache))
+            )
         return np.stack([fresh[r.news_id] if r.news_id in fresh else np.frombuffer(r.vector, np.float32) for r in rows])
 
     def count_traffic(self, tallies: Sequence[TallyRow], now: float) -> None:

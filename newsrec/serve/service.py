@@ -33,7 +33,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.encoders.plm import encode_texts
 from newsrec.models.ranker import Ranker, model_version
 from newsrec.serve.catalogue import Catalogue, as_news, feed_chunks
 from newsrec.serve.comparison import count_clicks, count_impressions, new_impression_id, version_in
@@ -190,13 +189,11 @@ class RecommenderService:
 
     # --- writes -----------------------------------------------------------------------------
     def add_news(self, items: list[repo.NewsRecord]) -> int:
-        """Encode (with the primary model's encoder) and store news; searchable at once."""
+        """Encode (as the primary model reads news) and store news; searchable at once."""
         ranker = self.primary.ranker
-        assert ranker.encoder is not None, "a served model has its encoder"
-        news = ranker.spec.prepare_news({n.news_id: as_news(n) for n in items})
-        vectors = encode_texts(ranker.encoder, [ranker.spec.news_text(news[n.news_id]) for n in items], self.cache)
+        vectors = ranker.encode_news([as_news(n) for n in items], self.cache)
         with self.sessions.begin() as session:
-            repo.upsert_news(session, items, vectors, ranker.encoder.model_id)
+            repo.upsert_news(session, items, vectors, ranker.vector_id)
         self.sync()
         return len(items)
 

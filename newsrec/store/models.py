@@ -54,7 +54,7 @@ class NewsRow(Base):
     abstract: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 news vector: other workers skip the encoder
-    encoder_id: Mapped[str | None] = mapped_column(String(256), nullable=True)  # whose vector it is
+    encoder_id: Mapped[str | None] = mapped_column(String(256), nullable=True)  # the posting model's `vector_id`
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
