@@ -14,8 +14,9 @@ taken to happen together at the end of the logs: each sees the others, not itsel
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,11 +29,12 @@ CTR_PRIOR_CLICKS = 0.1
 CTR_PRIOR_VIEWS = 1.0
 POPULARITY_FEATURES = 5  # log clicks, log views, CTR logit, log age in hours, has-log flag
 HOUR = 3600.0
+Counts = TypeVar("Counts", float, np.ndarray)  # one item's, or an array of items'
 
 
-def smoothed_ctr(clicks: float, views: float) -> float:
+def smoothed_ctr(clicks: Counts, views: Counts) -> Counts:
     """(clicks + 0.1) / (views + 1); clicks beyond views (no impression was logged) count as views."""
-    return (clicks + CTR_PRIOR_CLICKS) / (max(views, clicks) + CTR_PRIOR_VIEWS)
+    return (clicks + CTR_PRIOR_CLICKS) / (np.maximum(views, clicks) + CTR_PRIOR_VIEWS)
 
 
 class Popularity:
@@ -96,6 +98,15 @@ class Popularity:
         keep = float(self._keep(at - t))
         return c * keep, v * keep
 
+    def moment_of(self, imp: Impression) -> float:
+        """When an impression is scored: its time, or the logs' end if earlier or unknown (the
+        logs already hold what came before their end)."""
+        return max(self.end, imp.timestamp or self.end)
+
+    def ctr(self, news_ids: Sequence[str], at: float) -> np.ndarray:
+        """(N,) each item's smoothed CTR from its counts decayed to `at`: the CTR baselines' score."""
+        return np.array([smoothed_ctr(*self.counts(news_id, at)) for news_id in news_ids])
+
     def features(self, news_ids: Sequence[str], at: float | None = None) -> np.ndarray:
         """(N, 5) features at `at` (default: the logs' end). An item never shown has zero counts
         and a has-log flag of 0; an item never seen has age 0 (it is new)."""
@@ -109,7 +120,7 @@ class Popularity:
         keep = self._keep(at - t)
         clicks, views = c * keep, v * keep
         logged = np.maximum(views, clicks) > 1e-6
-        ctr = (clicks + CTR_PRIOR_CLICKS) / (np.maximum(views, clicks) + CTR_PRIOR_VIEWS)
+        ctr = smoothed_ctr(clicks, views)
         block = np.zeros((len(c), POPULARITY_FEATURES))
         block[:, 0], block[:, 1], block[:, 2] = np.log1p(clicks), np.log1p(views), np.log(ctr / (1 - ctr))
         block[~logged, :3] = 0.0
@@ -126,11 +137,6 @@ class Popularity:
         twin = Popularity(self.half_life_hours)
         twin.row, twin.ids, twin._counts, twin.end = dict(self.row), list(self.ids), self._counts.copy(), self.end
         return twin
-
-    @classmethod
-    def from_impressions(cls, impressions: Iterable[Impression], half_life_hours: float | None = None) -> Popularity:
-        """The state at the end of these logs."""
-        return cls.replay(list(impressions), half_life_hours)[0]
 
     @classmethod
     def replay(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from newsrec.data.mind import Impression
-from newsrec.data.popularity import Popularity, smoothed_ctr
+from newsrec.data.popularity import Popularity
 from newsrec.encoders.news_table import PAD, NewsTable
 
 __all__ = ["ScoreFn", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
@@ -27,20 +27,16 @@ def random_scorer(seed: int = 0) -> ScoreFn:
     return score
 
 
-def _at(popularity: Popularity, imp: Impression) -> float:
-    return max(popularity.end, imp.timestamp or popularity.end)
-
-
 def popularity_scorer(popularity: Popularity) -> ScoreFn:
     """Rank by (decayed) click count in the training logs."""
-    return lambda imps: [np.array([popularity.counts(c, _at(popularity, i))[0] for c in i.candidates]) for i in imps]
+    return lambda imps: [
+        np.array([popularity.counts(c, popularity.moment_of(i))[0] for c in i.candidates]) for i in imps
+    ]
 
 
 def ctr_scorer(popularity: Popularity) -> ScoreFn:
     """Rank by smoothed click-through rate (clicks + 0.1) / (views + 1) in the training logs."""
-    return lambda imps: [
-        np.array([smoothed_ctr(*popularity.counts(c, _at(popularity, i))) for c in i.candidates]) for i in imps
-    ]
+    return lambda imps: [popularity.ctr(i.candidates, popularity.moment_of(i)) for i in imps]
 
 
 def cosine_scorer(table: NewsTable) -> ScoreFn:

@@ -82,8 +82,7 @@ class Ranker:
     def popularity_at(self, impression: Impression) -> np.ndarray:
         """(N, 5) features of its candidates at its time (the logs' end if earlier or unknown):
         what a served model would compute from its training logs, with no new traffic."""
-        at = max(self.popularity.end, impression.timestamp or self.popularity.end)
-        return self.popularity.features(impression.candidates, at)
+        return self.popularity.features(impression.candidates, self.popularity.moment_of(impression))
 
     @classmethod
     def load(cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ranker:

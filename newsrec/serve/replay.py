@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from newsrec.data.mind import Impression, News
-from newsrec.data.popularity import Popularity, smoothed_ctr
+from newsrec.data.popularity import Popularity
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.ranker import Ranker
 
@@ -120,10 +120,6 @@ class _Traffic:
         self.histories.setdefault(imp.user_id, set()).update(imp.clicked)
 
 
-def _ctr(counts: Popularity, imp: Impression, at: float) -> np.ndarray:
-    return np.array([smoothed_ctr(*counts.counts(c, at)) for c in imp.candidates])
-
-
 def in_time_order(impressions: list[Impression]) -> list[tuple[float, Impression]]:
     """(time, impression) pairs, oldest first; a replay needs every impression's time."""
     untimed = [i.impression_id for i in impressions if i.timestamp is None]
@@ -151,8 +147,8 @@ def replay(
             by_id = {r["news_id"]: r["score"] for r in ranked["items"]}
             scores["live"].append(np.array([by_id[c] for c in imp.candidates]))
             scores["frozen"].append(ranker.score([imp])[0])
-            scores["ctr_live"].append(_ctr(live_counts, imp, at))
-            scores["ctr_frozen"].append(_ctr(frozen_counts, imp, at))
+            scores["ctr_live"].append(live_counts.ctr(imp.candidates, at))
+            scores["ctr_frozen"].append(frozen_counts.ctr(imp.candidates, at))
             evaluated.append(imp)
         traffic.shown(imp, at)
         live_counts.add_impression(imp, at)

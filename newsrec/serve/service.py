@@ -277,17 +277,11 @@ class RecommenderService:
             picked = catalogue.search(query.vector, seen, k, moment - self.recency)
             ids = [news_id for news_id, _ in picked]
             popularity = catalogue.popularity_terms(ids, moment.timestamp()) if ids else np.zeros(0)
-            items = [
-                Recommendation(
-                    news_id,
-                    catalogue.news[news_id].title,
-                    score,
-                    query.reason(arm.ranker, news_id, float(pop)).sentence(
-                        catalogue.news, catalogue.news[news_id].title
-                    ),
-                )
-                for (news_id, score), pop in zip(picked, popularity)
-            ]
+            items = []
+            for (news_id, score), pop in zip(picked, popularity):
+                title = catalogue.news[news_id].title
+                reason = query.reason(arm.ranker, news_id, float(pop))
+                items.append(Recommendation(news_id, title, score, reason.sentence(catalogue.news, title)))
         return Recommendations(new_impression_id(arm.version), arm.version, items)
 
     def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> tuple[str, list]:
