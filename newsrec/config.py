@@ -17,6 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from newsrec.encoders.concat import SEPARATOR
 from newsrec.models.recommender import InterestScorer
 from newsrec.models.spec import ModelSpec
 from newsrec.models.user_encoders import UserEncoderKind
@@ -45,6 +46,12 @@ class TrainConfig(ModelSpec):
     scorer: InterestScorer = Field("bilinear", description="bilinear V(n)^T (I + delta) I(u), or dot")
     heads: int = Field(4, ge=1, description="NRMS attention heads")
     use_popularity: bool = Field(True, description="learned term over each item's clicks, views and CTR")
+    initial_scale: list[float] = Field(
+        [4.0],
+        min_length=1,
+        description="scale of the interest cosines at the start, one for all encoders or one per member of a+b; "
+        "higher where news vectors sit close together (multilingual-e5-small: 20)",
+    )
     # augmentation
     paraphrases: str | None = Field(None, description="JSONL from `newsrec paraphrase`: alternative titles")
     paraphrase_prob: float = Field(0.0, ge=0, le=1, description="chance a training news uses its paraphrase")
@@ -73,6 +80,9 @@ class TrainConfig(ModelSpec):
             raise ValueError("paraphrase/augment_prob work with the frozen PLM only: set --finetune-layers 0")
         if self.augment_prob > 0 and not (self.token_dropout or self.token_swap):
             raise ValueError("augment_prob > 0 needs token_dropout or token_swap > 0")
+        members = len(self.encoder.split(SEPARATOR))
+        if len(self.initial_scale) not in (1, members) or min(self.initial_scale) <= 0:
+            raise ValueError(f"initial_scale takes one positive value, or one per member of {self.encoder} ({members})")
         for name in ("enrichment", "paraphrases"):
             path = getattr(self, name)
             if path and not Path(path).is_file():

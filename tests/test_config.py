@@ -141,6 +141,12 @@ def test_set_flags_and_invalid_combinations_are_explained():
         load_config(augment_prob=0.5)
     with pytest.raises(ConfigError, match="needs a trainable transformer"):
         load_config(finetune_layers=1, quantize="int8")
+    with pytest.raises(ConfigError, match="one per member of all-MiniLM-L6-v2"):
+        load_config(initial_scale=[20, 4])
+    pair = load_config(encoder="multilingual-e5-small+use-multilingual-v3", initial_scale=[20, 4])
+    assert pair.initial_scale == [20.0, 4.0]
+    with pytest.raises(ConfigError, match="one positive value"):
+        load_config(initial_scale=[0])
 
 
 def test_config_file_then_flags(tmp_path):
@@ -165,4 +171,5 @@ def test_every_shipped_config_file_loads():
     for f in files:
         load_config(f)
     zh = load_config(files[[f.name for f in files].index("zh.yaml")])
-    assert zh.encoder == "multilingual-e5-small" and zh.news_fields[:2] == ["title", "category"]
+    assert zh.encoder.split("+")[0] == "multilingual-e5-small" and zh.news_fields[:2] == ["title", "category"]
+    assert len(zh.initial_scale) == len(zh.encoder.split("+"))  # one starting scale per tower

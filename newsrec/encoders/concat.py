@@ -1,9 +1,10 @@
 """Several frozen encoders read as one: their unit vectors side by side, scaled to unit length.
 
 `--encoder multilingual-e5-small+use-multilingual-v3` gives every news and user text a
-384 + 512 = 896-d vector: the recommender on top learns from both readings at once, where an
-ensemble (`newsrec ensemble`) trains one model per encoder and fuses their scores. Each member
-keeps its own cache key, so a member's vectors are reused by single-encoder models too.
+384 + 512 = 896-d vector. The recommender on top gives each member's slice its own tower (user
+encoder, W, scale; models/recommender.py) and sums their scores: an ensemble of one interest
+model per encoder, trained together, which the service's vector index serves as one model.
+Each member keeps its own cache key, so a member's vectors are reused by single-encoder models.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from torch import nn
 
 from newsrec.encoders.base import Encoder
 
-__all__ = ["ConcatEncoder", "SEPARATOR"]
+__all__ = ["ConcatEncoder", "SEPARATOR", "member_dims"]
 
 SEPARATOR = "+"
 
@@ -43,3 +44,8 @@ class ConcatEncoder(nn.Module):
     def join(parts: list[np.ndarray]) -> np.ndarray:
         """The members' unit vectors of the same texts -> one unit vector per text."""
         return np.concatenate(parts, axis=1) / np.sqrt(len(parts), dtype=np.float32)
+
+
+def member_dims(encoder: object) -> list[int] | None:
+    """The slice of the vector each member fills, for a ConcatEncoder; None for a single encoder."""
+    return [m.dim for m in encoder.members] if isinstance(encoder, ConcatEncoder) else None

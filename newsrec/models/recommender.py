@@ -13,6 +13,11 @@ score(n, u) = scale * r(n, u) + g(pop(n, t))
   popularity and freshness, learned from the clicks as they stood at each training
   impression, and served from the same counters as traffic arrives.
 
+With several encoders side by side (`--encoder a+b`: news vectors [a(n), b(n)] / sqrt(M)),
+each member has its own tower: user encoder, W and scale over its slice, and r(n, u) is the
+sum of the towers' terms. That is an ensemble of one interest model per encoder, trained
+together, and still one inner product.
+
 The inner-product form is the one scoring path: training (`forward`), offline ranking and the
 service's vector index all score with `item_vector` . `query_vector`.
 """
@@ -20,8 +25,9 @@ service's vector index all score with `item_vector` . `query_vector`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import torch
 from torch import nn
@@ -29,7 +35,7 @@ from torch import nn
 from newsrec.data.popularity import POPULARITY_FEATURES
 from newsrec.models.user_encoders import build_user_encoder
 
-__all__ = ["RecommenderConfig", "NewsRecommender", "SCORERS", "InterestScorer", "TEXT_WEIGHT"]
+__all__ = ["RecommenderConfig", "NewsRecommender", "InterestTower", "SCORERS", "InterestScorer", "TEXT_WEIGHT"]
 
 InterestScorer = Literal["bilinear", "dot"]
 SCORERS: tuple[str, ...] = get_args(InterestScorer)
@@ -43,10 +49,41 @@ class RecommenderConfig:
     scorer: InterestScorer = "bilinear"
     heads: int = 4
     use_popularity: bool = True
-    initial_scale: float = 4.0
+    initial_scale: float | list[float] = 4.0  # one for all towers, or one per tower
+    member_dims: list[int] | None = None  # the encoders' slices of `dim`, one tower each; None: one
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def towers(self) -> list[tuple[int, float]]:
+        """(dim, initial scale) of each tower."""
+        dims = self.member_dims or [self.dim]
+        scales = self.initial_scale if isinstance(self.initial_scale, list) else [self.initial_scale]
+        scales = scales * len(dims) if len(scales) == 1 else scales
+        if sum(dims) != self.dim or len(scales) != len(dims):
+            raise ValueError(f"towers {dims} with scales {scales} do not split {self.dim} dimensions")
+        return list(zip(dims, scales))
+
+
+class InterestTower(nn.Module):
+    """The interest model over one encoder's vectors: a user encoder, W = I + delta (or the plain
+    dot product) and the scale of its cosines."""
+
+    def __init__(self, dim: int, config: RecommenderConfig, initial_scale: float):
+        super().__init__()
+        self.user_encoder = build_user_encoder(config.user_encoder, dim, config.heads)
+        self.bilinear_delta = nn.Parameter(torch.zeros(dim, dim)) if config.scorer == "bilinear" else None
+        # cosines live in [-1, 1] and logits need range; log-parametrised so Adam moves it by ratios
+        self.log_scale = nn.Parameter(torch.tensor(math.log(initial_scale)))
+
+    def user_vector(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, H, d) clicked-news vectors, (B, H) mask -> (B, d) unit interest vectors."""
+        return nn.functional.normalize(self.user_encoder(history, mask), dim=-1)
+
+    def apply_w(self, x: torch.Tensor) -> torch.Tensor:
+        """W x = (I + delta) x for each row of x (..., d); x itself for the dot scorer."""
+        return x + x @ self.bilinear_delta.T if self.bilinear_delta is not None else x
 
 
 class NewsRecommender(nn.Module):
@@ -55,11 +92,9 @@ class NewsRecommender(nn.Module):
         if config.scorer not in SCORERS:
             raise ValueError(f"unknown scorer {config.scorer!r}: choose from {SCORERS}")
         self.config = config
-        self.user_encoder = build_user_encoder(config.user_encoder, config.dim, config.heads)
-        self.bilinear_delta = nn.Parameter(torch.zeros(config.dim, config.dim)) if config.scorer == "bilinear" else None
+        self.towers = nn.ModuleList(InterestTower(dim, config, scale) for dim, scale in config.towers)
+        self.dims = [dim for dim, _ in config.towers]
         self.empty_user = nn.Parameter(torch.zeros(config.dim))  # prior for users with no history
-        # cosines live in [-1, 1] and logits need range; log-parametrised so Adam moves it by ratios
-        self.log_scale = nn.Parameter(torch.tensor(math.log(config.initial_scale)))
         self.popularity = (
             nn.Sequential(nn.Linear(POPULARITY_FEATURES, 16), nn.ReLU(), nn.Linear(16, 1))
             if config.use_popularity
@@ -79,7 +114,7 @@ class NewsRecommender(nn.Module):
         none: a user with no history is their text; with history the text is blended in
         with `text_weight`.
         """
-        user = nn.functional.normalize(self.user_encoder(history, mask), dim=-1)  # like the unit news vectors
+        user = self._join([tower.user_vector(h, mask) for tower, h in self._by_tower(history)])  # unit, like news
         has_history = mask.any(1, keepdim=True)  # (B, 1)
         user = torch.where(has_history, user, self.empty_user.expand_as(user))
         if text is None:
@@ -95,7 +130,9 @@ class NewsRecommender(nn.Module):
 
     def query_vector(self, user: torch.Tensor) -> torch.Tensor:
         """(..., D) interest vectors -> (..., D + 1) queries [scale W u, 1]."""
-        query = self.log_scale.exp() * self.apply_w(user)
+        # a tower's share of n . q is 1/M of its cosine (both sides are scaled by 1/sqrt(M)): M makes it whole
+        m = len(self.towers)
+        query = torch.cat([(tower.log_scale.exp() * m) * tower.apply_w(u) for tower, u in self._by_tower(user)], dim=-1)
         return torch.cat([query, query.new_ones(*query.shape[:-1], 1)], dim=-1)
 
     def item_vector(self, news: torch.Tensor, popularity: torch.Tensor) -> torch.Tensor:
@@ -103,8 +140,8 @@ class NewsRecommender(nn.Module):
         return torch.cat([news, self.popularity_score(popularity).unsqueeze(-1).to(news.dtype)], dim=-1)
 
     def apply_w(self, x: torch.Tensor) -> torch.Tensor:
-        """W x = (I + delta) x for each row of x (..., D); x itself for the dot scorer."""
-        return x + x @ self.bilinear_delta.T if self.bilinear_delta is not None else x
+        """W x for each row of x (..., D): each tower's W on its slice."""
+        return torch.cat([tower.apply_w(part) for tower, part in self._by_tower(x)], dim=-1)
 
     def popularity_score(self, features: torch.Tensor) -> torch.Tensor:
         """(..., 5) popularity features -> (...)."""
@@ -124,6 +161,22 @@ class NewsRecommender(nn.Module):
         """Scores (B, N) for candidates (B, N, D) of users with history (B, H, D), mask (B, H)."""
         query = self.query_vector(self.user_vector(history, mask, text, text_weight))  # (B, D + 1)
         return torch.einsum("bnd,bd->bn", self.item_vector(candidates, popularity), query)
+
+    def _by_tower(self, x: torch.Tensor) -> list[tuple[InterestTower, torch.Tensor]]:
+        """Each tower with its slice of x (..., D)."""
+        return list(zip(cast(list[InterestTower], list(self.towers)), x.split(self.dims, dim=-1)))
+
+    def _join(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """The towers' unit vectors side by side, as one unit vector (like the encoders' own)."""
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1) / math.sqrt(len(parts))
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Also reads models saved before towers, whose one tower's weights had no "towers.0." prefix."""
+        state = {
+            (f"towers.0.{k}" if k.split(".")[0] in ("user_encoder", "bilinear_delta", "log_scale") else k): v
+            for k, v in state_dict.items()
+        }
+        return super().load_state_dict(state, strict, assign)
 
     def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """How strongly each history item (H, D) matches one candidate (D,): (H,) scores."""

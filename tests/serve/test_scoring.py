@@ -7,11 +7,21 @@ from datetime import datetime
 import numpy as np
 
 from newsrec.data.mind import Impression, read_news
-from tests.serve.conftest import NEWS_KEY, USER_KEY
+from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client
 from tests.serve.test_api import click
 
 
 def test_the_index_score_and_rank_are_the_offline_score(client, tiny_world):
+    index_and_rank_give_the_offline_score(client, tiny_world)
+
+
+def test_a_model_with_one_tower_per_encoder_serves_its_offline_score(towers_model_dir, db_url, tmp_path, tiny_world):
+    with make_client(towers_model_dir, db_url, tmp_path) as client:
+        assert len(client.app.state.service.primary.ranker.model.towers) == 2
+        index_and_rank_give_the_offline_score(client, tiny_world)
+
+
+def index_and_rank_give_the_offline_score(client, tiny_world):
     news = list(read_news(tiny_world).values())[:40]  # ids with training logs: the popularity term is live
     items = [{"id": n.news_id, "title": n.title, "category": n.category, "abstract": n.abstract} for n in news]
     assert client.post("/v1/news", json={"items": items}, headers=NEWS_KEY).status_code == 200
