@@ -92,8 +92,9 @@ class NewsRecommender(nn.Module):
         if config.scorer not in SCORERS:
             raise ValueError(f"unknown scorer {config.scorer!r}: choose from {SCORERS}")
         self.config = config
-        self.towers = nn.ModuleList(InterestTower(dim, config, scale) for dim, scale in config.towers)
-        self.dims = [dim for dim, _ in config.towers]
+        towers = config.towers
+        self.towers = nn.ModuleList(InterestTower(dim, config, scale) for dim, scale in towers)
+        self.dims = [dim for dim, _ in towers]
         self.empty_user = nn.Parameter(torch.zeros(config.dim))  # prior for users with no history
         self.popularity = (
             nn.Sequential(nn.Linear(POPULARITY_FEATURES, 16), nn.ReLU(), nn.Linear(16, 1))
@@ -168,7 +169,7 @@ class NewsRecommender(nn.Module):
 
     def _join(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """The towers' unit vectors side by side, as one unit vector (like the encoders' own)."""
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1) / math.sqrt(len(parts))
+        return torch.cat(parts, dim=-1) / math.sqrt(len(parts))
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         """Also reads models saved before towers, whose one tower's weights had no "towers.0." prefix."""
