@@ -134,16 +134,29 @@ def words(text: str, search: bool = False) -> list[str]:
 
 
 def join_words(items: list[str], like: str) -> str:
-    """Join words the way the language of `like` does: spaces in English, none in Chinese
-    (except between two Latin words or numbers, which Chinese text also spaces)."""
+    """Join words the way the language of `like` does: spaces in English; in Chinese none
+    between Chinese words, always between two Latin words or numbers, and around a Latin word
+    as `like` spaced it ("新款 iPhone 手機" and "發布iPhone" both stay as written)."""
     if not is_chinese(like):
         return " ".join(items)
     out = ""
-    for w in items:
-        if out and _latin_or_digit(out[-1]) and _latin_or_digit(w[:1]):
+    for before, w in zip(["", *items], items):
+        if out and _spaced(before, w, like):
             out += " "
         out += w
     return out
+
+
+def _spaced(before: str, word: str, like: str) -> bool:
+    """Whether Chinese text puts a space between the words `before` and `word`."""
+    latin_before, latin_after = _latin_or_digit(before[-1]), _latin_or_digit(word[:1])
+    if latin_before and latin_after:
+        return True
+    if latin_before and is_han(word[:1]):
+        return f"{before} " in like
+    if latin_after and is_han(before[-1]):
+        return f" {word}" in like
+    return False
 
 
 def _latin_or_digit(char: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from newsrec.data.categories import tag_name
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
@@ -39,6 +40,7 @@ PROMPT = {
 NO_TITLES = {"en": "- (none yet)", "zh": "- （暂无）"}
 WROTE = {"en": "The reader wrote: {text}\n", "zh": "读者写道：{text}\n"}
 # the fallback: counted categories, then the reader's own words
+GENERAL = {"en": "general news", "zh": "综合新闻"}
 READS_MOSTLY = {"en": "Reads mostly {topics} news.", "zh": "主要阅读{topics}类新闻。"}
 TOPIC_SEPARATOR = {"en": ", ", "zh": "、"}
 IN_THEIR_WORDS = {"en": " In their words: {text}", "zh": "读者自述：{text}"}
@@ -62,10 +64,11 @@ def _writing(history: list[News], texts: Sequence[str]) -> Writing:
 
 
 def fallback_profile(history: list[News], texts: Sequence[str] = ()) -> UserProfile:
-    """Counted, not written: the most read categories and subcategories."""
+    """Counted, not written: the most read categories and subcategories, named in the reader's language."""
     writing = _writing(history, texts)
     counts = Counter(x for n in history for x in (n.category, n.subcategory) if x)
-    topics = [t for t, _ in counts.most_common(4)] or ["general news"]
+    named = dict.fromkeys(name for tag, _ in counts.most_common() if (name := tag_name(tag, writing.language)))
+    topics = [writing.fit(t) for t in list(named)[:4] or [GENERAL[writing.language]]]
     reads = READS_MOSTLY[writing.language].format(topics=TOPIC_SEPARATOR[writing.language].join(topics))
     # the reader's own words are quoted as written
     said = writing.fit(IN_THEIR_WORDS[writing.language]).format(text=texts[0][:200]) if texts else ""

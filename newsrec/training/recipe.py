@@ -360,8 +360,22 @@ def _load_checkpoint(run: _Run) -> dict | None:
     run.model.load_state_dict(state["model"])
     run.encoding.load_state_dict(state["plm_trained"])
     run.optimizer.load_state_dict(state["optimizer"])
+    _check_optimizer_state(run.optimizer, run.out_dir)
     torch.set_rng_state(state["torch_rng"])
     return state
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer, out_dir: Path) -> None:
+    """Each parameter's saved moments must have its shape: a checkpoint of a run stopped by an older
+    newsrec (before towers) lists them in another order, and would fail at the first step."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            moment = optimizer.state.get(p, {}).get("exp_avg")
+            if moment is not None and moment.shape != p.shape:
+                raise ValueError(
+                    f"{out_dir / CHECKPOINT_FILE} was written by an older newsrec and cannot be resumed: "
+                    "add --restart to train from the start (models saved by that version still load)"
+                )
 
 
 def _write_summary(run: _Run, history: list[dict]) -> None:

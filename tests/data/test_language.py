@@ -30,12 +30,15 @@ def test_search_words_add_the_words_inside_long_ones():
     assert words("籃球比賽", search=True) == ["籃球", "比賽", "籃球比賽"]
 
 
-def test_join_words_round_trips_and_spaces_only_latin_words():
+def test_join_words_round_trips_and_spaces_latin_words_as_written():
     assert join_words(words(TRADITIONAL), TRADITIONAL) == TRADITIONAL
     assert join_words(words(ENGLISH), ENGLISH) == ENGLISH
     mixed = "蘋果發布iPhone 15，售價999美元"
     assert join_words(words(mixed), mixed) == mixed
     assert join_words(["2019", "2020", "年"], TRADITIONAL) == "2019 2020年"  # numbers do not run together
+    spaced = "蘋果公司今天發布了新款 iPhone 手機"  # xMIND spaces some Latin words, not others
+    assert join_words(words(spaced), spaced) == spaced
+    assert join_words(["新款", "iPhone", "今天"], spaced) == "新款 iPhone 今天"  # dropped words: the spacing stays
 
 
 def test_detect_language_of_english_chinese_and_mixed_text():

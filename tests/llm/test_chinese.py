@@ -12,7 +12,7 @@ from newsrec.llm.backends import LanguageLLMs, LLMError, llm_for
 from newsrec.llm.enrich import Enrichment, enrich_news
 from newsrec.llm.explain import explain
 from newsrec.llm.paraphrase import paraphrase_titles
-from newsrec.llm.profiles import build_profile
+from newsrec.llm.profiles import build_profile, fallback_profile
 from newsrec.llm.structured import distinct_phrases
 from newsrec.llm.writing import Writing, count_words
 from newsrec.models.reason import Reason, mentions
@@ -51,8 +51,15 @@ def test_a_chinese_reader_gets_a_chinese_profile():
     profile = build_profile(llm, [LAKERS, TESLA])
     assert llm.prompts[0].startswith("最近阅读的新闻标题：\n- 湖人隊") and "中文" in llm.systems[0]
     assert profile.profile == "這位讀者喜歡籃球和電動汽車的新聞。" and profile.topics == ["籃球", "電動汽車"]
-    fallback = build_profile(ScriptedLLM(["?"] * 3), [LAKERS], ["我喜欢NBA"])
-    assert not fallback.from_llm and fallback.profile == "主要閱讀sports、basketball類新聞。讀者自述：我喜欢NBA"
+    # the counted fallback names MIND's English tags in Chinese, in the reader's script
+    fallback = build_profile(ScriptedLLM(["?"] * 3), [LAKERS, TESLA, LAKERS], ["我喜欢NBA"])
+    assert not fallback.from_llm and fallback.profile == "主要閱讀體育、籃球、汽車、汽車新聞類新聞。讀者自述：我喜欢NBA"
+    assert fallback.topics == ["體育", "籃球", "汽車", "汽車新聞"]
+    odd = News("Z3", "一則新聞", "sports", "racing_unlisted", "")  # a tag with no Chinese name is left out
+    assert fallback_profile([odd]).topics == ["體育"]
+    chiefs, soup = News("E1", "Chiefs win", "sports", "football_nfl"), News("E2", "Soup", "foodanddrink", "soups_x")
+    english = fallback_profile([chiefs, soup])
+    assert english.topics == ["sports", "NFL football", "food and drink", "soups x"]
 
 
 def test_each_language_gets_a_model_that_writes_it(monkeypatch):

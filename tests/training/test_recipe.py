@@ -61,6 +61,13 @@ def test_a_stopped_run_resumes_where_it_ended(tiny_world, tmp_path):
     )
     with pytest.raises(ValueError, match="other settings"):
         train(load_config(epochs=3, lr=0.5), news, imps, tmp_path / "m", cache=EmbeddingCache())
+    # an optimiser state in another parameter order (a run stopped by a pre-towers newsrec): a clear error
+    checkpoint = torch.load(tmp_path / "m" / "checkpoint.pt", weights_only=False)
+    moments = checkpoint["optimizer"]["state"]
+    moments[0], moments[1] = moments[1], moments[0]
+    torch.save(checkpoint, tmp_path / "m" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="--restart"):
+        train(load_config(epochs=4), news, imps, tmp_path / "m", cache=EmbeddingCache())
 
 
 def test_finetuning_trains_only_the_top_layers(tiny_world, tmp_path):
