@@ -55,12 +55,15 @@ class Reason:
     matched: list[tuple[str, float]]  # (history news id, match score), strongest first
     popularity: float  # the popularity term's part of the score
     topics: list[tuple[str, float]] = field(default_factory=list)  # (interest topic, cosine), strongest first
+    # all the reader's topics: their language decides a topic sentence's ("NBA" from "我喜欢篮球和NBA" is Chinese)
+    topics_text: str = ""
 
     def sentence(self, news: Mapping[str, News], candidate_title: str = "") -> str:
         """A template sentence stating these facts (no LLM needed); weak matches are not claimed.
 
-        Written in the language and script of what it quotes (the reader's own reading or words);
-        with nothing to quote, in those of the recommended item's title."""
+        Written in the language and script of what it quotes: the title read, or the reader's own
+        words (all their topics, so a Latin-only topic of a Chinese reader gets Chinese); with
+        nothing to quote, in those of the recommended item's title."""
         strongest = max([s for _, s in self.matched + self.topics], default=0.0)
         popular = self.popularity > POPULAR
         if strongest < WEAK_MATCH:  # nothing to quote: written like the item's title
@@ -72,10 +75,11 @@ class Reason:
                 news_id, strength = self.matched[0]
                 kind, source = "read", news[news_id].title if news_id in news else news_id
             parts = [kind, *(["popular"] if popular else []), "end"]
-        say = _SENTENCES[detect_language(source)]
+        writing = (self.topics_text or source) if parts[0] == "topic" else source
+        say = _SENTENCES[detect_language(writing)]
         sentence = "".join(say[p] for p in parts).format(source, strength)
         # the Chinese templates are Traditional: a Simplified source gets a Simplified sentence
-        return to_simplified(sentence) if script_of(source) == "simplified" else sentence
+        return to_simplified(sentence) if script_of(writing) == "simplified" else sentence
 
 
 _SENTENCES = {
@@ -117,7 +121,7 @@ def reason_from_matches(
     cosine of each interest topic to the candidate n.
     """
     topic_facts = _strongest(topics, topic_match, top) if topics and topic_match is not None else []
-    return Reason(_strongest(history, history_match, top), popularity, topic_facts)
+    return Reason(_strongest(history, history_match, top), popularity, topic_facts, " ".join(topics))
 
 
 def interest_topics(text: str) -> list[str]:

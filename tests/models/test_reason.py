@@ -35,6 +35,12 @@ def test_the_template_speaks_the_language_and_script_of_what_it_quotes():
     assert Reason([("Z1", 0.05)], 0.0).sentence(news, "美联储再次降息") == "你平常阅读范围以外的新闻。"
     assert Reason([("Z1", 0.05)], 0.0).sentence(news, "Fed cuts rates") == "Something beyond your usual reading."
     assert Reason([("N1", 0.8)], 0.0).sentence(NEWS) == 'Because you read "Lakers win the opener" (match 0.80).'
+    # a reader's topic in Latin letters is quoted in the language and script of their own words
+    topics = interest_topics("我喜欢篮球和NBA")
+    chinese = reason_from_matches([], np.zeros(0), 0.0, topics, np.array([0.2, 0.6]))
+    assert chinese.sentence(news) == "符合你的兴趣「NBA」（相符度 0.60）。"
+    english = reason_from_matches([], np.zeros(0), 0.0, ["NBA"], np.array([0.6]))
+    assert english.sentence(news) == 'Matches your interest "NBA" (match 0.60).'
 
 
 def test_interest_text_splits_into_topics():
