@@ -8,6 +8,7 @@ time later than now is taken as now: a clock running ahead cannot make news "fre
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -60,6 +61,13 @@ def _clean_text(value: str) -> str:
     return value
 
 
+def _visible(value: str) -> str:
+    # spaces and invisible format characters (zero-width space, direction marks) say nothing to encode or show
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError("text is blank: send at least one visible character")
+    return value
+
+
 def _string_time(value: object) -> object:
     if not isinstance(value, (str, datetime)):
         raise ValueError("give the time as an ISO 8601 string, e.g. 2026-11-29T08:00:00Z")
@@ -74,6 +82,7 @@ def _sane_time(value: datetime) -> datetime:
 
 
 Text = Annotated[str, AfterValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
+VisibleText = Annotated[Text, AfterValidator(_visible)]
 Timestamp = Annotated[
     datetime, BeforeValidator(_string_time), AfterValidator(_sane_time), Field(json_schema_extra={"pattern": FROM_1970})
 ]
@@ -97,7 +106,7 @@ def _now() -> datetime:
 class NewsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: NewsId
-    title: Annotated[Text, Field(min_length=1, max_length=1000)]
+    title: Annotated[VisibleText, Field(min_length=1, max_length=1000)]
     category: Annotated[Text, Field(max_length=64)] = ""
     subcategory: Annotated[Text, Field(max_length=64)] = ""
     abstract: Annotated[Text, Field(max_length=10_000)] = ""
@@ -183,7 +192,7 @@ class EventBatch(BaseModel):
 
 class InterestsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[Text, Field(min_length=1, max_length=2_000)]
+    text: Annotated[VisibleText, Field(min_length=1, max_length=2_000)]
 
 
 class TokenRequest(BaseModel):

@@ -109,6 +109,9 @@ def test_interests_give_cold_start_and_profile(client):
     assert sum(i["news_id"].startswith("L2") for i in items) >= 4  # the food items
     assert "Matches your interest" in items[0]["explanation"]
     assert client.get("/v1/users/newbie/profile", headers=USER_KEY).json()["interests"].startswith("I love cooking")
+    blank = client.put("/v1/users/newbie/interests", json={"text": "\u3000 \u200b"}, headers=USER_KEY)
+    assert blank.status_code == 422 and "blank" in blank.json()["errors"][0]["msg"]
+    assert client.get("/v1/users/newbie/profile", headers=USER_KEY).json()["interests"].startswith("I love cooking")
 
 
 def test_deleting_a_user_leaves_no_trace(client, tmp_path):

@@ -39,6 +39,7 @@ def test_repeated_ids_in_one_news_batch_are_a_conflict(client):
         b'{"items": [{"id": "n1", "title": "ok", "published_at": 0}]}',  # a number, not a time
         b'{"items": [{"id": "n1", "title": "ok", "published_at": "1900-01-01T00:00:00Z"}]}',
         b'{"items": [{"id": "n1", "title": "ok"}',  # malformed JSON
+        b'{"items": [{"id": "n1", "title": " \\u200b\\u202e\\t "}]}',  # blank: spaces and invisible marks only
     ],
 )
 def test_invalid_bodies_get_a_422_naming_the_field(client, body):
