@@ -5,9 +5,12 @@ subcategories ("football_nfl"). Text written for people (the counted fallback pr
 them in the reader's language. Every category and the common subcategories (those of four in
 five news items of the MIND sample) have a Chinese name; Chinese text leaves out the other
 subcategories rather than show an English tag, and English text spells them out ("more sports").
+The same names stand in the Chinese summarising prompt and the fallback keywords of Chinese news.
 """
 
 from __future__ import annotations
+
+from newsrec.data.language import is_chinese
 
 __all__ = ["tag_name"]
 
@@ -78,8 +81,11 @@ NAMES: dict[str, tuple[str, str]] = {
 
 
 def tag_name(tag: str, language: str) -> str | None:
-    """`tag` in words of `language` ("en" or "zh"); None where Chinese has no name for it."""
+    """`tag` in words of `language` ("en" or "zh"); a tag already written in Chinese (a catalogue's
+    own, "科技") as it is; None where Chinese has no name for an English tag."""
     names = NAMES.get(tag.lower())
-    if language == "zh":
-        return names[1] if names else None
-    return names[0] if names else tag.replace("_", " ").replace("-", " ")
+    if names:
+        return names[1] if language == "zh" else names[0]
+    if is_chinese(tag):
+        return tag
+    return None if language == "zh" else tag.replace("_", " ").replace("-", " ")

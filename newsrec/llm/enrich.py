@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 from tqdm.auto import tqdm
 
+from newsrec.data.categories import tag_name
 from newsrec.data.enrichment import read_enrichment_rows
 from newsrec.data.language import fold, words
 from newsrec.data.mind import News
@@ -118,22 +119,31 @@ def fallback_enrichment(news: News) -> Enrichment:
     else:
         title_words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
     news_word = writing.fit(NEWS_WORD[writing.language])
+    tags = [_tag(news.subcategory, writing), _tag(news.category, writing)]
     keywords: list[str] = []
-    for word in [w for w, _ in Counter(title_words).most_common()] + [news.subcategory, news.category, news_word]:
+    for word in [w for w, _ in Counter(title_words).most_common()] + [*tags, news_word]:
         if word and fold(word) not in {fold(k) for k in keywords}:
             keywords.append(word)
     while len(keywords) < 3:
-        keywords.append(f"{news.category or news_word} {len(keywords)}")
+        keywords.append(f"{tags[1] or news_word} {len(keywords)}")
     summary = (
         news.title if len(news.title) >= 8 else writing.fit(SHORT_TITLE[writing.language].format(title=news.title))
     )
     return Enrichment(summary=summary, keywords=keywords[:5], from_llm=False)
 
 
+def _tag(tag: str, writing: Writing) -> str:
+    """A MIND tag as Chinese text names it (in the item's script; "" where Chinese has no name),
+    English text as it is."""
+    if writing.language != "zh" or not tag:
+        return tag
+    return writing.fit(tag_name(tag, "zh") or "")
+
+
 def _request(llm: AnyLLM, news: News) -> tuple[Writing, str, str]:
     """The item's writing, its prompt, and its cache key."""
     writing = _writing(news)
-    category = news.category or UNKNOWN_CATEGORY[writing.language]
+    category = _tag(news.category, writing) or UNKNOWN_CATEGORY[writing.language]
     prompt = PROMPT[writing.language].format(title=news.title, category=category, abstract=news.abstract[:600] or "-")
     return writing, prompt, LLMCache.key("enrich", model_id_for(llm, writing.language), PROMPT_VERSION, prompt)
 

@@ -36,6 +36,7 @@ def test_chinese_news_is_summarised_from_chinese_prompts_in_its_own_script():
     llm = ScriptedLLM([bad, good])
     e = enrich_news(llm, [LAKERS], progress=False)["Z1"]
     assert llm.prompts[0].startswith("标题：湖人隊在加時賽") and "中文" in llm.systems[0]
+    assert "类别：體育" in llm.prompts[0]  # MIND's English tag "sports", named in Chinese in the news' script
     assert "你上一次的回答无效" in llm.prompts[1]  # the retry speaks the prompt's language
     # the model answered in Simplified; the news is Traditional, so is its summary
     assert e.from_llm and e.summary == "湖人隊在加時賽中險勝凱爾特人。"
@@ -43,6 +44,11 @@ def test_chinese_news_is_summarised_from_chinese_prompts_in_its_own_script():
     english = ScriptedLLM(["{}"] * 3)
     enrich_news(english, [News("E1", "Lakers win", "sports")], progress=False)
     assert english.prompts[0].startswith("Title: Lakers win") and english.systems[0].startswith("You summarise")
+    # without a usable reply: keywords from the title, then the tags in Chinese; a Chinese tag as it is
+    fallback = enrich_news(ScriptedLLM(["?"] * 3), [News("Z8", "凱爾特人", "sports", "basketball_nba")], progress=False)
+    assert not fallback["Z8"].from_llm and fallback["Z8"].keywords == ["凱爾特人", "NBA 籃球", "體育", "新聞"]
+    own = enrich_news(ScriptedLLM(["?"] * 3), [News("Z9", "新手機發布", "科技")], progress=False)["Z9"]
+    assert "科技" in own.keywords and not any(k.isascii() for k in own.keywords)
 
 
 def test_a_chinese_reader_gets_a_chinese_profile():
