@@ -119,13 +119,13 @@ def fallback_enrichment(news: News) -> Enrichment:
     else:
         title_words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", news.title) if w.lower() not in STOPWORDS]
     news_word = writing.fit(NEWS_WORD[writing.language])
-    tags = [_tag(news.subcategory, writing), _tag(news.category, writing)]
+    subcategory, category = _tag(news.subcategory, writing), _tag(news.category, writing)
     keywords: list[str] = []
-    for word in [w for w, _ in Counter(title_words).most_common()] + [*tags, news_word]:
+    for word in [w for w, _ in Counter(title_words).most_common()] + [subcategory, category, news_word]:
         if word and fold(word) not in {fold(k) for k in keywords}:
             keywords.append(word)
     while len(keywords) < 3:
-        keywords.append(f"{tags[1] or news_word} {len(keywords)}")
+        keywords.append(f"{category or news_word} {len(keywords)}")
     summary = (
         news.title if len(news.title) >= 8 else writing.fit(SHORT_TITLE[writing.language].format(title=news.title))
     )
