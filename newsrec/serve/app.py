@@ -56,6 +56,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             settings.user_cache_size,
             settings.popularity_refresh_seconds,
             cache,
+            settings.erase_within_seconds,
         )
         app.state.authenticator = Authenticator(
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
@@ -64,6 +65,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         app.state.service = service
         open_request_log(settings.request_log)
         yield
+        service.eraser.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -74,10 +76,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    documents = list(app.routes)  # /openapi.json and /docs, which FastAPI adds itself
     routers = (news.router, events.router, impressions.router, users.router, admin.router, system.router)
     for router in routers:
         app.include_router(router)
-    app.state.routes = [route for router in routers for route in router.routes]  # for Allow and the log
+    # every route by its template, the documents' too: for Allow and the log
+    app.state.routes = documents + [route for router in routers for route in router.routes]
     app.add_middleware(Guard, settings=settings)
     app.add_middleware(Observe, routes=app.state.routes)  # outermost
 

@@ -4,16 +4,18 @@ Impression ids the service gives out name the model version (`<version>.<random>
 posted impression is counted for the model that made it, and a click naming that impression
 for the same model at its place in the list. Prometheus counts both per version in every
 worker (`/metrics` adds the workers up); `newsrec report` computes the same from the database.
+Only versions that were deployed count as such; any other id counts as "unknown", so metric
+labels stay as few as the deployments.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
-from newsrec.models.ranker import VERSION_CHARS
 from newsrec.store import repository as repo
 from newsrec.store.report import click_rank
 
@@ -28,11 +30,11 @@ def new_impression_id(version: str) -> str:
     return f"{version}{VERSION_MARK}{uuid.uuid4().hex[:16]}"
 
 
-def version_in(impression_id: str) -> str:
-    """The model version an impression id the service gave out names ("" for other ids)."""
+def version_in(impression_id: str, deployed: Container[str]) -> str:
+    """The model version an impression id the service gave out names, if that version was ever
+    deployed ("" for other ids: a client cannot make up labels, so the metrics stay bounded)."""
     version, mark, _ = impression_id.partition(VERSION_MARK)
-    hex_digits = all(c in "0123456789abcdef" for c in version)
-    return version if mark and len(version) == VERSION_CHARS and hex_digits else ""
+    return version if mark and version in deployed else ""
 
 
 def count_impressions(impressions: list[repo.ImpressionRecord]) -> None:

@@ -2,9 +2,10 @@
 
 `{"detail": "what was wrong and what to do", "errors": [{"loc", "msg", "type"}]}` - `errors`
 only for invalid requests (422, including malformed JSON; a body that is not even UTF-8 is a
-400), `unknown_news_ids` only when events name news the service does not have (409). Inputs
-are never copied into a reply (a 200 MB body stays on the client's side), and names in `loc`
-are cut short and made printable.
+400), `unknown_news_ids` (the first few) and `unknown_news_count` only when a request names
+news the service does not have (409). Inputs are never copied into a reply (a 200 MB body stays
+on the client's side): a reply names at most a few offending ids and counts the rest, and names
+in `loc` are cut short and made printable.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -26,10 +27,12 @@ __all__ = [
     "CONFLICT_RESPONSE",
     "install_error_handlers",
     "UnknownNewsError",
+    "IDS_NAMED",
 ]
 
 logger = logging.getLogger(__name__)
 MAX_LOC_CHARS = 64
+IDS_NAMED = 10  # offending ids an error reply names; the rest are counted
 
 
 class FieldError(BaseModel):
@@ -41,13 +44,15 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     detail: str
     errors: list[FieldError] | None = None
-    unknown_news_ids: list[str] | None = None
+    unknown_news_ids: list[str] | None = Field(None, description=f"the first {IDS_NAMED} of them, sorted")
+    unknown_news_count: int | None = None
 
 
 class UnknownNewsError(ValueError):
     def __init__(self, ids: list[str]):
-        super().__init__(f"unknown news ids: {', '.join(sorted(ids)[:20])}; post them to /v1/news first")
-        self.ids = sorted(ids)
+        self.ids, self.count = sorted(ids)[:IDS_NAMED], len(ids)
+        more = f" and {self.count - len(self.ids)} more" if self.count > len(self.ids) else ""
+        super().__init__(f"unknown news ids: {', '.join(self.ids)}{more}; post them to /v1/news first")
 
 
 def described(text: str) -> dict:
@@ -107,7 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UnknownNewsError)
     async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:
-        body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids)
+        body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids, unknown_news_count=exc.count)
         return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_409_CONFLICT)
 
     @app.exception_handler(Exception)

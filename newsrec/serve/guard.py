@@ -1,13 +1,20 @@
-"""The door of the API, as ASGI middleware: rate limits, authentication, body size.
+"""The door of the API, as ASGI middleware: rate limits, authentication, body size and pace.
 
 It runs before any route reads a byte of the body:
-1. rate limit per client address (every path), and 429 for an address with too many failed
-   authentications;
-2. `/v1/...` needs a valid API key or user token: 401 otherwise, without reading the body;
+1. rate limit per client address (every path);
+2. `/v1/...` needs one Authorization header with a valid API key or user token: 401 otherwise
+   (400 for several headers), without reading the body; an address whose wrong credentials
+   pass `auth_failure_limit` gets 429 for further wrong ones, while valid credentials from it
+   still pass (a neighbour behind the same address is not locked out) and a request with none
+   is a plain 401 (it guesses nothing);
 3. rate limit per API key or user;
 4. body size: a declared Content-Length over the limit is refused at once (413), and a chunked
-   body is counted while it streams in and refused as soon as it passes the limit.
+   body is counted while it streams in and refused as soon as it passes the limit;
+5. body pace: a body not complete `body_timeout_seconds` after its headers is refused (408)
+   and its connection closed, so a client trickling bytes cannot hold a worker's connections.
 
+The client address is the peer's, or what a proxy in `trusted_proxies` says it forwarded for
+(uvicorn's proxy headers, off by default: no one else can claim another address).
 Limits are sliding windows kept in each worker process (`ratelimit.py`); with N workers a
 client that spreads its connections can reach up to N times the configured rate.
 """
@@ -16,25 +23,39 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Mapping
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsrec.serve.ratelimit import Rate, SlidingWindowLimiter
 from newsrec.serve.settings import ServiceSettings
 
-__all__ = ["Guard", "BodyTooLarge"]
+__all__ = ["Guard", "BodyRefused", "BodyTooLarge", "BodyTooSlow"]
 
 
-class BodyTooLarge(HTTPException):
+class BodyRefused(HTTPException):
+    """A body the guard stops reading; routes turn it into its reply (starlette HTTPException)."""
+
+
+class BodyTooLarge(BodyRefused):
     def __init__(self, limit: int):
         super().__init__(413, f"body over {limit} bytes: send smaller batches")
+
+
+class BodyTooSlow(BodyRefused):
+    def __init__(self, seconds: float):
+        message = f"body not complete within {seconds:g} s of its headers: send it at once, or in smaller batches"
+        super().__init__(408, message, headers={"connection": "close"})
 
 
 class Guard:
     def __init__(self, app: ASGIApp, settings: ServiceSettings):
         self.app = app
         self.max_body = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
         self.per_address = SlidingWindowLimiter(Rate.parse(settings.rate_limit))
         self.per_caller = SlidingWindowLimiter(Rate.parse(settings.key_rate_limit))
         self.auth_failures = SlidingWindowLimiter(Rate.parse(settings.auth_failure_limit))
@@ -48,13 +69,15 @@ class Guard:
             await _too_many(send, retry)
             return
         if scope["path"].startswith("/v1/"):
-            if retry := self.auth_failures.wait(address):
-                await _too_many(send, retry)
+            given = [value for name, value in scope["headers"] if name == b"authorization"]
+            if len(given) > 1:
+                await _reply(send, 400, "several Authorization headers: send one")
                 return
-            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            principal = scope["app"].state.authenticator.principal(header)
+            principal = scope["app"].state.authenticator.principal(given[0].decode("latin-1") if given else None)
             if principal is None:
-                self.auth_failures.hit(address)
+                if given and (retry := self.auth_failures.hit(address)):  # a wrong credential is a guess
+                    await _too_many(send, retry)
+                    return
                 await _reply(
                     send,
                     401,
@@ -73,14 +96,22 @@ class Guard:
         await self._with_counted_body(scope, receive, send)
 
     async def _with_counted_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        received, started = 0, False
+        received, complete, started = 0, False, False
+        deadline = time.monotonic() + self.body_timeout
 
         async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # past the body only a disconnect can come: no deadline for it
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):  # a cancel scope: no extra task
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow(self.body_timeout) from None
             received += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if received > self.max_body:
-                raise BodyTooLarge(self.max_body)  # routes turn it into a 413 (starlette HTTPException)
+                raise BodyTooLarge(self.max_body)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -90,9 +121,9 @@ class Guard:
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge as e:  # raised where no route catches it (e.g. a body sent to a GET)
+        except BodyRefused as e:  # raised where no route catches it (e.g. a body sent to a GET)
             if not started:
-                await _reply(send, 413, e.detail)
+                await _reply(send, e.status_code, e.detail, e.headers)
 
 
 async def _too_many(send: Send, wait: float) -> None:
@@ -100,7 +131,7 @@ async def _too_many(send: Send, wait: float) -> None:
     await _reply(send, 429, f"too many requests: retry in {retry} s", {"retry-after": str(retry)})
 
 
-async def _reply(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+async def _reply(send: Send, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]

@@ -7,7 +7,9 @@
 - SIGTERM (or Ctrl-C) drains: workers stop accepting, finish the requests in flight, then exit.
 - A connection that has not sent its request headers within `header_timeout_seconds` is
   closed (slow clients cannot hold connections open forever).
-- Metrics of all workers add up in one folder (prometheus_client's multiprocess mode).
+- Metrics of all workers add up in one folder (prometheus_client's multiprocess mode), named
+  by the supervisor's pid; folders of supervisors that were killed are removed at start.
+- X-Forwarded-For is believed only from `trusted_proxies` (none by default).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = ["run_server", "HeaderTimeoutProtocol"]
 
 logger = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 30
+METRICS_PREFIX = "newsrec-metrics-"  # + the supervisor's pid: a folder whose supervisor is gone is removed
 PR_SET_PDEATHSIG = 1
 
 
@@ -98,6 +101,9 @@ def _serve(settings: ServiceSettings, sock: socket.socket) -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         log_level="info",
+        # X-Forwarded-For only from configured proxies (uvicorn trusts 127.0.0.1 by default)
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
     )
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -117,12 +123,32 @@ def run_server(settings: ServiceSettings, host: str, port: int, workers: int) ->
     if workers == 1:
         _serve(settings, sock)
         return
-    metrics_dir = Path(tempfile.mkdtemp(prefix="newsrec-metrics-"))
+    _remove_orphaned_metrics()
+    metrics_dir = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # prometheus_client's switch, read by each worker
     try:
         _supervise(settings.model_copy(update={"metrics_dir": metrics_dir}), sock, workers)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _remove_orphaned_metrics() -> None:
+    """Metric folders of supervisors that died without cleaning up (kill -9): their workers died
+    with them (PR_SET_PDEATHSIG), so nothing writes there any more."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _supervise(settings: ServiceSettings, sock: socket.socket, workers: int) -> None:

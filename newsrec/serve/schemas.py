@@ -1,19 +1,22 @@
 """Request and response bodies of the HTTP API (pydantic: a wrong field is a 422 naming it).
 
 Text fields refuse what a database cannot store or a reader cannot see: lone UTF-16 surrogates
-and NUL characters. Times must be ISO 8601 strings from 1970 on (`2026-11-29T08:00:00Z`; a
-number such as `0` is refused) and are kept in UTC, a time without an offset taken as UTC. A
-time later than now is taken as now: a clock running ahead cannot make news "fresh" for ever.
+and NUL characters; a title or interests text must also have a visible character (the rule is
+in the OpenAPI document as a pattern: `visible_text.py`). Times must be ISO 8601 strings from
+1970 on (`2026-11-29T08:00:00Z`; a number such as `0` is refused) and are kept in UTC, a time
+without an offset taken as UTC. A time later than now is taken as now: a clock running ahead
+cannot make news "fresh" for ever.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from newsrec.serve.visible_text import VISIBLE_PATTERN, is_visible
 
 __all__ = [
     "NewsIn",
@@ -40,6 +43,7 @@ __all__ = [
     "DeletionOut",
     "TokenOut",
     "HealthOut",
+    "ReadyOut",
     "UserIdPath",
     "ID_PATTERN",
     "USER_ID_PATTERN",
@@ -62,8 +66,8 @@ def _clean_text(value: str) -> str:
 
 
 def _visible(value: str) -> str:
-    # spaces and invisible format characters (zero-width space, direction marks) say nothing to encode or show
-    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+    # spaces, invisible marks and fillers say nothing to encode or show (the rule: visible_text.py)
+    if not is_visible(value):
         raise ValueError("text is blank: send at least one visible character")
     return value
 
@@ -82,7 +86,12 @@ def _sane_time(value: datetime) -> datetime:
 
 
 Text = Annotated[str, AfterValidator(_clean_text), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})]
-VisibleText = Annotated[Text, AfterValidator(_visible)]
+VisibleText = Annotated[
+    str,
+    AfterValidator(_clean_text),
+    AfterValidator(_visible),
+    Field(json_schema_extra={"pattern": VISIBLE_PATTERN}),  # the same rule, told to clients
+]
 Timestamp = Annotated[
     datetime, BeforeValidator(_string_time), AfterValidator(_sane_time), Field(json_schema_extra={"pattern": FROM_1970})
 ]
@@ -183,6 +192,9 @@ class ServedArm(BaseModel):
 class Deployment(BaseModel):
     arms: list[ServedArm]
     loading: bool = Field(description="a new deployment is being loaded by this worker")
+    problem: str | None = Field(
+        None, description="why this worker does not serve the newest deployment (it serves the last one that loads)"
+    )
 
 
 class EventBatch(BaseModel):
@@ -250,4 +262,10 @@ class TokenOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "starting"]
+    news: int
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unready"]
+    problem: str | None = Field(None, description="why this worker cannot serve now")
     news: int

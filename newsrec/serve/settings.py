@@ -63,6 +63,20 @@ class ServiceSettings(BaseSettings):
     header_timeout_seconds: float = Field(
         10.0, gt=0, description="a connection that has not sent its request headers by then is closed"
     )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body not complete this long after its headers is refused (408)"
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="addresses of reverse proxies whose X-Forwarded-For names the client, comma-separated "
+        "('*': any); default: none, every client is its own peer address",
+    )
+    erase_within_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="PostgreSQL: an erased user's bytes leave the table files (VACUUM FULL) at most this long "
+        "after the erasure; 0: before DELETE answers",
+    )
     migrate_on_start: bool = Field(True, description="bring the database schema up to date when the app starts")
     log_file: Path | None = Field(None, description="request log; default: service.log beside the model")
     metrics_dir: Path | None = Field(

@@ -1,8 +1,8 @@
 """Engine creation and migrations.
 
 The embedded default is a SQLite file in WAL mode with synchronous=FULL: a commit is on disk
-before the API answers 2xx. `secure_delete` zeroes erased rows, and `erase_traces` folds the
-write-ahead log back into the file and truncates it, so an erased user's text is in neither.
+before the API answers 2xx. `secure_delete` zeroes erased rows (what else erasure takes, per
+engine: `erasure.py`).
 Any SQLAlchemy URL works too, e.g. `postgresql+psycopg://user:pass@127.0.0.1/newsrec`.
 
 The schema is created by Alembic migrations (`newsrec/store/migrations`). `migrate` holds a
@@ -22,10 +22,11 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import sessionmaker
 
-__all__ = ["make_engine", "migrate", "make_sessions", "erase_traces"]
+__all__ = ["make_engine", "migrate", "make_sessions"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_301_002  # advisory lock id on PostgreSQL
+CONNECT_TIMEOUT_SECONDS = 5  # a database that is down is reported soon (/ready), not waited for
 
 
 def make_engine(url: str) -> Engine:
@@ -41,7 +42,8 @@ def make_engine(url: str) -> Engine:
             conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    connect = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect)
 
 
 @contextmanager
@@ -80,10 +82,3 @@ def migrate(url: str) -> None:
 
 def make_sessions(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def erase_traces(engine: Engine) -> None:
-    """After an erasure on SQLite: checkpoint the WAL into the (zeroed) file and truncate it."""
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

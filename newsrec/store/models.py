@@ -28,10 +28,12 @@ __all__ = [
     "MetaRow",
     "EVENT_TYPES",
     "POSITIVE_EVENTS",
+    "VECTOR_ID_CHARS",
 ]
 
 EVENT_TYPES = ("click", "like", "save", "comment", "skip")
 POSITIVE_EVENTS = ("click", "like", "save", "comment")  # these describe interest; a skip only hides
+VECTOR_ID_CHARS = 256  # the longest name of the model that computed a stored news vector
 
 # SQLite autoincrements INTEGER PRIMARY KEY only; PostgreSQL gets BIGINT identity.
 Seq = BigInteger().with_variant(Integer(), "sqlite")
@@ -54,7 +56,8 @@ class NewsRow(Base):
     abstract: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 news vector: other workers skip the encoder
-    encoder_id: Mapped[str | None] = mapped_column(String(256), nullable=True)  # the posting model's `vector_id`
+    # the posting model's `vector_id`
+    encoder_id: Mapped[str | None] = mapped_column(String(VECTOR_ID_CHARS), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "lock_feed",
     "upsert_news",
     "news_since",
+    "newest_news",
     "known_news_ids",
     "add_events",
     "events_since",
@@ -54,6 +55,7 @@ __all__ = [
     "service_secret",
     "add_deployment",
     "deployments_since",
+    "ping",
 ]
 
 FEED_LOCK = 7_301_001  # advisory lock id on PostgreSQL
@@ -108,6 +110,10 @@ def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray, 
 
 def news_since(session: Session, seq: int, limit: int) -> list[NewsRow]:
     return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq).limit(limit)))
+
+
+def newest_news(session: Session, limit: int) -> list[NewsRow]:
+    return list(session.scalars(select(NewsRow).order_by(NewsRow.seq.desc()).limit(limit)))
 
 
 def known_news_ids(session: Session, news_ids: set[str]) -> set[str]:
@@ -230,3 +236,8 @@ def add_deployment(session: Session, arms: list[dict]) -> int:
 
 def deployments_since(session: Session, seq: int) -> list[DeploymentRow]:
     return list(session.scalars(select(DeploymentRow).where(DeploymentRow.seq > seq).order_by(DeploymentRow.seq)))
+
+
+def ping(session: Session) -> None:
+    """A read of the service's own table: raises unless the database answers with its schema."""
+    session.execute(select(MetaRow.key).limit(1)).all()

@@ -1,6 +1,7 @@
 """Every endpoint, the auth matrix, idempotent events, deletion, real-time updates."""
 
-from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, news_items
+from newsrec.store.db import make_engine, make_sessions
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 
 
 def seed(client):
@@ -132,3 +133,26 @@ def test_deleting_a_user_leaves_no_trace(client, tmp_path):
             assert "secret-user-42" not in dumped and "private" not in dumped
     log = (tmp_path / "service.log").read_text()
     assert "/v1/users/{user_id}/recommendations" in log and "secret-user-42" not in log and "user-key" not in log
+
+
+def test_ready_says_whether_the_database_answers_and_health_that_the_worker_runs(client):
+    assert client.get("/ready").json() == {"status": "ready", "problem": None, "news": 0}
+    service = client.app.state.service
+    working = service.sessions
+    service.sessions = make_sessions(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))  # nothing listens
+    try:
+        r = client.get("/ready")
+        assert r.status_code == 503 and r.json()["status"] == "unready" and "does not answer" in r.json()["problem"]
+        assert client.get("/health").status_code == 200  # alive: restarting it would not help
+    finally:
+        service.sessions = working
+    assert client.get("/ready").status_code == 200
+
+
+def test_failed_logins_lock_out_guesses_from_an_address_but_not_valid_keys(model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with make_client(model_dir, db, tmp_path, auth_failure_limit="3/minute") as client:
+        guesses = [client.get("/v1/users/u/profile", headers={"Authorization": f"Bearer g{i}"}) for i in range(4)]
+        assert [r.status_code for r in guesses] == [401, 401, 401, 429] and int(guesses[-1].headers["retry-after"]) > 0
+        assert client.get("/v1/users/u/profile", headers=USER_KEY).status_code == 200  # same address, valid key
+        assert client.get("/v1/users/u/profile", headers={"Authorization": "Bearer g9"}).status_code == 429

@@ -1,8 +1,11 @@
 """Bad input gets a clear 4xx that never echoes it, never a 500; failures are counted and logged."""
 
 import json
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import StatementError
 
 from newsrec.store.db import make_engine
@@ -154,3 +157,58 @@ def test_a_wrong_method_lists_every_method_of_the_path(client):
     r = client.request("OPTIONS", "/v1/admin/model", headers=ADMIN_KEY)
     assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST"}
     assert client.request("PATCH", "/v1/users/u/interests", headers=USER_KEY).headers["allow"] == "PUT"
+
+
+def test_a_conflict_names_a_few_unknown_ids_and_counts_the_rest(client):
+    seed(client)
+    events = [{"event_id": f"e{i}", "user_id": "u", "news_id": f"GONE{i:05d}", "type": "click"} for i in range(2000)]
+    r = client.post("/v1/events", json={"events": events}, headers=USER_KEY)
+    body = r.json()
+    assert r.status_code == 409 and len(r.content) < 1_000, len(r.content)
+    assert body["unknown_news_ids"] == [f"GONE{i:05d}" for i in range(10)] and body["unknown_news_count"] == 2000
+    assert "and 1990 more" in body["detail"]
+    shown = [
+        {"impression_id": f"i{i}", "user_id": "u", "news_ids": [f"N{i}-{j}" for j in range(200)]} for i in range(50)
+    ]
+    r = client.post("/v1/impressions", json={"impressions": shown}, headers=USER_KEY)
+    assert r.status_code == 409 and len(r.content) < 1_000 and r.json()["unknown_news_count"] == 10_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\r", "\u0301\u0308", "\u3164\u3164", "\u115f\u1160", "\u2800", " \U000e0041 ", "\ufeff\u00a0"],
+)
+def test_texts_that_show_nothing_are_blank(client, text):
+    r = client.put("/v1/users/u/interests", json={"text": text}, headers=USER_KEY)
+    assert r.status_code == 422 and "blank" in r.json()["errors"][0]["msg"]
+    r = client.post("/v1/news", json={"items": [{"id": "n1", "title": text}]}, headers=NEWS_KEY)
+    assert r.status_code == 422
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text(
+        st.one_of(
+            st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+            st.sampled_from("\r\n\t \u0301\u200b\u3164\u2800\ufeff\u00a0\U000e0041"),
+        ),
+        max_size=8,
+    )
+)
+def test_the_schema_states_the_blank_rule_the_service_applies(client, text):
+    pattern = client.app.openapi()["components"]["schemas"]["InterestsIn"]["properties"]["text"]["pattern"]
+    allowed_by_schema = text != "" and re.search(pattern, text) is not None
+    r = client.put("/v1/users/u/interests", json={"text": text}, headers=USER_KEY)
+    assert (r.status_code == 200) == allowed_by_schema, (text, r.text)
+
+
+def test_one_authorization_header_only(client):
+    two = [("Authorization", "Bearer wrong"), ("Authorization", "Bearer user-key")]
+    r = client.get("/v1/users/u/profile", headers=two)
+    assert r.status_code == 400 and "several Authorization headers" in r.json()["detail"]
+    assert client.get("/v1/users/u/profile", headers=USER_KEY).status_code == 200
+
+
+def test_a_wrong_method_on_the_openapi_document_names_the_right_ones(client):
+    r = client.post("/openapi.json")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"

@@ -1,6 +1,13 @@
 """Every worker follows one change feed: news, events and deletions written by any other."""
 
-from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client, news_items
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.serve.conftest import NEWS_KEY, USER_KEY, fresh_postgres, make_client, needs_postgres, news_items
 from tests.serve.test_api import click, recs, seed
 
 
@@ -76,3 +83,40 @@ def test_a_worker_catches_up_with_the_whole_feed_before_it_answers(model_dir, tm
             click(a, f"e{i}", "reader", f"L{i}")
         assert len(recs(b, "reader", k=20)) == 2  # all 11 news and all 9 clicks, in one answer
         assert len(b.app.state.service.news) == 11
+
+
+def postgres_files_hold(engine, *needles: bytes) -> set[bytes]:
+    """Which needles are in the database's own files (tables, indexes, TOAST), once flushed."""
+    with engine.connect() as conn:
+        conn.execute(text("CHECKPOINT"))  # dirty pages to the files
+        folder = Path(conn.scalar(text("SHOW data_directory"))) / "base"
+        folder /= str(conn.scalar(text("SELECT oid FROM pg_database WHERE datname = current_database()")))
+    if not os.access(folder, os.R_OK):
+        pytest.skip(f"PostgreSQL's files in {folder} are not readable by this user")
+    found = set()
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        found |= {n for n in needles if n in data}
+    return found
+
+
+@needs_postgres
+@pytest.mark.parametrize("within", [0, 1])
+def test_erased_text_leaves_postgresql_table_files(model_dir, tmp_path, within):
+    secrets = (b"zebra-crossing", b"quokka", b"secret-user-42")
+    with make_client(model_dir, fresh_postgres(), tmp_path, erase_within_seconds=within) as client:
+        seed(client)
+        click(client, "e1", "secret-user-42", "L0", kind="comment", text="zebra-crossing confession")
+        client.put("/v1/users/secret-user-42/interests", json={"text": "quokka watching"}, headers=USER_KEY)
+        client.put("/v1/users/secret-user-42/interests", json={"text": "quokka breeding"}, headers=USER_KEY)
+        engine = client.app.state.service.engine
+        assert postgres_files_hold(engine, *secrets) == set(secrets)  # the check below can fail
+        client.delete("/v1/users/secret-user-42", headers=USER_KEY)
+        if within == 0:  # purged before the DELETE answered
+            assert postgres_files_hold(engine, *secrets) == set()
+        else:
+            deadline = time.time() + 30
+            while postgres_files_hold(engine, *secrets) and time.time() < deadline:
+                time.sleep(0.2)
+            assert postgres_files_hold(engine, *secrets) == set()
+        assert len(recs(client, "someone-else")) == 5  # the service goes on

@@ -2,10 +2,15 @@
 logged traffic exported, a model trained on it from the served one, swapped in."""
 
 import json
+import os
+import shutil
 import threading
 import time
 
+import numpy as np
 import pytest
+import torch
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from newsrec.cli.main import app
@@ -13,7 +18,9 @@ from newsrec.config import load_config
 from newsrec.data.mind import read_behaviors, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import model_version
-from newsrec.serve.deployment import user_point
+from newsrec.serve.deployment import arm_specs, user_point
+from newsrec.store import repository as repo
+from newsrec.store.models import NewsRow
 from newsrec.training.recipe import train
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 
@@ -76,6 +83,7 @@ def test_a_swap_under_load_drops_no_request_and_every_worker_follows(model_dir, 
         assert b.get("/v1/admin/model", headers=ADMIN_KEY).json() == {
             "arms": [{"model_dir": str(second_model), "version": new, "share": 1.0}],
             "loading": False,
+            "problem": None,
         }
 
 
@@ -202,3 +210,57 @@ def test_model_folders_that_cannot_be_read_are_a_404_not_a_500(model_dir, tmp_pa
         for folder in ("0" * 1000, str(tmp_path / "missing"), "/proc/self/fd/0/x"):
             r = client.post("/v1/admin/model", json={"model_dir": folder}, headers=ADMIN_KEY)
             assert r.status_code == 404 and len(r.text) < 500, folder
+
+
+def copy_of(model_dir, to, nudge: float = 0.0):
+    """Another folder holding the same model, or with `nudge` added to its weights (another version)."""
+    shutil.copytree(model_dir, to)
+    if nudge:
+        saved = torch.load(to / "model.pt", weights_only=True)
+        saved["recommender"] = {k: v + nudge if v.is_floating_point() else v for k, v in saved["recommender"].items()}
+        torch.save(saved, to / "model.pt")
+    return to
+
+
+def deployments(client):
+    with client.app.state.service.sessions() as session:
+        return [arm_specs(row.arms) for row in repo.deployments_since(session, 0)]
+
+
+def test_a_model_that_cannot_serve_is_refused_and_nothing_is_deployed(model_dir, tmp_path):
+    broken = copy_of(model_dir, tmp_path / "broken")
+    (broken / "model.pt").write_bytes(os.urandom(1000))  # not a model: what took the service down
+    renamed = copy_of(model_dir, tmp_path / "renamed")
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
+        client.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        r = client.post("/v1/admin/model", json={"model_dir": str(broken)}, headers=ADMIN_KEY)
+        assert r.status_code == 422 and "does not load as a newsrec model" in r.json()["detail"]
+        with client.app.state.service.sessions.begin() as session:  # stored vectors unlike the model's own
+            session.execute(update(NewsRow).values(vector=np.ones(384, np.float32).tobytes()))
+        r = client.post("/v1/admin/model", json={"model_dir": str(renamed)}, headers=ADMIN_KEY)
+        assert r.status_code == 422 and "differ from the vectors it computes" in r.json()["detail"]
+        assert deployments(client) == []
+        assert client.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(model_dir)
+        assert served(client)["model_version"] == model_version(model_dir)
+
+
+def test_a_deployment_that_breaks_later_stops_no_worker_from_starting(model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first, second = copy_of(model_dir, tmp_path / "first", 1e-3), copy_of(model_dir, tmp_path / "second", 2e-3)
+    with make_client(model_dir, db, tmp_path) as a:
+        a.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        for folder in (first, second):
+            assert a.post("/v1/admin/model", json={"model_dir": str(folder)}, headers=ADMIN_KEY).status_code == 202
+            assert wait_for(
+                lambda f=folder: a.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(f)
+            )
+    (second / "model.pt").write_bytes(os.urandom(1000))  # broken after it was deployed
+    with make_client(model_dir, db, tmp_path) as b:  # a worker started later, or the service restarted
+        served_now = b.get("/v1/admin/model", headers=ADMIN_KEY).json()
+        assert served_now["arms"][0]["model_dir"] == str(first)  # the newest deployment that loads
+        assert "does not load here" in served_now["problem"]
+        assert len(served(b)["items"]) == 5
+    shutil.rmtree(first)  # every deployment gone: the model the worker was started with
+    with make_client(model_dir, db, tmp_path) as c:
+        assert c.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(model_dir)
+        assert len(served(c)["items"]) == 5

@@ -1,5 +1,11 @@
 """The live loop: what was shown and clicked moves popularity at once, in every worker."""
 
+import re
+import secrets
+
+from sqlalchemy import select
+
+from newsrec.store.models import ImpressionRow
 from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client, news_items
 from tests.serve.test_api import click, recs
 
@@ -58,3 +64,29 @@ def test_impressions_are_stored_once_and_tokens_post_their_own(client):
         "impression_id": answer["impression_id"],
     }
     assert client.post("/v1/events", json={"events": [event]}, headers=USER_KEY).json()["stored"] == 1
+
+
+def version_labels(metrics: str) -> set[str]:
+    return set(re.findall(r'newsrec_impressions_total\{version="([^"]*)"\}', metrics))
+
+
+def test_made_up_impression_ids_add_no_metric_labels(client):
+    client.post("/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY)
+    answer = client.get("/v1/users/u1/recommendations?k=3", headers=USER_KEY).json()
+    ids = [i["news_id"] for i in answer["items"]]
+    shown(client, "u1", answer["impression_id"], ids)
+    before = client.get("/metrics").text
+    made_up = [{"impression_id": f"{secrets.token_hex(6)}.x", "user_id": "u1", "news_ids": ids} for _ in range(50)]
+    assert client.post("/v1/impressions", json={"impressions": made_up}, headers=USER_KEY).json()["stored"] == 50
+    after = client.get("/metrics").text
+    made_up_versions = {i["impression_id"].split(".")[0] for i in made_up}
+    assert version_labels(after) - version_labels(before) <= {"unknown"}  # the registry is the process's
+    assert not made_up_versions & version_labels(after)
+    unknown = r'newsrec_impressions_total\{version="unknown"\} (\S+)'
+    counted = float(re.search(unknown, after).group(1)) - float((re.search(unknown, before) or [0, 0])[1])
+    assert counted == 50
+    with client.app.state.service.sessions() as session:
+        stored = session.scalars(
+            select(ImpressionRow.model_version).where(ImpressionRow.impression_id != answer["impression_id"])
+        )
+        assert set(stored) == {""}

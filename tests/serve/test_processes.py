@@ -1,14 +1,18 @@
 """The service as real processes, probed from outside: a supervisor and 2 workers on one port.
 
-Oversized and chunked bodies, slow headers, rate limits, metrics of several workers, kill -9 of
-the supervisor during write bursts (nothing acknowledged is lost, workers do not outlive it),
-and SIGTERM, which drains requests in flight.
+Oversized, chunked and trickling bodies, slow headers, rate limits and forged proxy headers,
+metrics of several workers, kill -9 of the supervisor during write bursts (nothing acknowledged
+is lost, workers do not outlive it, its metrics folder is removed by the next start), a
+deployment broken after it was recorded (no worker or restart fails), and SIGTERM, which
+drains requests in flight.
 """
 
+import os
 import re
 import signal
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newsrec.models.ranker import model_version
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, alive, news_items
+from tests.serve.test_deployment import copy_of
 
 pytestmark = pytest.mark.slow  # real server processes
 MB = 1_000_000
@@ -61,7 +67,12 @@ def chunked_upload(port: int, headers: str, total: int, chunk: int = 64 * 1024) 
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("processes")
-    env = {**NO_LIMITS, "NEWSREC_MAX_BODY_BYTES": str(MB), "NEWSREC_HEADER_TIMEOUT_SECONDS": "1"}
+    env = {
+        **NO_LIMITS,
+        "NEWSREC_MAX_BODY_BYTES": str(MB),
+        "NEWSREC_HEADER_TIMEOUT_SECONDS": "1",
+        "NEWSREC_BODY_TIMEOUT_SECONDS": "2",
+    }
     with Server(model_dir, f"sqlite:///{tmp / 'db.sqlite'}", tmp / "server.log", workers=2, env=env) as running:
         yield running
 
@@ -88,6 +99,29 @@ def test_connections_that_never_finish_their_headers_are_closed(server):
             started = time.time()
             assert sock.recv(100) == b"" and time.time() - started < 4  # closed after about 1 s
     assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_bodies_that_trickle_in_are_refused_and_their_connections_closed(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer news-key\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
+        sock.settimeout(0.25)
+        started, reply = time.time(), b""
+        while time.time() - started < 20:  # a byte every quarter second: 1000 bytes would take 250 s
+            try:
+                sock.sendall(b" ")
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:  # closed while sending
+                break
+            if not chunk:  # closed after the reply
+                break
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408") and b"not complete within 2 s" in reply, reply
+        assert time.time() - started < 10
 
 
 def test_metrics_add_up_over_every_worker(server):
@@ -123,9 +157,19 @@ def test_rate_limits_answer_429_with_retry_after(model_dir, tmp_path):
                 for i in range(4)
             ]
             assert codes == [401, 401, 401, 429]
-            r = guesser.get("/v1/users/u/profile", headers=USER_KEY)
-            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # locked out for the window
-        assert httpx.get(f"{server.url}/v1/users/u/profile", headers=USER_KEY).status_code == 200  # others are not
+            assert guesser.get("/v1/users/u/profile", headers=USER_KEY).status_code == 200  # valid keys still pass
+            r = guesser.get("/v1/users/u/profile", headers={"Authorization": "Bearer guess-9"})
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0  # guesses are locked out for the window
+        # from 127.0.0.1, whose X-Forwarded-For uvicorn believes by default: a made-up address is not believed
+        forged = [
+            httpx.get(
+                f"{server.url}/v1/users/u/profile",
+                headers={"Authorization": f"Bearer forged-{i}", "X-Forwarded-For": f"10.0.0.{i}"},
+            ).status_code
+            for i in range(4)
+        ]
+        assert forged == [401, 401, 401, 429]
+        assert httpx.get(f"{server.url}/v1/users/u/profile", headers=USER_KEY).status_code == 200
 
 
 def post_events_until_killed(base: str, prefix: str, stop: threading.Event) -> list[str]:
@@ -160,6 +204,8 @@ def test_kill_9_of_the_supervisor_loses_nothing_acknowledged_and_leaves_no_orpha
         stop.set()
         acked = [e for f in futures for e in f.result()]
     server.process.wait()
+    metrics_folders = list(Path(tempfile.gettempdir()).glob(f"newsrec-metrics-{server.process.pid}-*"))
+    assert len(metrics_folders) == 1  # left behind by the killed supervisor
     deadline = time.time() + 30
     while any(alive(p) for p in workers) and time.time() < deadline:
         time.sleep(0.2)
@@ -178,6 +224,45 @@ def test_kill_9_of_the_supervisor_loses_nothing_acknowledged_and_leaves_no_orpha
                 assert r.json()["stored"] == 0  # every acknowledged event was already there
     rows = sqlite3.connect(db).execute("SELECT COUNT(*), COUNT(DISTINCT user_id || event_id) FROM events").fetchone()
     assert rows[0] == rows[1]
+    assert not metrics_folders[0].exists()  # removed when the next server started
+
+
+def test_a_deployment_broken_after_it_was_recorded_stops_no_worker_and_no_restart(model_dir, tmp_path):
+    variant = copy_of(model_dir, tmp_path / "next", nudge=1e-3)
+    old, new = model_version(model_dir), model_version(variant)
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+    def versions_served(url: str) -> set[str]:  # new connections: answers from both workers
+        return {
+            httpx.get(f"{url}/v1/users/u{i}/recommendations", headers=USER_KEY).json()["model_version"]
+            for i in range(12)
+        }
+
+    with Server(model_dir, db, tmp_path / "server.log", workers=2, env=NO_LIMITS) as server:
+        httpx.post(f"{server.url}/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        deploy = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
+        assert deploy.status_code == 202
+        deadline = time.time() + 60
+        while versions_served(server.url) != {new} and time.time() < deadline:
+            time.sleep(0.5)
+        (variant / "model.pt").write_bytes(os.urandom(1000))  # what took the service down
+        again = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
+        assert again.status_code == 422
+        victim = server.workers()[0]
+        os.kill(victim, signal.SIGKILL)
+        log = Path(server.log.name)
+        deadline = time.time() + 90
+        while log.read_text().count("Application startup complete") < 3 and time.time() < deadline:
+            time.sleep(0.5)  # two workers, then the replacement: it loads the last good model and starts
+        time.sleep(3)  # a worker that failed to start would have exited by now
+        assert len(server.workers()) == 2 and log.read_text().count("exited with") == 1
+        assert all(httpx.get(f"{server.url}/ready").status_code == 200 for _ in range(6))
+        assert "does not load here" in log.read_text()  # the replacement fell back
+        assert versions_served(server.url) <= {new, old}  # the old worker keeps its model, the new one the last good
+    with Server(model_dir, db, tmp_path / "restart.log", workers=2, env=NO_LIMITS) as restarted:  # a full restart
+        assert versions_served(restarted.url) == {old}
+        problem = httpx.get(f"{restarted.url}/v1/admin/model", headers=ADMIN_KEY).json()["problem"]
+        assert new in problem and "does not load here" in problem
 
 
 def test_sigterm_drains_requests_in_flight(model_dir, tmp_path):

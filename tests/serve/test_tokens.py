@@ -101,7 +101,7 @@ def test_openapi_declares_bearer_auth_and_every_error_reply(client):
     doc = client.get("/openapi.json").json()
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     error = doc["components"]["schemas"]["ErrorBody"]
-    assert set(error["properties"]) == {"detail", "errors", "unknown_news_ids"}
+    assert set(error["properties"]) == {"detail", "errors", "unknown_news_ids", "unknown_news_count"}
     for path, operations in doc["paths"].items():
         if not path.startswith("/v1/"):
             continue

@@ -7,7 +7,7 @@ from collections import Counter
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from newsrec.serve.deps import Service, require_scope
-from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, IDS_NAMED
 from newsrec.serve.schemas import IngestResult, NewsBatch
 from newsrec.store.repository import NewsRecord
 
@@ -26,8 +26,10 @@ def post_news(batch: NewsBatch, svc: Service, request: Request) -> IngestResult:
     check_batch(request, len(batch.items))
     repeated = sorted(i for i, n in Counter(n.id for n in batch.items).items() if n > 1)
     if repeated:
+        more = f" and {len(repeated) - IDS_NAMED} more" if len(repeated) > IDS_NAMED else ""
         raise HTTPException(
-            status.HTTP_409_CONFLICT, f"news ids repeated in one batch: {', '.join(repeated[:10])}; send each item once"
+            status.HTTP_409_CONFLICT,
+            f"news ids repeated in one batch: {', '.join(repeated[:IDS_NAMED])}{more}; send each item once",
         )
     records = [NewsRecord(n.id, n.title, n.category, n.subcategory, n.abstract, n.published_at) for n in batch.items]
     return IngestResult(stored=svc.add_news(records))
