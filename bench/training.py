@@ -34,7 +34,8 @@ RUNS = {
 
 
 def data(mind: Path) -> tuple[dict, list, list]:
-    from newsrec.data.mind import read_all_behaviors, read_behaviors, read_news
+    from newsrec.data.behaviors import read_all_behaviors, read_behaviors
+    from newsrec.data.mind import read_news
 
     train_dirs = [d for d in (mind / "train", mind / "train-extra") if d.is_dir()]
     return read_news(mind), read_all_behaviors(train_dirs), read_behaviors(mind / "dev")

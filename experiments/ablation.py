@@ -26,7 +26,8 @@ import torch
 
 from newsrec.config import load_config
 from newsrec.data.augment import PERTURBATIONS, SynonymTable, perturb
-from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by, read_behaviors, read_news
+from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
+from newsrec.data.mind import Impression, News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.encoders.plm import PLM

@@ -19,7 +19,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from newsrec.config import load_config
-from newsrec.data.mind import drop_missing_news, news_used_by, read_behaviors, read_news
+from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.llm.backends import load_llm

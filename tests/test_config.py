@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from newsrec.cli import main
 from newsrec.config import ConfigError, TrainConfig, load_config, parse_settings
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.paraphrase import write_paraphrases
 from newsrec.models.ranker import Ranker

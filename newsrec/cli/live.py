@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from newsrec.cli.errors import CommandError
-from newsrec.data.mind import news_used_by, parse_time, read_all_behaviors, read_news
+from newsrec.data.behaviors import news_used_by, read_all_behaviors
+from newsrec.data.mind import parse_time, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.serve.replay import ROWS, Client, ReplayResult, in_time_order, replay

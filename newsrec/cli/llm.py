@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from newsrec.cli.errors import CommandError
-from newsrec.data.mind import News, news_used_by, read_all_behaviors, read_news
+from newsrec.data.behaviors import news_used_by, read_all_behaviors
+from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import AUTO, LanguageLLMs
 from newsrec.llm.cache import LLMCache

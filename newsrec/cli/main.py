@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -20,14 +21,13 @@ from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.settings_options import settings_options
 from newsrec.config import TrainConfig, load_config
-from newsrec.data.mind import (
+from newsrec.data.behaviors import (
+    Behaviors,
+    NewsIds,
     drop_missing_news,
     news_used_by,
-    parse_time,
-    read_all_behaviors,
-    read_behaviors,
-    read_news,
 )
+from newsrec.data.mind import parse_time, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
@@ -99,16 +99,16 @@ def train(
     (precedence in that order). Run it under `torchrun --nproc_per_node=N` for data-parallel
     training in N processes.
     """
-    impressions = read_all_behaviors([*behaviors])
+    impressions = Behaviors.read([*behaviors])
     if until:
         cut = parse_time(until)
-        impressions = [i for i in impressions if i.timestamp is None or (cut is not None and i.timestamp < cut)]
+        impressions = impressions.select(np.flatnonzero(~(impressions.moments >= (np.inf if cut is None else cut))))
     result = run_training(
         settings,
         read_news(news),
         impressions,
         out,
-        valid_impressions=read_behaviors(valid) if valid else None,
+        valid_impressions=Behaviors.read(valid) if valid else None,
         cache=EmbeddingCache(cache),
         restart=restart,
         init=init,
@@ -121,7 +121,7 @@ def train(
 def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None):
     """Read the files and load the model with vectors for just the news these impressions use."""
     news_items = read_news(news)
-    impressions = read_behaviors(behaviors)
+    impressions = Behaviors.read(behaviors)
     embedding_cache = EmbeddingCache(cache)
     ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache)
     return news_items, impressions, ranker, embedding_cache
@@ -152,13 +152,19 @@ def predict(
     out: Annotated[Path, typer.Option(help="prediction.txt to write")],
     cache: CacheOpt = None,
 ) -> None:
-    """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks."""
-    _, impressions, ranker, _ = _load_for_scoring(model, news, behaviors, cache)
-    missing = sum(c not in ranker.table for imp in impressions for c in imp.candidates)
+    """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks.
+
+    The file is read twice in chunks (which news it names, then the scores), never whole."""
+    news_items, used, missing = read_news(news), NewsIds(), 0
+    for chunk in Behaviors.stream(behaviors, news=used):
+        known = np.array([news_id in news_items for news_id in used.ids], dtype=bool)
+        missing += int((~known[chunk.candidates]).sum())
     if missing:
         console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")
-    write_predictions(out, impressions, ranker.score(impressions))
-    console.print(f"wrote {len(impressions)} rankings to {out}")
+    ranker = load_scorer(model, {i: news_items[i] for i in used.ids if i in news_items}, EmbeddingCache(cache))
+    chunks = Behaviors.stream(behaviors, news=used)
+    lines = write_predictions(out, (pair for chunk in chunks for pair in zip(chunk, ranker.score(chunk))))
+    console.print(f"wrote {lines} rankings to {out}")
 
 
 @app.command()
@@ -178,11 +184,11 @@ def ensemble(
     if fusion != "mean" and tune_on is None:
         raise CommandError(f"--fusion {fusion} learns from clicks: give --tune-on BEHAVIORS (a labelled file)")
     news_items = read_news(news)
-    impressions = read_behaviors(tune_on) if tune_on else []
-    used = news_used_by(impressions, news_items) if impressions else news_items
+    logged = Behaviors.read(tune_on) if tune_on else Behaviors.from_impressions([])
+    used = news_used_by(logged, news_items) if len(logged) else news_items
     embedding_cache = EmbeddingCache(cache)
     members = [Ranker.load(m, used, embedding_cache) for m in model]
-    impressions = drop_missing_news(impressions, news_items, require_click=True)[0]
+    impressions = drop_missing_news(logged, news_items, require_click=True)[0]
     fitted = fit_ensemble(members, [str(m.resolve()) for m in model], fusion, impressions)
     fitted.save(out)
     weights = ", ".join(f"{w:.2f}" for w in fitted.weights) if fusion == "weights" else fusion
@@ -207,13 +213,13 @@ def demo(
         console.print(f"[bold]1. synthetic world[/] written to {world}")
     elif not behaviors or valid is None:
         raise CommandError("with --news, also give --behaviors (training) and --valid (dev)")
-    news_items, dev = read_news(news), read_behaviors(valid)
+    news_items, dev = read_news(news), Behaviors.read(valid)
     embedding_cache = EmbeddingCache(cache)
     console.print("[bold]2. training[/] (frozen all-MiniLM-L6-v2, NRMS user encoder, bilinear + popularity)")
     run_training(
         load_config(epochs=epochs),
         news_items,
-        read_all_behaviors([*behaviors]),
+        Behaviors.read([*behaviors]),
         out / "model",
         valid_impressions=dev,
         cache=embedding_cache,

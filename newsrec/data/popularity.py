@@ -8,21 +8,25 @@ term reads (PP-Rec, Qi et al., ACL 2021): the state at `at`.
 Training replays the logs in time order (`replay`): each impression gets the features of the
 state before it, so the model never reads its own label back and learns from exactly what the
 live service computes as traffic arrives. Impressions without a time (some MIND samples) are
-taken to happen together at the end of the logs: each sees the others, not itself.
+taken to happen together at the end of the logs: each sees the others, not itself. The replay
+runs on `Behaviors`' arrays and keeps 8 bytes a candidate (`CountsBefore`), not a dict of
+features per impression.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
+from newsrec.data.behaviors import Behaviors
 from newsrec.data.mind import Impression
 
-__all__ = ["Popularity", "POPULARITY_FEATURES", "smoothed_ctr"]
+__all__ = ["Popularity", "CountsBefore", "POPULARITY_FEATURES", "smoothed_ctr", "popularity_features"]
 
 # CTR smoothing as in the MIND sample's reference baseline: (clicks + 0.1) / (views + 1).
 CTR_PRIOR_CLICKS = 0.1
@@ -114,19 +118,10 @@ class Popularity:
         out = np.zeros((len(news_ids), POPULARITY_FEATURES), dtype=np.float32)
         rows = np.array([self.row.get(i, -1) for i in news_ids], dtype=np.int64)
         known = rows >= 0
-        if not known.any():
-            return out
-        c, v, t, first = self._counts[rows[known]].T
-        keep = self._keep(at - t)
-        clicks, views = c * keep, v * keep
-        logged = np.maximum(views, clicks) > 1e-6
-        ctr = smoothed_ctr(clicks, views)
-        block = np.zeros((len(c), POPULARITY_FEATURES))
-        block[:, 0], block[:, 1], block[:, 2] = np.log1p(clicks), np.log1p(views), np.log(ctr / (1 - ctr))
-        block[~logged, :3] = 0.0
-        block[:, 3] = np.log1p(np.maximum(at - first, 0.0) / HOUR)
-        block[:, 4] = logged
-        out[known] = block
+        if known.any():
+            c, v, t, first = self._counts[rows[known]].T
+            keep = self._keep(at - t)
+            out[known] = popularity_features(c * keep, v * keep, first, at)
         return out
 
     def clicks_at_end(self) -> dict[str, float]:
@@ -139,29 +134,44 @@ class Popularity:
         return twin
 
     @classmethod
-    def replay(
-        cls, impressions: list[Impression], half_life_hours: float | None = None
-    ) -> tuple[Popularity, list[dict[str, np.ndarray]]]:
-        """The logs in time order: the final state, and for each impression (in the order given)
-        the features of its candidates as they stood just before it."""
+    def replay(cls, behaviors: Behaviors, half_life_hours: float | None = None) -> tuple[Popularity, CountsBefore]:
+        """The logs in time order: the final state, and for each candidate slot its item's counts
+        as they stood just before its impression (ties in time: in the order given)."""
         state = cls(half_life_hours)
-        timed = sorted(
-            (i for i, imp in enumerate(impressions) if imp.timestamp is not None),
-            key=lambda i: impressions[i].timestamp or 0.0,
-        )
-        untimed = [i for i, imp in enumerate(impressions) if imp.timestamp is None]
-        before: list[dict[str, np.ndarray]] = [{} for _ in impressions]
-        for i in timed:  # strictly what came before
-            imp = impressions[i]
-            before[i] = dict(zip(imp.candidates, state.features(imp.candidates, imp.timestamp)))
-            state.add_impression(imp)
-        for i in untimed:  # together at the end
-            state.add_impression(impressions[i])
-        for i in untimed:  # each sees the others, not itself
-            imp = impressions[i]
-            state.add_impression(imp, sign=-1.0)
-            before[i] = dict(zip(imp.candidates, state.features(imp.candidates)))
-            state.add_impression(imp)
+        n_news, labels = len(behaviors.news), behaviors.labels.clip(0).astype(np.float64)
+        counts = np.zeros((n_news, 4))  # per news code: clicks, views, at, first seen
+        order = np.full(n_news, -1, np.int64)  # when each item was first counted: the saved order
+        before = CountsBefore(np.zeros(len(labels), np.float32), np.zeros(len(labels), np.float32), counts[:, 3], None)
+        timed = np.flatnonzero(~np.isnan(behaviors.moments))
+        timed = timed[np.argsort(behaviors.moments[timed], kind="stable")]
+        end = behaviors.moments[timed[-1]] if len(timed) else 0.0
+        seen = 0
+        for i in [*timed.tolist(), *np.flatnonzero(np.isnan(behaviors.moments)).tolist()]:
+            slots = slice(behaviors.candidates_at[i], behaviors.candidates_at[i + 1])
+            codes, at = behaviors.candidates[slots], behaviors.moments[i]
+            at = end if np.isnan(at) else at
+            fresh = codes[order[codes] < 0]
+            if len(fresh):  # first counted now, in the order listed
+                fresh = fresh[np.sort(np.unique(fresh, return_index=True)[1])]
+                order[fresh] = np.arange(seen, seen + len(fresh))
+                counts[fresh] = (0.0, 0.0, at, at)
+                seen += len(fresh)
+            keep = state._keep(at - counts[codes, 2])
+            if not np.isnan(behaviors.moments[i]):  # strictly what came before
+                before.clicks[slots], before.views[slots] = counts[codes, 0] * keep, counts[codes, 1] * keep
+            counts[codes, :2] *= keep[:, None]  # decayed to now (repeated codes: the same value twice)
+            counts[codes, 2] = at
+            np.add.at(counts[:, 0], codes, labels[slots])
+            np.add.at(counts[:, 1], codes, 1.0)
+        untimed = np.isnan(behaviors.moments[behaviors.impression_of_slot()])
+        if untimed.any():  # together at the end: each sees the others, not itself
+            _leave_own_out(behaviors, counts, labels, untimed, before)
+        known = np.flatnonzero(order >= 0)
+        known = known[np.argsort(order[known])]
+        state.ids = [behaviors.news.ids[c] for c in known.tolist()]
+        state.row = {news_id: i for i, news_id in enumerate(state.ids)}
+        state._counts, state.end = counts[known].copy(), float(end)
+        before.moments = np.where(np.isnan(behaviors.moments), end, behaviors.moments)
         return state, before
 
     def save(self, path: str | Path) -> None:
@@ -180,3 +190,58 @@ class Popularity:
         state.row = {news_id: i for i, news_id in enumerate(state.ids)}
         state._counts = np.array(list(raw["items"].values()), dtype=np.float64).reshape(-1, 4)
         return state
+
+
+def popularity_features(
+    clicks: np.ndarray, views: np.ndarray, first_seen: np.ndarray, at: np.ndarray | float
+) -> np.ndarray:
+    """(N, 5) the model's popularity features from counts decayed to `at`, and when each item was
+    first seen (an item first seen at or after `at` is new: age 0)."""
+    clicks, views = np.asarray(clicks, np.float64), np.asarray(views, np.float64)
+    logged = np.maximum(views, clicks) > 1e-6
+    ctr = smoothed_ctr(clicks, views)
+    block = np.zeros((len(clicks), POPULARITY_FEATURES))
+    block[:, 0], block[:, 1], block[:, 2] = np.log1p(clicks), np.log1p(views), np.log(ctr / (1 - ctr))
+    block[~logged, :3] = 0.0
+    block[:, 3] = np.log1p(np.maximum(at - first_seen, 0.0) / HOUR)
+    block[:, 4] = logged
+    return block.astype(np.float32)
+
+
+@dataclass
+class CountsBefore:
+    """For each candidate slot of a `Behaviors`: its item's decayed clicks and views just before
+    the impression (float32, 8 bytes a slot); with each item's first sighting and each
+    impression's moment, the features the model trained on (`features`)."""
+
+    clicks: np.ndarray  # (slots,)
+    views: np.ndarray  # (slots,)
+    first_seen: np.ndarray  # (news codes,)
+    moments: np.ndarray | None  # (impressions,) when each is scored: its time, else the logs' end
+
+    def features(self, slots: np.ndarray, impressions: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """(B, N, 5) for slots (B, N) of impressions (B,), which hold news codes (B, N)."""
+        assert self.moments is not None, "set by Popularity.replay"
+        flat = popularity_features(
+            self.clicks[slots.ravel()],
+            self.views[slots.ravel()],
+            self.first_seen[codes.ravel()],
+            np.broadcast_to(self.moments[impressions][:, None], slots.shape).ravel(),
+        )
+        return flat.reshape(*slots.shape, POPULARITY_FEATURES)
+
+
+def _leave_own_out(
+    behaviors: Behaviors, counts: np.ndarray, labels: np.ndarray, untimed: np.ndarray, before: CountsBefore
+) -> None:
+    """Counts before each untimed impression: everything (all at the end) but its own views and clicks."""
+    slots = np.flatnonzero(untimed)
+    impression = behaviors.impression_of_slot()[slots]
+    codes = behaviors.candidates[slots]
+    # its own views and clicks of each item: an item listed twice counts twice
+    key = impression.astype(np.int64) * len(behaviors.news) + codes
+    unique, inverse = np.unique(key, return_inverse=True)
+    own_views = np.bincount(inverse, minlength=len(unique))[inverse]
+    own_clicks = np.bincount(inverse, weights=labels[slots], minlength=len(unique))[inverse]
+    before.clicks[slots] = counts[codes, 0] - own_clicks
+    before.views[slots] = counts[codes, 1] - own_views

@@ -22,12 +22,21 @@ PAD = 0
 
 
 class NewsTable:
-    """News vectors `(N + 1, D)` with row lookup by id."""
+    """News vectors `(N + 1, D)` with row lookup by id.
+
+    The rows live in a buffer with room to spare that doubles when full, so adding news one
+    batch at a time (a service's catalogue) copies each vector a bounded number of times.
+    """
 
     def __init__(self, ids: list[str], vectors: np.ndarray):
         self.ids = ids
         self.row = {news_id: i + 1 for i, news_id in enumerate(ids)}
-        self.vectors = torch.from_numpy(np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors]))
+        self._buffer = torch.from_numpy(np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors]))
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """(N + 1, D): row 0 the zero vector, then one row per id."""
+        return self._buffer[: len(self.ids) + 1]
 
     @classmethod
     def encode(
@@ -45,18 +54,24 @@ class NewsTable:
         return cls(ids, encode_texts(encoder, texts, cache, batch_size))
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Replace the rows of known ids in place and append new ones (one concatenation)."""
+        """Replace the rows of known ids in place and append new ones."""
         new: dict[str, np.ndarray] = {}  # a new id given twice: the last vector wins
         for news_id, vector in zip(ids, vectors):
             row = self.row.get(news_id)
             if row is None:
                 new[news_id] = vector
             else:
-                self.vectors[row] = torch.from_numpy(np.asarray(vector, np.float32))
-        if new:
-            self.row.update((news_id, len(self.ids) + 1 + i) for i, news_id in enumerate(new))
-            self.ids.extend(new)
-            self.vectors = torch.cat([self.vectors, torch.from_numpy(np.stack(list(new.values())).astype(np.float32))])
+                self._buffer[row] = torch.from_numpy(np.asarray(vector, np.float32))
+        if not new:
+            return
+        first, needed = len(self.ids) + 1, len(self.ids) + 1 + len(new)
+        if needed > len(self._buffer):  # double the room: amortised O(1) copies per vector
+            grown = torch.zeros(max(needed, 2 * len(self._buffer)), self._buffer.shape[1])
+            grown[:first] = self._buffer[:first]
+            self._buffer = grown
+        self._buffer[first:needed] = torch.from_numpy(np.stack(list(new.values())).astype(np.float32))
+        self.row.update((news_id, first + i) for i, news_id in enumerate(new))
+        self.ids.extend(new)
 
     def rows(self, news_ids: Sequence[str]) -> list[int]:
         """Row of each id; PAD for ids the table does not hold."""

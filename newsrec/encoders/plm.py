@@ -35,6 +35,7 @@ Quantize = Literal["auto", "none", "bf16", "int8"]
 QUANTIZE_CHOICES: tuple[str, ...] = get_args(Quantize)
 
 logger = logging.getLogger(__name__)
+CACHE_EVERY = 2048  # texts encoded between writes to the embedding cache
 
 
 class PLM(nn.Module):
@@ -207,8 +208,13 @@ def encode_texts(
         logger.info("all %d news vectors found in the embedding cache", len(texts))
     else:
         logger.info("encoding %d new texts with %s (%d cached)", len(todo), encoder.name, len(texts) - len(todo))
-        vectors = encoder.embed(todo, batch_size=batch_size, progress=len(todo) > 2 * batch_size)
-        if cache:
-            cache.put(model_id, todo, vectors)
-        found.update((text_key(t), v) for t, v in zip(todo, vectors))
+        shown = None if len(todo) > 2 * batch_size else True  # tqdm: a bar on a terminal only
+        with tqdm(total=len(todo), desc=f"encoding with {encoder.name}", unit="text", disable=shown) as bar:
+            for start in range(0, len(todo), CACHE_EVERY):  # cached as it goes: a stopped encode resumes
+                piece = todo[start : start + CACHE_EVERY]
+                vectors = encoder.embed(piece, batch_size=batch_size)
+                if cache:
+                    cache.put(model_id, piece, vectors)
+                found.update((text_key(t), v) for t, v in zip(piece, vectors))
+                bar.update(len(piece))
     return np.stack([found[text_key(t)] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)

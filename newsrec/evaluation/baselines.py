@@ -6,7 +6,7 @@ model, at each impression's time), never from the impressions being scored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -16,12 +16,13 @@ from newsrec.encoders.news_table import PAD, NewsTable
 
 __all__ = ["ScoreFn", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
 
-ScoreFn = Callable[[list[Impression]], list[np.ndarray]]
+ScoreFn = Callable[[Sequence[Impression]], list[np.ndarray]]
 
 
 def random_scorer(seed: int = 0) -> ScoreFn:
-    def score(impressions: list[Impression]) -> list[np.ndarray]:
-        rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one stream over every call: chunks score as one whole
+
+    def score(impressions: Sequence[Impression]) -> list[np.ndarray]:
         return [rng.random(len(i.candidates)) for i in impressions]
 
     return score
@@ -43,7 +44,7 @@ def cosine_scorer(table: NewsTable) -> ScoreFn:
     """Zero-shot PLM: user = mean of history vectors, score = cosine to the candidate."""
     vectors = table.vectors.numpy()
 
-    def score(impressions: list[Impression]) -> list[np.ndarray]:
+    def score(impressions: Sequence[Impression]) -> list[np.ndarray]:
         out = []
         for imp in impressions:
             hist = [r for r in table.rows(imp.history) if r != PAD]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from newsrec.data.mind import Impression, News, drop_missing_news
+from collections.abc import Sequence
+
+from newsrec.data.behaviors import drop_missing_news
+from newsrec.data.mind import Impression, News
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import baseline_scorers
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import MetricTally
 from newsrec.models.scorer import Scorer
 
 __all__ = ["compare_with_baselines"]
+
+CHUNK = 10_000  # impressions scored at a time
 
 
 def compare_with_baselines(
     scorer: Scorer,
     news: dict[str, News],
-    impressions: list[Impression],
+    impressions: Sequence[Impression],
     cache: EmbeddingCache | None = None,
     model_name: str = "newsrec (trained)",
 ) -> dict[str, dict[str, float]]:
@@ -26,4 +31,8 @@ def compare_with_baselines(
     impressions, _ = drop_missing_news(impressions, news, require_click=True)
     clicks = scorer.popularity.clicks_at_end()
     scorers = {model_name: scorer.score, **baseline_scorers(scorer.popularity, scorer.zero_shot_table(news, cache))}
-    return {name: evaluate_scores(impressions, score(impressions), news, clicks) for name, score in scorers.items()}
+    tallies = {name: MetricTally(news, clicks) for name in scorers}
+    for chunk in impressions.chunks(CHUNK):  # scores of one chunk at a time
+        for name, score in scorers.items():
+            tallies[name].add(chunk, score(chunk))
+    return {name: tally.result() for name, tally in tallies.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from newsrec.data.popularity import POPULARITY_FEATURES
 from newsrec.encoders.news_table import PAD, NewsTable
 
-__all__ = ["Batch", "Row", "make_batch"]
+__all__ = ["Batch", "Row", "make_batch", "table_rows_batch"]
 
 
 @dataclass
@@ -37,16 +38,31 @@ class Batch:
 
 
 def make_batch(rows: list[Row], table: NewsTable, max_history: int) -> Batch:
-    n = max(1, max(len(r.candidates) for r in rows))
-    histories = [[row for row in table.rows(r.history) if row != PAD][-max_history:] for r in rows]
-    h = max(1, max(len(x) for x in histories))
-    cand = np.full((len(rows), n), PAD, dtype=np.int64)
-    hist = np.full((len(rows), h), PAD, dtype=np.int64)
-    pop = np.zeros((len(rows), n, POPULARITY_FEATURES), dtype=np.float32)
-    for i, (r, rows_h) in enumerate(zip(rows, histories)):
-        cand[i, : len(r.candidates)] = table.rows(r.candidates)
+    """Rows of news ids, looked up in the table (ids it lacks become PAD)."""
+    pop = [r.popularity for r in rows]
+    return table_rows_batch(
+        [table.rows(r.history) for r in rows], [table.rows(r.candidates) for r in rows], pop, max_history
+    )
+
+
+def table_rows_batch(
+    histories: Sequence[Sequence[int] | np.ndarray],
+    candidates: Sequence[Sequence[int] | np.ndarray],
+    popularity: Sequence[np.ndarray | None] | np.ndarray,
+    max_history: int,
+) -> Batch:
+    """The batch of rows given as table rows: each history's last `max_history` known items
+    (PAD entries left out), candidates padded to the longest, their (N, 5) popularity."""
+    n = max(1, max(len(c) for c in candidates))
+    kept = [[row for row in h if row != PAD][-max_history:] for h in histories]
+    h = max(1, max(len(x) for x in kept))
+    cand = np.full((len(candidates), n), PAD, dtype=np.int64)
+    hist = np.full((len(candidates), h), PAD, dtype=np.int64)
+    pop = np.zeros((len(candidates), n, POPULARITY_FEATURES), dtype=np.float32)
+    for i, (c, rows_h, p) in enumerate(zip(candidates, kept, popularity)):
+        cand[i, : len(c)] = c
         hist[i, : len(rows_h)] = rows_h
-        if r.popularity is not None:
-            pop[i, : len(r.candidates)] = r.popularity
+        if p is not None:
+            pop[i, : len(c)] = p
     cand_t, hist_t = torch.from_numpy(cand), torch.from_numpy(hist)
     return Batch(cand_t, cand_t != PAD, hist_t, hist_t != PAD, torch.from_numpy(pop))

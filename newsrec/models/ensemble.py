@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ class Ensemble:
         """The first member's pretrained encoder stands for the zero-shot baseline."""
         return self.members[0].zero_shot_table(news, cache)
 
-    def member_scores(self, impressions: list[Impression]) -> list[np.ndarray]:
+    def member_scores(self, impressions: Sequence[Impression]) -> list[np.ndarray]:
         """Per impression, the (M, N) z-scored member scores."""
         per_member = [m.score(impressions) for m in self.members]
         return [_standardise([s[i] for s in per_member]) for i in range(len(impressions))]
@@ -91,7 +92,7 @@ class Ensemble:
                 return self.layer(torch.from_numpy(z.T).float()).numpy()
         return self.weights @ z
 
-    def score(self, impressions: list[Impression]) -> list[np.ndarray]:
+    def score(self, impressions: Sequence[Impression]) -> list[np.ndarray]:
         return [self.fuse(z) for z in self.member_scores(impressions)]
 
     def save(self, out_dir: str | Path) -> None:
@@ -115,7 +116,7 @@ class Ensemble:
         return cls(members, spec["members"], spec["fusion"], np.array(spec["weights"]), layer)
 
 
-def _mean_auc(zs: list[np.ndarray], impressions: list[Impression], weights: np.ndarray) -> float:
+def _mean_auc(zs: list[np.ndarray], impressions: Sequence[Impression], weights: np.ndarray) -> float:
     return float(np.mean([auc(np.array(i.labels), weights @ z) for z, i in zip(zs, impressions)]))
 
 
@@ -123,7 +124,7 @@ def fit_ensemble(
     members: list[Ranker],
     member_dirs: list[str],
     fusion: str,
-    impressions: list[Impression],
+    impressions: Sequence[Impression],
     grid_step: float = 0.1,
     epochs: int = 200,
     seed: int = 0,

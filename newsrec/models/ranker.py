@@ -134,7 +134,7 @@ class Ranker:
     @torch.no_grad()
     def score(
         self,
-        impressions: list[Impression],
+        impressions: Sequence[Impression],
         interest_texts: dict[str, str] | None = None,
         text_weight: float = TEXT_WEIGHT,
         batch_size: int = 128,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -23,7 +24,7 @@ class Scorer(Protocol):
         """Clicks and views in the training logs (the popularity and CTR baselines)."""
         ...
 
-    def score(self, impressions: list[Impression]) -> list[np.ndarray]:
+    def score(self, impressions: Sequence[Impression]) -> list[np.ndarray]:
         """One score array per impression, in candidate order; higher = more relevant."""
         ...
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch.distributed as dist
 from torch import nn
 
@@ -31,7 +32,7 @@ class World:
         """The process that writes files and logs."""
         return self.rank == 0
 
-    def shard(self, rows: list) -> list:
+    def shard(self, rows: np.ndarray) -> np.ndarray:
         """This process's share of a batch."""
         return rows[self.rank :: self.size]
 

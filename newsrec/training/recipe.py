@@ -13,8 +13,9 @@ epoch `_train_epoch`, `_validate` and `_end_epoch` (best model, metrics line, ch
 best epoch is the one with the highest `_metric`, for early stopping and the result alike.
 
 The run writes into `out_dir`: config.json, model.json and model.pt (best epoch), popularity.json,
-metrics.jsonl (one line per epoch), training_curve.png, train_summary.json, and
-checkpoint.pt (the last epoch, for resuming after a kill: run the same command again).
+metrics.jsonl (one line per epoch), training_curve.png, train_summary.json (with each stage's
+seconds and peak memory), and checkpoint.pt (the last epoch, for resuming after a kill: run
+the same command again).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,20 +35,22 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from newsrec.config import TrainConfig
-from newsrec.data.mind import Impression, News, drop_missing_news, news_used_by
-from newsrec.data.popularity import Popularity
+from newsrec.data.behaviors import Behaviors, drop_missing_news, news_used_by
+from newsrec.data.mind import Impression, News
+from newsrec.data.popularity import CountsBefore, Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.concat import member_dims
 from newsrec.evaluation.evaluate import evaluate_scores
-from newsrec.models.batch import Row, make_batch
+from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import use_bf16
+from newsrec.stages import Stages
 from newsrec.training.distributed import World, join_world
 from newsrec.training.loss import ClickLoss
 from newsrec.training.news_encoding import NewsEncoding, encode_news
 from newsrec.training.plot import plot_curve
-from newsrec.training.samples import sample_rows
+from newsrec.training.samples import impressions_of, sample_rows
 
 __all__ = ["TrainResult", "seed_everything", "train"]
 
@@ -75,10 +79,10 @@ def seed_everything(seed: int) -> None:
 @dataclass
 class _Data:
     news: dict[str, News]  # as the model reads them (enrichment attached)
-    train: list[Impression]
-    valid: list[Impression] | None
+    train: Behaviors
+    valid: Behaviors | None
     popularity: Popularity  # the training logs' counts at their end (what the saved model starts from)
-    train_popularity: list[dict[str, np.ndarray]]  # per training impression: its candidates' features before it
+    train_popularity: CountsBefore  # per training candidate: its item's counts just before the impression
     steps_per_epoch: int
 
 
@@ -92,6 +96,7 @@ class _Run:
     started: float  # perf_counter at the start of `train`
     data: _Data
     encoding: NewsEncoding  # frozen or tuned: the news table and the encoder side of a step
+    table_row: np.ndarray  # news code of the training data -> row of the news table
     model: NewsRecommender
     loss: nn.Module  # ClickLoss, wrapped for data parallelism under torchrun
     optimizer: torch.optim.Optimizer
@@ -111,9 +116,9 @@ class _Progress:
 def train(
     config: TrainConfig,
     news: dict[str, News],
-    train_impressions: list[Impression],
+    train_impressions: Sequence[Impression],
     out_dir: str | Path,
-    valid_impressions: list[Impression] | None = None,
+    valid_impressions: Sequence[Impression] | None = None,
     cache: EmbeddingCache | None = None,
     restart: bool = False,
     init: str | Path | None = None,
@@ -130,20 +135,25 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
 
-    data = _load_data(config, news, train_impressions, valid_impressions)
-    run = _set_up(config, data, cache, out_dir, world, started)
+    stages = Stages()
+    with stages("missing news and popularity replay"):
+        data = _load_data(config, news, train_impressions, valid_impressions)
+    with stages("news encoding and model"):
+        run = _set_up(config, data, cache, out_dir, world, started)
     if init is not None:
         _start_from(Path(init), run)
     progress = _resume(run, restart)
     for epoch in range(len(progress.history) + 1, config.epochs + 1):
         if progress.bad_epochs >= config.patience:
             break
-        record = _train_epoch(run, progress, epoch)
-        record.update(_validate(run))
+        with stages(f"epoch {epoch}"):
+            record = _train_epoch(run, progress, epoch)
+        with stages(f"validation {epoch}"):
+            record.update(_validate(run))
         _end_epoch(run, progress, record)
 
     if world.is_main:
-        _write_summary(run, progress.history)
+        _write_summary(run, progress.history, stages)
     world.barrier()
     return _result(run, progress.history)
 
@@ -159,16 +169,16 @@ def _metric(record: dict) -> float:
 def _load_data(
     config: TrainConfig,
     news: dict[str, News],
-    train_impressions: list[Impression],
-    valid_impressions: list[Impression] | None,
+    train_impressions: Sequence[Impression],
+    valid_impressions: Sequence[Impression] | None,
 ) -> _Data:
     """Drop ids without text (reported) and replay the training logs for popularity (theirs only)."""
     news = config.prepare_news(news)
     train_imps, _ = drop_missing_news(train_impressions, news, require_click=True)
     valid_imps = drop_missing_news(valid_impressions, news, require_click=True)[0] if valid_impressions else None
-    if not train_imps:
+    if not len(train_imps):
         raise ValueError("no training impression has a click on a news item found in news.tsv")
-    steps_per_epoch = -(-sum(len(i.clicked) for i in train_imps) // config.batch_size)
+    steps_per_epoch = -(-train_imps.clicks() // config.batch_size)
     popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
     return _Data(news, train_imps, valid_imps, popularity, before, steps_per_epoch)
 
@@ -178,8 +188,9 @@ def _set_up(
 ) -> _Run:
     """Encoder and news vectors (frozen or tuned), recommender, loss and optimiser."""
     encoder = config.build_encoder(total_steps=data.steps_per_epoch * config.epochs)
-    used = news_used_by(data.train + (data.valid or []), data.news)
+    used = {**news_used_by(data.train, data.news), **(news_used_by(data.valid, data.news) if data.valid else {})}
     encoding = encode_news(encoder, used, config, cache, world)
+    table_row = np.array(encoding.table.rows(data.train.news.ids), np.int64)
     model = NewsRecommender(
         RecommenderConfig(
             dim=encoder.dim,
@@ -204,7 +215,7 @@ def _set_up(
     optimizer = _optimizer(config, model, encoding.trainable())
     trainable = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
     logger.info("trainable parameters: %d (encoder: %s)", trainable, _describe_tuning(config))
-    return _Run(config, out_dir, world, started, data, encoding, model, loss, optimizer, trainable)
+    return _Run(config, out_dir, world, started, data, encoding, table_row, model, loss, optimizer, trainable)
 
 
 def _start_from(model_dir: Path, run: _Run) -> None:
@@ -259,7 +270,7 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
     config, world = run.config, run.world
     run.model.train()
     run.encoding.start_epoch()
-    rows = sample_rows(run.data.train, run.data.train_popularity, config.negatives, random.Random(config.seed + epoch))
+    rows = sample_rows(run.data.train, config.negatives, random.Random(config.seed + epoch))
     losses, seen, epoch_started = [], 0, time.perf_counter()
     batches = tqdm(
         range(0, len(rows), config.batch_size),
@@ -282,15 +293,25 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
     }
 
 
-def _step(run: _Run, progress: _Progress, rows: list[Row]) -> float:
-    batch = make_batch(rows, run.encoding.table, run.config.max_history)
-    loss = run.loss(*run.encoding.step_inputs(run.model, batch))
+def _step(run: _Run, progress: _Progress, rows: np.ndarray) -> float:
+    loss = run.loss(*run.encoding.step_inputs(run.model, _batch(run, rows)))
     run.optimizer.zero_grad()
     loss.backward()
     run.optimizer.step()
     progress.step += 1
     run.encoding.after_step(progress.step)
     return loss.item()
+
+
+def _batch(run: _Run, rows: np.ndarray) -> Batch:
+    """Rows of candidate slots (click first) as tensors: histories, candidates, their popularity."""
+    train = run.data.train
+    impressions = impressions_of(train, rows[:, 0])
+    codes = train.candidates[rows]
+    at = train.history_at
+    histories = [run.table_row[train.history[at[i] : at[i + 1]]] for i in impressions.tolist()]
+    features = run.data.train_popularity.features(rows, impressions, codes)
+    return table_rows_batch(histories, run.table_row[codes], features, run.config.max_history)
 
 
 def _validate(run: _Run) -> dict[str, float]:
@@ -378,7 +399,7 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer, out_dir: Path) -> N
                 )
 
 
-def _write_summary(run: _Run, history: list[dict]) -> None:
+def _write_summary(run: _Run, history: list[dict], stages: Stages) -> None:
     plot_curve(history, run.out_dir / CURVE_FILE)
     (run.out_dir / SUMMARY_FILE).write_text(
         json.dumps(
@@ -386,6 +407,8 @@ def _write_summary(run: _Run, history: list[dict]) -> None:
                 "trainable_parameters": run.trainable,
                 "seconds": round(time.perf_counter() - run.started, 1),
                 "processes": run.world.size,
+                "training_impressions": len(run.data.train),
+                "stages": stages.records,
             },
             indent=2,
         )

@@ -2,16 +2,8 @@ import re
 
 import pytest
 
-from newsrec.data.mind import (
-    Impression,
-    MindFormatError,
-    News,
-    drop_missing_news,
-    read_behaviors,
-    read_news,
-    write_behaviors,
-    write_news,
-)
+from newsrec.data.behaviors import drop_missing_news, read_behaviors
+from newsrec.data.mind import Impression, MindFormatError, News, read_news, write_behaviors, write_news
 from tests.conftest import MIND_SAMPLE
 
 NEWS = (

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from newsrec.data.behaviors import Behaviors
 from newsrec.data.mind import Impression
 from newsrec.data.popularity import Popularity, smoothed_ctr
 
@@ -15,9 +16,21 @@ def imp(i, hour, candidates, labels):
     return Impression(str(i), "U", DAY.format(h=hour) if hour else "", [], candidates, labels)
 
 
+def replay(impressions, half_life_hours=None):
+    """The final state, and per impression {candidate: its features just before the impression}."""
+    behaviors = Behaviors.from_impressions(impressions)
+    state, before = Popularity.replay(behaviors, half_life_hours)
+    features = []
+    for i in range(len(behaviors)):
+        slots = np.arange(behaviors.candidates_at[i], behaviors.candidates_at[i + 1])[None]
+        own = before.features(slots, np.array([i]), behaviors.candidates[slots])[0]
+        features.append(dict(zip(impressions[i].candidates, own)))
+    return state, features
+
+
 def test_untimed_logs_count_together_and_each_impression_leaves_itself_out():
     a, b = imp(1, None, ["N1", "N2"], [1, 0]), imp(2, None, ["N1", "N3"], [0, 1])
-    state, before = Popularity.replay([a, b])
+    state, before = replay([a, b])
     full = state.features(["N1", "N9"])
     assert np.allclose(full[0, :2], [math.log1p(1), math.log1p(2)]) and full[0, 4] == 1
     assert np.isclose(full[0, 2], math.log(smoothed_ctr(1, 2) / (1 - smoothed_ctr(1, 2))))
@@ -28,7 +41,7 @@ def test_untimed_logs_count_together_and_each_impression_leaves_itself_out():
 
 def test_timed_logs_replay_in_order_with_decay_and_age():
     first, later = imp(1, 8, ["N1", "N2"], [1, 0]), imp(2, 11, ["N1", "N3"], [0, 1])
-    state, before = Popularity.replay([later, first], half_life_hours=3)  # order given does not matter
+    state, before = replay([later, first], half_life_hours=3)  # order given does not matter
     assert np.allclose(before[1]["N1"], 0)  # the first impression saw nothing
     clicks, views = state.counts("N1", first.timestamp + 3 * 3600)
     assert np.isclose(clicks, 0.5) and np.isclose(views, 1.5)  # one half-life later; the 11:00 view is new
@@ -55,3 +68,29 @@ def test_late_events_decay_into_place_and_save_load_keeps_everything(tmp_path):
     (tmp_path / "old.json").write_text('{"clicks": {}, "views": {}}')
     with pytest.raises(ValueError, match="older newsrec"):
         Popularity.load(tmp_path / "old.json")
+
+
+def test_the_replay_gives_what_counting_each_impression_in_turn_gives(tiny_world):
+    """The array replay against the plain rule, on a log with times, ties, repeats and untimed rows."""
+    from newsrec.data.behaviors import read_behaviors
+
+    timed = read_behaviors(tiny_world / "train")[:40]
+    for k, i in enumerate(timed):
+        i.time = DAY.format(h=1 + k % 9) if k % 5 else ""  # ties in time, and untimed impressions
+    timed[3].candidates, timed[3].labels = [*timed[3].candidates, timed[3].candidates[0]], [*timed[3].labels, 1]
+    state, features = replay(timed, half_life_hours=2)
+    plain, end = Popularity(2), max(i.timestamp for i in timed if i.timestamp)
+    order = sorted((i for i in range(len(timed)) if timed[i].timestamp), key=lambda i: timed[i].timestamp)
+    for i in order:
+        expected = plain.features(timed[i].candidates, timed[i].timestamp)
+        assert np.allclose(np.stack([features[i][c] for c in timed[i].candidates]), expected, atol=1e-5)
+        plain.add_impression(timed[i])
+    untimed = [i for i in range(len(timed)) if not timed[i].timestamp]
+    for i in untimed:
+        plain.add_impression(timed[i], at=end)
+    for i in untimed:
+        plain.add_impression(timed[i], at=end, sign=-1.0)
+        expected = plain.features(timed[i].candidates, end)
+        assert np.allclose(np.stack([features[i][c] for c in timed[i].candidates]), expected, atol=1e-5)
+        plain.add_impression(timed[i], at=end)
+    assert state.ids == plain.ids and np.allclose(state._counts[: len(state.ids)], plain._counts[: len(plain.ids)])

@@ -2,7 +2,8 @@ import json
 
 import numpy as np
 
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.data.synthetic import TOPICS, SyntheticWorldConfig, generate_world
 from tests.conftest import TINY_WORLD
 

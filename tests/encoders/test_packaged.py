@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from newsrec.config import ConfigError, load_config
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
 from newsrec.encoders.packaged import MPNET_PARTS, resolve_model_path
 from newsrec.models.ranker import Ranker

@@ -80,6 +80,37 @@ def test_cache_means_a_second_run_encodes_nothing(plm, tmp_path, monkeypatch):
     assert np.array_equal(first, again)
 
 
+def test_an_encode_stopped_half_way_resumes_from_what_it_cached(plm, tmp_path, monkeypatch):
+    monkeypatch.setattr("newsrec.encoders.plm.CACHE_EVERY", 3)
+    texts = [f"Headline number {i} about the local team" for i in range(10)]
+    cache, real_embed, calls = EmbeddingCache(tmp_path / "e.sqlite"), plm.embed, []
+
+    def killed_on_the_third_piece(piece, **kwargs):
+        calls.append(len(piece))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C (or a kill) during the third piece
+        return real_embed(piece, **kwargs)
+
+    monkeypatch.setattr(plm, "embed", killed_on_the_third_piece)
+    with pytest.raises(KeyboardInterrupt):
+        encode_texts(plm, texts, cache)
+    assert cache.count(plm.model_id) == 6  # the two finished pieces
+    calls.clear()
+    resumed = encode_texts(plm, texts, EmbeddingCache(tmp_path / "e.sqlite"))
+    assert calls == [3, 1]  # only the 4 texts it had not finished
+    assert np.allclose(resumed, real_embed(texts), atol=1e-5)
+
+
+def test_a_growing_table_keeps_every_row_and_copies_little(plm):
+    table = NewsTable([], np.zeros((0, 4), np.float32))
+    for i in range(100):  # one item at a time, as a service's catalogue grows
+        table.upsert([f"n{i}"], np.full((1, 4), i, np.float32))
+    table.upsert(["n5"], np.full((1, 4), -1, np.float32))  # replaced in place
+    assert table.vectors.shape == (101, 4) and table.rows(["n0", "n99"]) == [1, 100]
+    assert table.vectors[100, 0] == 99 and table.vectors[6, 0] == -1 and torch.all(table.vectors[PAD] == 0)
+    assert len(table._buffer) <= 2 * 101  # doubled when full, not copied per item
+
+
 def test_finetuned_weights_get_their_own_cache_key():
     plm = PLM("all-MiniLM-L6-v2", max_length=32)
     frozen_id = plm.model_id

@@ -69,6 +69,7 @@ def test_evaluate_scores_averages_and_skips_one_class_impressions():
 
 def test_prediction_file_format(tmp_path):
     imps = [Impression("17", "U", "", [], list("abcd"), None), Impression("18", "U", "", [], ["a"], None)]
-    path = write_predictions(tmp_path / "prediction.txt", imps, [np.array(S), np.array([3.0])])
+    path = tmp_path / "prediction.txt"
+    assert write_predictions(path, zip(imps, [np.array(S), np.array([3.0])])) == 2
     assert path.read_text() == "17 [2,4,1,3]\n18 [1]\n"
     assert read_predictions(path) == {"17": [2, 4, 1, 3], "18": [1]}

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from newsrec.cli.main import app
 from newsrec.config import load_config
-from newsrec.data.mind import Impression, read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import Impression, read_news
 from newsrec.data.synthetic import describe_user
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores

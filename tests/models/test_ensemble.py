@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from newsrec.config import load_config
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.ensemble import Ensemble, FusionLayer, fit_ensemble, load_scorer

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from newsrec.config import load_config
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.serve.app import create_app
 from newsrec.serve.settings import ServiceSettings

@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from newsrec.config import load_config
-from newsrec.data.mind import News, read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.serve.catalogue import Catalogue

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from newsrec.cli.main import app
 from newsrec.config import load_config
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import model_version
 from newsrec.serve.deployment import arm_specs, user_point

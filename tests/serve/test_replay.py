@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from newsrec.cli.main import app
-from newsrec.data.mind import read_behaviors
+from newsrec.data.behaviors import read_behaviors
 
 
 def test_replay_scores_the_live_service_beside_frozen_and_ctr(tiny_world, tmp_path):

@@ -3,7 +3,8 @@
 import pytest
 
 from newsrec.config import load_config
-from newsrec.data.mind import read_behaviors, read_news
+from newsrec.data.behaviors import read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ranker import Ranker

@@ -5,28 +5,26 @@ import pytest
 import torch
 
 from newsrec.config import load_config
-from newsrec.data.mind import read_behaviors, read_news
-from newsrec.data.popularity import Popularity
+from newsrec.data.behaviors import Behaviors, read_behaviors
+from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.training.recipe import train
-from newsrec.training.samples import sample_rows
+from newsrec.training.samples import impressions_of, sample_rows
 
 
 def test_samples_put_the_click_first_with_k_non_clicks(tiny_world):
     import random
 
-    imps = read_behaviors(tiny_world / "train")
-    _, before = Popularity.replay(imps)
-    rows = sample_rows(imps, before, negatives=4, rng=random.Random(0))
-    assert len(rows) == sum(len(i.clicked) for i in imps)
-    assert all(len(row.candidates) == 5 and row.popularity.shape == (5, 5) for row in rows)
-    for i, imp in enumerate(imps):
-        own = dict(zip(imp.candidates, imp.labels))
-        mine = [r for r in rows if r.history is imp.history]
-        assert len(mine) == len(imp.clicked)
-        for row in mine:
-            assert own[row.candidates[0]] == 1 and all(own[c] == 0 for c in row.candidates[1:])
-            assert np.array_equal(row.popularity, np.stack([before[i][c] for c in row.candidates]))
+    imps = Behaviors.read(tiny_world / "train")
+    rows = sample_rows(imps, negatives=4, rng=random.Random(0))
+    assert rows.shape == (imps.clicks(), 5)  # every impression here has non-clicks: a row per click
+    assert (imps.labels[rows[:, 0]] == 1).all() and (imps.labels[rows[:, 1:]] == 0).all()
+    owner = impressions_of(imps, rows)
+    assert (owner == owner[:, :1]).all()  # a row's candidates come from one impression
+    assert np.array_equal(np.bincount(owner[:, 0], minlength=len(imps)), [len(i.clicked) for i in imps])
+    assert not np.array_equal(owner[:, 0], np.sort(owner[:, 0]))  # shuffled
+    again = sample_rows(imps, negatives=4, rng=random.Random(0))
+    assert np.array_equal(rows, again)  # the seed decides
 
 
 def test_training_lowers_the_loss_and_writes_its_artifacts(tiny_world, tmp_path):
