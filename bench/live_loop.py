@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 import torch
 from harness import table
-from service_load import HEADERS, encoder_id, free_port, ms, seed_pool, start
+from service_load import HEADERS, free_port, ms, seed_pool, start, vector_id
 
 from newsrec.models.ranker import MODEL_FILE, model_version
 
@@ -161,7 +161,7 @@ def report(
     with tempfile.TemporaryDirectory() as tmp:
         second = second or perturbed_copy(model, Path(tmp) / "second-model")
         db_url = f"sqlite:///{tmp}/live.sqlite"
-        seed_pool(db_url, pool, encoder_id(model))
+        seed_pool(db_url, pool, vector_id(model))
         port = free_port()
         with open(Path(tmp) / "server.log", "w") as log:
             proc = start(model, db_url, port, workers, log, 100_000)

@@ -43,16 +43,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def encoder_id(model: Path) -> str:
-    """The model's encoder key: pool vectors stored under it are served as they are, not re-encoded."""
-    from newsrec.models.spec import ModelSpec
+def vector_id(model: Path) -> str:
+    """The name of the news vectors the model reads (`Ranker.vector_id`): pool vectors stored under
+    it are served as they are; under any other name the service would encode every title at start."""
+    from newsrec.models.ranker import Ranker
 
-    return ModelSpec.load(model).build_encoder().model_id
+    return Ranker.load(model, {}).vector_id
 
 
-def seed_pool(db_url: str, n: int, encoder: str, seed: int = 0) -> None:
+def seed_pool(db_url: str, n: int, named: str, seed: int = 0) -> None:
     """N news with unit vectors around 20 topic centres (so users have something to prefer),
-    stored as vectors of `encoder`."""
+    stored under the vector name `named`."""
     migrate(db_url)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(20, DIM))
@@ -66,7 +67,7 @@ def seed_pool(db_url: str, n: int, encoder: str, seed: int = 0) -> None:
             for i, t in enumerate(topics)
         ]
         with sessions.begin() as session:
-            repo.upsert_news(session, items, vectors, encoder)
+            repo.upsert_news(session, items, vectors, named)
 
 
 def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
@@ -211,12 +212,12 @@ def report(
     """Each pool with the service's default index, then the largest again with IVF switched on below it."""
     default = ServiceSettings.model_fields["approximate_above"].default
     runs = [(pool, default) for pool in pools] + [(max(pools), max(pools) // 2)]
-    encoder = encoder_id(model)
+    named = vector_id(model)
     rows, extra = [], []
     for i, (pool, approximate_above) in enumerate(runs):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
-            seed_pool(db_url, pool, encoder)
+            seed_pool(db_url, pool, named)
             port = free_port()
             with open(Path(tmp) / "server.log", "w") as log:
                 proc = start(model, db_url, port, workers, log, approximate_above)

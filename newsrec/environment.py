@@ -2,7 +2,7 @@
 
 `NEWSREC_CACHE_DIR` (vectors, LLM outputs, unpacked weights), `NEWSREC_LLM_API_KEY` (for an
 OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language) and torchrun's
-`WORLD_SIZE`. The service has its own settings (`serve/settings.py`). Read afresh on each call,
+`WORLD_SIZE` and `LOCAL_RANK`. The service has its own settings (`serve/settings.py`). Read afresh on each call,
 so a test or a command can change them.
 """
 
@@ -26,6 +26,9 @@ class Environment(BaseSettings):
         description='local LLM per language over the defaults (llm/backends.py), JSON: {"zh": "qwen2.5-coder-1.5b"}',
     )
     world_size: int = Field(1, ge=1, validation_alias=AliasChoices("WORLD_SIZE"), description="set by torchrun")
+    local_rank: int = Field(
+        0, ge=0, validation_alias=AliasChoices("LOCAL_RANK"), description="set by torchrun: this process's GPU"
+    )
 
 
 def environment() -> Environment:

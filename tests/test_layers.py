@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "newsrec"
 LAYERS = [  # bottom to top
-    {"environment", "precision", "stages"},
+    {"environment", "device", "precision", "stages"},
     {"data"},
     {"encoders"},
     {"models", "evaluation"},

@@ -29,6 +29,7 @@ from newsrec.data.behaviors import (
 )
 from newsrec.data.mind import parse_time, read_news
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
+from newsrec.device import DEVICE_HELP, resolve_device
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import METRIC_NAMES
 from newsrec.evaluation.prediction import write_predictions
@@ -49,6 +50,7 @@ NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder hol
 CacheOpt = Annotated[
     Path | None, typer.Option(help=escape("embedding cache file [default: $NEWSREC_CACHE_DIR or ~/.cache/newsrec]"))
 ]
+DeviceOpt = Annotated[str, typer.Option(help=f"where the encoder and the recommender run: {DEVICE_HELP}")]
 
 
 @app.callback()
@@ -90,6 +92,7 @@ def train(
     init: Annotated[
         Path | None, typer.Option(help="start from the weights of this trained (e.g. served) model")
     ] = None,
+    device: DeviceOpt = "auto",
     *,
     settings: TrainConfig,
 ) -> None:
@@ -112,18 +115,19 @@ def train(
         cache=EmbeddingCache(cache),
         restart=restart,
         init=init,
+        device=device,
     )
     console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:
         _print_table({"newsrec (best epoch)": result.best_valid}, "validation")
 
 
-def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None):
+def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None, device: str):
     """Read the files and load the model with vectors for just the news these impressions use."""
     news_items = read_news(news)
     impressions = Behaviors.read(behaviors)
     embedding_cache = EmbeddingCache(cache)
-    ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache)
+    ranker = load_scorer(model, news_used_by(impressions, news_items), embedding_cache, str(resolve_device(device)))
     return news_items, impressions, ranker, embedding_cache
 
 
@@ -134,9 +138,10 @@ def evaluate(
     behaviors: Annotated[Path, typer.Option(help="labelled behaviors.tsv (or folder)")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     cache: CacheOpt = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Score a labelled behaviors file with the model and every baseline; print the metrics."""
-    news_items, impressions, ranker, embedding_cache = _load_for_scoring(model, news, behaviors, cache)
+    news_items, impressions, ranker, embedding_cache = _load_for_scoring(model, news, behaviors, cache, device)
     results = compare_with_baselines(ranker, news_items, impressions, embedding_cache)
     if as_json:
         print(json.dumps(results, indent=2))
@@ -151,6 +156,7 @@ def predict(
     behaviors: Annotated[Path, typer.Option(help="behaviors.tsv (or folder), labelled or not")],
     out: Annotated[Path, typer.Option(help="prediction.txt to write")],
     cache: CacheOpt = None,
+    device: DeviceOpt = "auto",
 ) -> None:
     """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks.
 
@@ -161,7 +167,8 @@ def predict(
         missing += int((~known[chunk.candidates]).sum())
     if missing:
         console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")
-    ranker = load_scorer(model, {i: news_items[i] for i in used.ids if i in news_items}, EmbeddingCache(cache))
+    named = {i: news_items[i] for i in used.ids if i in news_items}
+    ranker = load_scorer(model, named, EmbeddingCache(cache), str(resolve_device(device)))
     chunks = Behaviors.stream(behaviors, news=used)
     lines = write_predictions(out, (pair for chunk in chunks for pair in zip(chunk, ranker.score(chunk))))
     console.print(f"wrote {lines} rankings to {out}")

@@ -28,19 +28,19 @@ class LayerCache:
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
         for start in tqdm(range(0, len(texts), batch_size), desc="caching frozen layers", unit="batch", disable=None):
             idx = order[start : start + batch_size]
-            batch = plm.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            hidden = plm.lower(batch["input_ids"], batch["attention_mask"])
+            batch = plm.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(plm.device)
+            hidden = plm.lower(batch["input_ids"], batch["attention_mask"]).cpu()  # kept in host memory
             for j, i in enumerate(idx):
                 self.states[i] = hidden[j, : len(ids[i])].clone()
 
     def __len__(self) -> int:
         return len(self.states)
 
-    def batch(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded hidden states (B, T, D) and attention mask (B, T) of the texts at `indices`."""
+    def batch(self, indices: list[int], device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded hidden states (B, T, D) and attention mask (B, T) of the texts at `indices`, on `device`."""
         states = [self.states[i] for i in indices]
         mask = pad_sequence([torch.ones(len(s), dtype=torch.long) for s in states], batch_first=True)
-        return pad_sequence(states, batch_first=True), mask
+        return pad_sequence(states, batch_first=True).to(device), mask.to(device)
 
     @torch.no_grad()
     def encode_all(self, plm: PLM, batch_size: int = 256) -> np.ndarray:
@@ -51,6 +51,6 @@ class LayerCache:
         out = np.zeros((len(self), plm.dim), dtype=np.float32)
         for start in range(0, len(self), batch_size):
             idx = order[start : start + batch_size].tolist()
-            out[idx] = plm.upper(*self.batch(idx)).numpy()
+            out[idx] = plm.upper(*self.batch(idx, plm.device)).cpu().numpy()
         plm.train(was_training)
         return out

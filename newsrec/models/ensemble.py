@@ -105,14 +105,16 @@ class Ensemble:
             torch.save(self.layer.state_dict(), out_dir / FUSION_FILE)
 
     @classmethod
-    def load(cls, ensemble_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ensemble:
+    def load(
+        cls, ensemble_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None, device: str = "cpu"
+    ) -> Ensemble:
         ensemble_dir = Path(ensemble_dir)
         spec = json.loads((ensemble_dir / ENSEMBLE_FILE).read_text())
-        members = [Ranker.load(d, news, cache) for d in spec["members"]]
+        members = [Ranker.load(d, news, cache, device) for d in spec["members"]]
         layer = None
         if spec["fusion"] == "learned":
             layer = FusionLayer(len(members))
-            layer.load_state_dict(torch.load(ensemble_dir / FUSION_FILE, weights_only=True))
+            layer.load_state_dict(torch.load(ensemble_dir / FUSION_FILE, weights_only=True, map_location="cpu"))
         return cls(members, spec["members"], spec["fusion"], np.array(spec["weights"]), layer)
 
 
@@ -153,8 +155,10 @@ def fit_ensemble(
     return ensemble
 
 
-def load_scorer(model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Scorer:
-    """A trained model folder or an ensemble folder, ready to score."""
+def load_scorer(
+    model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None, device: str = "cpu"
+) -> Scorer:
+    """A trained model folder or an ensemble folder, ready to score on `device`."""
     if (Path(model_dir) / ENSEMBLE_FILE).is_file():
-        return Ensemble.load(model_dir, news, cache)
-    return Ranker.load(model_dir, news, cache)
+        return Ensemble.load(model_dir, news, cache, device)
+    return Ranker.load(model_dir, news, cache, device)

@@ -75,6 +75,11 @@ class Ranker:
         self.version = version  # the saved weights' hash: names the model behind each served answer
 
     @property
+    def device(self) -> torch.device:
+        """Where the recommender scores (batches are moved there, scores come back)."""
+        return next(self.model.parameters()).device
+
+    @property
     def popularity(self) -> Popularity:
         """Clicks and views in the training logs, as they stood at the logs' end."""
         return self._popularity
@@ -85,15 +90,18 @@ class Ranker:
         return self.popularity.features(impression.candidates, self.popularity.moment_of(impression))
 
     @classmethod
-    def load(cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None) -> Ranker:
+    def load(
+        cls, model_dir: str | Path, news: dict[str, News], cache: EmbeddingCache | None = None, device: str = "cpu"
+    ) -> Ranker:
+        """The model of `model_dir`, its encoder and recommender on `device`, with vectors of `news`."""
         model_dir = Path(model_dir)
         if not (model_dir / MODEL_FILE).is_file():
             raise FileNotFoundError(
                 f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`"
             )
         spec = ModelSpec.load(model_dir)
-        saved = torch.load(model_dir / MODEL_FILE, weights_only=True)
-        encoder = spec.build_encoder()
+        saved = torch.load(model_dir / MODEL_FILE, weights_only=True, map_location="cpu")
+        encoder = spec.build_encoder(device=device)
         if saved["plm_trained"] and isinstance(encoder, torch.nn.Module):
             encoder.load_state_dict(saved["plm_trained"], strict=False)
         model = NewsRecommender(RecommenderConfig(**saved["recommender_config"]))
@@ -101,6 +109,7 @@ class Ranker:
             model.load_state_dict(saved["recommender"])
         except RuntimeError:  # shapes of an older model (e.g. fewer popularity features)
             raise ValueError(f"{model_dir} was trained by an older newsrec: train it again") from None
+        model.to(device)
         table = NewsTable.encode(spec.prepare_news(news), encoder, spec.news_text, cache, spec.encode_batch_size)
         return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, model_version(model_dir))
 
@@ -151,10 +160,13 @@ class Ranker:
             chunk = impressions[start : start + batch_size]
             rows = [Row(i.history, i.candidates, features(i)) for i in chunk]
             batch = make_batch(rows, self.table, self.spec.max_history)
-            cand, hist = batch.vectors(self.table)
+            cand, hist = (v.to(self.device) for v in batch.vectors(self.table))
             text = self.encode_texts([interest_texts.get(i.user_id, "") for i in chunk]) if interest_texts else None
-            scores = self.model(cand, hist, batch.history_mask, batch.popularity, text, text_weight)
-            scores = scores.masked_fill(~batch.candidate_mask, MISSING_SCORE).numpy()
+            on = batch.to(self.device)
+            scores = self.model(
+                cand, hist, on.history_mask, on.popularity, None if text is None else text.to(self.device), text_weight
+            )
+            scores = scores.masked_fill(~on.candidate_mask, MISSING_SCORE).float().cpu().numpy()
             out.extend(scores[i, : len(imp.candidates)] for i, imp in enumerate(chunk))
         return out
 
@@ -164,11 +176,15 @@ class Ranker:
         batch = make_batch(
             [Row(history, [news_id], self.popularity.features([news_id]))], self.table, self.spec.max_history
         )
-        cand, hist = batch.vectors(self.table)
+        cand, hist = (v.to(self.device) for v in batch.vectors(self.table))
         hist_ids = [self.table.ids[r - 1] for r in batch.history[0][batch.history_mask[0]].tolist()]
-        match = self.model.history_match(cand[0, 0], hist[0, : len(hist_ids)]).numpy()
-        popularity = float(self.model.popularity_score(batch.popularity)[0, 0])
-        topic_match = (self.encode_texts(topics) @ cand[0, 0]).numpy() if topics and self.encoder is not None else None
+        match = self.model.history_match(cand[0, 0], hist[0, : len(hist_ids)]).cpu().numpy()
+        popularity = float(self.model.popularity_score(batch.popularity.to(self.device))[0, 0])
+        topic_match = (
+            (self.encode_texts(topics).to(self.device) @ cand[0, 0]).cpu().numpy()
+            if topics and self.encoder is not None
+            else None
+        )
         return reason_from_matches(hist_ids, match, popularity, topics, topic_match)
 
     def recommend(

@@ -40,8 +40,8 @@ class ModelSpec(BaseModel):
     max_length: int = Field(64, ge=8, le=512, description="tokens per news text")
     quantize: Quantize = Field(
         "auto",
-        description="news-encoding precision (auto: bf16 matrix products where the "
-        "CPU has them natively, else fp32 = none; int8: frozen only)",
+        description="news-encoding precision (auto: 16-bit matrix products where the device has them "
+        "natively: bf16 on AVX512-BF16/AMX CPUs, bf16 or fp16 on CUDA; else fp32 = none; int8: frozen, CPU only)",
     )
     remove_stopwords: bool = Field(False, description="drop English and Chinese stop words from the news text")
     stem: bool = Field(False, description="Snowball-stem the news text")
@@ -67,7 +67,7 @@ class ModelSpec(BaseModel):
         frozen = self.encoder in FROZEN_ENGINES or SEPARATOR in self.encoder
         if self.finetune_layers and (self.quantize == "int8" or frozen):
             raise ValueError(f"finetune_layers needs a trainable transformer (not quantize=int8 or {self.encoder})")
-        if self.quantize in ("bf16", "int8") and self.encoder in FROZEN_ENGINES:
+        if self.quantize in ("bf16", "fp16", "int8") and self.encoder in FROZEN_ENGINES:
             raise ValueError(f"{self.encoder} runs its own engine: set quantize auto or none")
         return self
 
@@ -81,9 +81,9 @@ class ModelSpec(BaseModel):
             self.finetune_layers, self.tuning, self.lora_rank, self.lora_alpha, self.adapter_size, total_steps
         )
 
-    def build_encoder(self, total_steps: int = 1000) -> Encoder:
-        """The encoder this model reads news with, its top layers set to learn as configured."""
-        return build_encoder(self.encoder, self.max_length, self.quantize, self.tuning_spec(total_steps))
+    def build_encoder(self, total_steps: int = 1000, device: str = "cpu") -> Encoder:
+        """The encoder this model reads news with (on `device`), its top layers set to learn as configured."""
+        return build_encoder(self.encoder, self.max_length, self.quantize, self.tuning_spec(total_steps), device)
 
     def prepare_news(self, news: dict[str, News]) -> dict[str, News]:
         """The news as this model reads them: the LLM enrichment attached (train, predict and serve alike)."""

@@ -4,8 +4,9 @@ loss = CE(scores(x), click) [+ CE(scores(x + r_adv), click)] [+ tuning regularis
 
 CE is the softmax cross-entropy of the clicked news (column 0) among its K sampled
 non-clicks. `x` are the batch's input embeddings (news vectors, or the hidden states that
-enter the PLM's tuned layers) and `scores(x)` maps them to (B, 1 + K) scores. With `bf16` the
-matrix products run in bfloat16 (`newsrec/precision.py`); weights and gradients stay fp32.
+enter the PLM's tuned layers) and `scores(x)` maps them to (B, 1 + K) scores. With `dtype` the
+matrix products run in bfloat16 or float16 (`newsrec/precision.py`); weights and gradients
+stay fp32.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 
 from newsrec.encoders.plm import PLM
 from newsrec.models.recommender import NewsRecommender
-from newsrec.precision import bf16_products
+from newsrec.precision import products
 from newsrec.training.adversarial import adversarial_loss
 
 __all__ = ["ClickLoss"]
@@ -33,19 +34,19 @@ class ClickLoss(nn.Module):
         adversarial: str = "none",
         epsilon: float = 0.05,
         steps: int = 3,
-        bf16: bool = False,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__()
         self.model = model
         self.plm = plm  # only when its top layers learn
         self.adversarial, self.epsilon, self.steps = adversarial, epsilon, steps
-        self.bf16 = bf16
+        self.dtype = dtype  # of the matrix products; None: fp32
 
     def forward(self, inputs: Sequence[torch.Tensor], scores: ScoresFn) -> torch.Tensor:
         def cross_entropy(x: Sequence[torch.Tensor]) -> torch.Tensor:
-            with bf16_products(self.bf16):
+            with products(x[0].device, self.dtype):
                 s = scores(x)
-            return nn.functional.cross_entropy(s.float(), torch.zeros(len(s), dtype=torch.long))
+            return nn.functional.cross_entropy(s.float(), torch.zeros(len(s), dtype=torch.long, device=s.device))
 
         loss = cross_entropy(inputs)
         if self.adversarial != "none":

@@ -47,9 +47,10 @@ class NewsEncoding:
 
     plm: PLM | None = None  # the encoder whose layers learn (ClickLoss adds its regulariser)
 
-    def __init__(self, encoder: Encoder, table: NewsTable):
+    def __init__(self, encoder: Encoder, table: NewsTable, device: torch.device):
         self.encoder = encoder  # saved with the model
-        self.table = table  # (N + 1, D) news vectors for history and validation
+        self.table = table  # (N + 1, D) news vectors for history and validation, in host memory
+        self.device = device  # where the step runs: its inputs are moved there
 
     def trainable(self) -> list[nn.Parameter]:
         """Encoder parameters for the optimiser."""
@@ -59,7 +60,8 @@ class NewsEncoding:
         """Put the learning layers in training mode."""
 
     def step_inputs(self, model: NewsRecommender, batch: Batch) -> StepInputs:
-        """The batch's input embeddings x and scores(x) -> (B, 1 + K), as ClickLoss takes them."""
+        """The batch's input embeddings x and scores(x) -> (B, 1 + K), as ClickLoss takes them,
+        on `device` (the batch comes in host memory)."""
         raise NotImplementedError
 
     def after_step(self, step: int) -> None:
@@ -77,8 +79,10 @@ class NewsEncoding:
 
 
 class FrozenNews(NewsEncoding):
-    def __init__(self, encoder: Encoder, table: NewsTable, alternatives: list[tuple[torch.Tensor, float]]):
-        super().__init__(encoder, table)
+    def __init__(
+        self, encoder: Encoder, table: NewsTable, device: torch.device, alternatives: list[tuple[torch.Tensor, float]]
+    ):
+        super().__init__(encoder, table, device)
         self.alternatives = alternatives  # (N + 1, D) vectors and the chance each is shown instead
 
     def step_inputs(self, model: NewsRecommender, batch: Batch) -> StepInputs:
@@ -87,14 +91,16 @@ class FrozenNews(NewsEncoding):
         for vectors, prob in self.alternatives:
             candidates = _swap_in(candidates, batch.candidates, vectors, prob)
             history = _swap_in(history, batch.history, vectors, prob)
-        return [candidates, history], lambda x: model(x[0], x[1], batch.history_mask, batch.popularity)
+        on = batch.to(self.device)
+        inputs = [candidates.to(self.device), history.to(self.device)]
+        return inputs, lambda x: model(x[0], x[1], on.history_mask, on.popularity)
 
 
 class TunedNews(NewsEncoding):
     plm: PLM
 
-    def __init__(self, plm: PLM, table: NewsTable, news: dict[str, News], config: TrainConfig):
-        super().__init__(plm, table)
+    def __init__(self, plm: PLM, table: NewsTable, device: torch.device, news: dict[str, News], config: TrainConfig):
+        super().__init__(plm, table, device)
         self.plm = plm
         self.layers = LayerCache(plm, [config.news_text(news[i]) for i in table.ids], config.encode_batch_size)
 
@@ -109,15 +115,16 @@ class TunedNews(NewsEncoding):
         from the table (re-encoded after every epoch)."""
         rows = batch.candidates.flatten().unique()
         rows = rows[rows != PAD]
-        hidden, attention = self.layers.batch((rows - 1).tolist())
+        hidden, attention = self.layers.batch((rows - 1).tolist(), self.device)
         position = torch.zeros(len(self.layers) + 1, dtype=torch.long)  # table row -> row of `vectors` below
         position[rows] = torch.arange(1, len(rows) + 1)
-        history = self.table.vectors[batch.history]
+        on, candidates = batch.to(self.device), position[batch.candidates].to(self.device)
+        history = self.table.vectors[batch.history].to(self.device)
         plm = self.plm
 
         def scores(x: Sequence[torch.Tensor]) -> torch.Tensor:
-            vectors = torch.cat([torch.zeros(1, plm.dim), plm.upper(x[0], attention)])
-            return model(vectors[position[batch.candidates]], history, batch.history_mask, batch.popularity)
+            vectors = torch.cat([torch.zeros(1, plm.dim, device=x[0].device), plm.upper(x[0], attention)])
+            return model(vectors[candidates], history, on.history_mask, on.popularity)
 
         return [hidden], scores
 
@@ -146,8 +153,8 @@ def encode_news(
         table = NewsTable.encode(news, encoder, config.news_text, cache, config.encode_batch_size)
     if config.finetune_layers:
         assert isinstance(encoder, PLM), f"finetune_layers needs a transformers PLM, not {type(encoder).__name__}"
-        return TunedNews(encoder, table, news, config)
-    return FrozenNews(encoder, table, _alternative_vectors(config, news, table, encoder, cache))
+        return TunedNews(encoder, table, world.device, news, config)
+    return FrozenNews(encoder, table, world.device, _alternative_vectors(config, news, table, encoder, cache))
 
 
 def _alternative_vectors(

@@ -38,13 +38,14 @@ from newsrec.config import TrainConfig
 from newsrec.data.behaviors import Behaviors, drop_missing_news, news_used_by
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import CountsBefore, Popularity
+from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.concat import member_dims
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
-from newsrec.precision import use_bf16
+from newsrec.precision import needs_scaler, products_dtype
 from newsrec.stages import Stages
 from newsrec.training.distributed import World, join_world
 from newsrec.training.loss import ClickLoss
@@ -100,6 +101,7 @@ class _Run:
     model: NewsRecommender
     loss: nn.Module  # ClickLoss, wrapped for data parallelism under torchrun
     optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None  # float16 products on CUDA: the loss is scaled
     trainable: int  # parameters that learn, encoder included
 
 
@@ -122,15 +124,16 @@ def train(
     cache: EmbeddingCache | None = None,
     restart: bool = False,
     init: str | Path | None = None,
+    device: str = "auto",
 ) -> TrainResult:
     """Train a recommender and save it to `out_dir`; resumes from its checkpoint if present.
 
     `init` starts from the weights of a trained (e.g. served) model folder with the same
     settings of encoder and recommender. Under `torchrun --nproc_per_node=N` each process
-    trains on its share of every batch.
+    trains on its share of every batch. `device`: see `newsrec/device.py`.
     """
     started = time.perf_counter()
-    world = join_world()
+    world = join_world(resolve_device(device))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
@@ -187,7 +190,7 @@ def _set_up(
     config: TrainConfig, data: _Data, cache: EmbeddingCache | None, out_dir: Path, world: World, started: float
 ) -> _Run:
     """Encoder and news vectors (frozen or tuned), recommender, loss and optimiser."""
-    encoder = config.build_encoder(total_steps=data.steps_per_epoch * config.epochs)
+    encoder = config.build_encoder(total_steps=data.steps_per_epoch * config.epochs, device=str(world.device))
     used = {**news_used_by(data.train, data.news), **(news_used_by(data.valid, data.news) if data.valid else {})}
     encoding = encode_news(encoder, used, config, cache, world)
     table_row = np.array(encoding.table.rows(data.train.news.ids), np.int64)
@@ -201,7 +204,8 @@ def _set_up(
             initial_scale=config.initial_scale,
             member_dims=member_dims(encoder),
         )
-    )
+    ).to(world.device)
+    dtype = products_dtype(config.train_precision, world.device)
     loss = world.wrap(
         ClickLoss(
             model,
@@ -209,18 +213,19 @@ def _set_up(
             config.adversarial,
             config.adv_epsilon,
             config.adv_steps,
-            bf16=use_bf16(config.train_precision),
+            dtype=dtype,
         )
     )
     optimizer = _optimizer(config, model, encoding.trainable())
     trainable = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
     logger.info("trainable parameters: %d (encoder: %s)", trainable, _describe_tuning(config))
-    return _Run(config, out_dir, world, started, data, encoding, table_row, model, loss, optimizer, trainable)
+    scaler = torch.amp.GradScaler(world.device.type) if needs_scaler(dtype) else None
+    return _Run(config, out_dir, world, started, data, encoding, table_row, model, loss, optimizer, scaler, trainable)
 
 
 def _start_from(model_dir: Path, run: _Run) -> None:
     """The recommender's (and tuned encoder layers') weights of a trained model, to go on from."""
-    saved = torch.load(model_dir / MODEL_FILE, weights_only=True)
+    saved = torch.load(model_dir / MODEL_FILE, weights_only=True, map_location="cpu")
     try:
         run.model.load_state_dict(saved["recommender"])
         if saved["plm_trained"]:
@@ -296,8 +301,13 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
 def _step(run: _Run, progress: _Progress, rows: np.ndarray) -> float:
     loss = run.loss(*run.encoding.step_inputs(run.model, _batch(run, rows)))
     run.optimizer.zero_grad()
-    loss.backward()
-    run.optimizer.step()
+    if run.scaler is None:
+        loss.backward()
+        run.optimizer.step()
+    else:
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
     progress.step += 1
     run.encoding.after_step(progress.step)
     return loss.item()
@@ -372,7 +382,7 @@ def _load_checkpoint(run: _Run) -> dict | None:
     path = run.out_dir / CHECKPOINT_FILE
     if not path.is_file():
         return None
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=False, map_location="cpu")  # the optimiser puts its state by the weights
     epochs = run.config.epochs  # more epochs is the one change that may continue a run
     if {**state["config"], "epochs": epochs} != {**run.config.model_dump(), "epochs": epochs}:
         raise ValueError(

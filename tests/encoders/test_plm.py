@@ -63,7 +63,7 @@ def test_bf16_matrix_products_keep_the_fp32_vectors_under_their_own_cache_key(pl
     assert bf16.model_id == plm.model_id + "|bf16"
     auto = PLM("all-MiniLM-L6-v2", max_length=32)  # the default follows the CPU
     assert auto.quantized == ("bf16" if native_bf16() else "none")
-    with pytest.raises(ValueError, match="unknown quantize 'fp8': use one of auto, none, bf16, int8"):
+    with pytest.raises(ValueError, match="unknown quantize 'fp8': use one of auto, none, bf16, fp16, int8"):
         PLM("all-MiniLM-L6-v2", quantize="fp8")
 
 
