@@ -34,10 +34,13 @@ __all__ = [
     "MissingNewsReport",
     "drop_missing_news",
     "news_used_by",
+    "positions_of",
 ]
 
 logger = logging.getLogger(__name__)
 NO_LABEL = -1  # a candidate of an unlabelled (test) impression
+USED_CHUNK = 100_000  # impressions whose news are looked at together (bounded memory)
+STRING_BLOCK = 65_536  # lines whose id, user and time strings are packed into an array at once
 TEXT = np.dtypes.StringDType()  # short strings live inside the array's 16-byte slots
 
 
@@ -160,7 +163,7 @@ class Behaviors(Sequence[Impression]):
 
     def impression_of_slot(self) -> np.ndarray:
         """(slots,) the impression each candidate slot belongs to."""
-        return np.repeat(np.arange(len(self)), self.candidate_counts())
+        return np.repeat(np.arange(len(self), dtype=_index_type(len(self))), self.candidate_counts())
 
     def select(self, keep: np.ndarray, history: np.ndarray | None = None, slots: np.ndarray | None = None) -> Behaviors:
         """The impressions `keep` (indices, in that order), with only the history entries and
@@ -192,20 +195,29 @@ def _runs(
     values: np.ndarray, at: np.ndarray, keep: np.ndarray, mask: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The runs of impressions `keep`, only the entries where `mask` holds: (values, offsets)."""
-    lengths = at[keep + 1] - at[keep]
     out_at = np.zeros(len(keep) + 1, np.int64)
-    np.cumsum(lengths, out=out_at[1:])
+    np.cumsum(at[keep + 1] - at[keep], out=out_at[1:])
     if len(keep) == len(at) - 1 and np.array_equal(keep, np.arange(len(keep))):
         index: np.ndarray | slice = slice(at[0], at[-1])  # all of them, in order: no gather
     else:
-        index = np.repeat(at[keep] - out_at[:-1], lengths) + np.arange(out_at[-1])
+        index = positions_of(at, keep)
     gathered = values[index]
     if mask is None:
         return gathered, out_at
     kept = mask[index]
-    before = np.zeros(len(kept) + 1, np.int64)  # entries kept before each position
+    before: np.ndarray = np.zeros(len(kept) + 1, _index_type(len(kept)))  # entries kept before each position
     np.cumsum(kept, out=before[1:])
-    return gathered[kept], before[out_at]
+    return gathered[kept], before[out_at].astype(np.int64)
+
+
+def _index_type(size: int) -> type:
+    return np.int32 if size < 2**31 else np.int64  # half the memory of int64 for any real log
+
+
+def positions_of(at: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """The positions of runs `runs` (indices into offsets `at`), run after run."""
+    lengths = at[runs + 1] - at[runs]
+    return np.repeat(at[runs] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
 
 
 def _rows(path: Path) -> Iterator[tuple[str, list[str]]]:
@@ -221,9 +233,8 @@ class _Builder:
 
     def __init__(self, news: NewsIds):
         self.news = news
-        self.impression_ids: list[str] = []
-        self.user_ids: list[str] = []
-        self.times: list[str] = []
+        self.strings: list[tuple[str, str, str]] = []  # impression id, user id, time: made into arrays
+        self.string_arrays: list[np.ndarray] = []  # every STRING_BLOCK lines (no Python str per line kept)
         self.history, self.candidates = array("i"), array("i")
         self.labels = array("b")
         self.history_at, self.candidates_at = array("q", [0]), array("q", [0])
@@ -231,7 +242,7 @@ class _Builder:
 
     @property
     def count(self) -> int:
-        return len(self.impression_ids)
+        return len(self.moments)
 
     def add(self, where: str, row: list[str]) -> None:
         """One behaviors.tsv line, checked (MindFormatError names file and line)."""
@@ -268,9 +279,9 @@ class _Builder:
         candidates: list[str],
         labels: list[int],
     ) -> None:
-        self.impression_ids.append(imp_id)
-        self.user_ids.append(user_id)
-        self.times.append(time)
+        self.strings.append((imp_id, user_id, time))
+        if len(self.strings) == STRING_BLOCK:
+            self._strings_to_array()
         self.moments.append(np.nan if moment is None else moment)
         self.history.extend(self.news.codes(history))
         self.history_at.append(len(self.history))
@@ -278,12 +289,18 @@ class _Builder:
         self.labels.extend(labels)
         self.candidates_at.append(len(self.candidates))
 
+    def _strings_to_array(self) -> None:
+        self.string_arrays.append(np.array(self.strings, TEXT).reshape(-1, 3))
+        self.strings = []
+
     def build(self) -> Behaviors:
+        self._strings_to_array()
+        strings = np.concatenate(self.string_arrays) if len(self.string_arrays) > 1 else self.string_arrays[0]
         return Behaviors(
             self.news,
-            np.array(self.impression_ids, TEXT),
-            np.array(self.user_ids, TEXT),
-            np.array(self.times, TEXT),
+            strings[:, 0].copy(),
+            strings[:, 1].copy(),
+            strings[:, 2].copy(),
             np.frombuffer(self.history, np.int32),
             np.frombuffer(self.history_at, np.int64),
             np.frombuffer(self.candidates, np.int32),
@@ -382,16 +399,16 @@ def news_used_by(impressions: Iterable[Impression], news: dict[str, News]) -> di
     impressions.
     """
     behaviors = Behaviors.from_impressions(impressions)
-    # each entry's place in the stream "impression 1: history, candidates; impression 2: ..."
-    history_place = np.arange(len(behaviors.history)) + np.repeat(
-        behaviors.candidates_at[:-1], np.diff(behaviors.history_at)
-    )
-    candidate_place = np.arange(len(behaviors.candidates)) + np.repeat(
-        behaviors.history_at[1:], behaviors.candidate_counts()
-    )
-    first = np.full(len(behaviors.news), np.iinfo(np.int64).max)
-    np.minimum.at(first, behaviors.history, history_place)
-    np.minimum.at(first, behaviors.candidates, candidate_place)
+    first = np.full(len(behaviors.news), np.iinfo(np.int64).max)  # each code's first place in the stream
+    h_at, c_at = behaviors.history_at, behaviors.candidates_at
+    for start in range(0, len(behaviors), USED_CHUNK):  # "impression 1: history, candidates; impression 2: ..."
+        runs = np.arange(start, min(len(behaviors), start + USED_CHUNK))
+        history, candidates = positions_of(h_at, runs), positions_of(c_at, runs)
+        # an entry's place: its position plus the entries of the other kind listed before it
+        history_place = history + np.repeat(c_at[runs], h_at[runs + 1] - h_at[runs])
+        candidate_place = candidates + np.repeat(h_at[runs + 1], c_at[runs + 1] - c_at[runs])
+        np.minimum.at(first, behaviors.history[history], history_place)
+        np.minimum.at(first, behaviors.candidates[candidates], candidate_place)
     used = np.flatnonzero(first < np.iinfo(np.int64).max)
     ids = behaviors.news.ids
     return {ids[c]: news[ids[c]] for c in used[np.argsort(first[used], kind="stable")] if ids[c] in news}

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from newsrec.data.behaviors import Behaviors
+from newsrec.data.behaviors import Behaviors, positions_of
 from newsrec.data.mind import Impression
 
 __all__ = ["Popularity", "CountsBefore", "POPULARITY_FEATURES", "smoothed_ctr", "popularity_features"]
@@ -138,10 +138,12 @@ class Popularity:
         """The logs in time order: the final state, and for each candidate slot its item's counts
         as they stood just before its impression (ties in time: in the order given)."""
         state = cls(half_life_hours)
-        n_news, labels = len(behaviors.news), behaviors.labels.clip(0).astype(np.float64)
+        n_news, slots_in_all = len(behaviors.news), len(behaviors.candidates)
         counts = np.zeros((n_news, 4))  # per news code: clicks, views, at, first seen
         order = np.full(n_news, -1, np.int64)  # when each item was first counted: the saved order
-        before = CountsBefore(np.zeros(len(labels), np.float32), np.zeros(len(labels), np.float32), counts[:, 3], None)
+        before = CountsBefore(
+            np.zeros(slots_in_all, np.float32), np.zeros(slots_in_all, np.float32), counts[:, 3], None
+        )
         timed = np.flatnonzero(~np.isnan(behaviors.moments))
         timed = timed[np.argsort(behaviors.moments[timed], kind="stable")]
         end = behaviors.moments[timed[-1]] if len(timed) else 0.0
@@ -161,11 +163,11 @@ class Popularity:
                 before.clicks[slots], before.views[slots] = counts[codes, 0] * keep, counts[codes, 1] * keep
             counts[codes, :2] *= keep[:, None]  # decayed to now (repeated codes: the same value twice)
             counts[codes, 2] = at
-            np.add.at(counts[:, 0], codes, labels[slots])
+            np.add.at(counts[:, 0], codes, np.maximum(behaviors.labels[slots], 0))
             np.add.at(counts[:, 1], codes, 1.0)
-        untimed = np.isnan(behaviors.moments[behaviors.impression_of_slot()])
-        if untimed.any():  # together at the end: each sees the others, not itself
-            _leave_own_out(behaviors, counts, labels, untimed, before)
+        untimed = np.flatnonzero(np.isnan(behaviors.moments))
+        if len(untimed):  # together at the end: each sees the others, not itself
+            _leave_own_out(behaviors, counts, untimed, before)
         known = np.flatnonzero(order >= 0)
         known = known[np.argsort(order[known])]
         state.ids = [behaviors.news.ids[c] for c in known.tolist()]
@@ -231,17 +233,16 @@ class CountsBefore:
         return flat.reshape(*slots.shape, POPULARITY_FEATURES)
 
 
-def _leave_own_out(
-    behaviors: Behaviors, counts: np.ndarray, labels: np.ndarray, untimed: np.ndarray, before: CountsBefore
-) -> None:
+def _leave_own_out(behaviors: Behaviors, counts: np.ndarray, untimed: np.ndarray, before: CountsBefore) -> None:
     """Counts before each untimed impression: everything (all at the end) but its own views and clicks."""
-    slots = np.flatnonzero(untimed)
-    impression = behaviors.impression_of_slot()[slots]
+    at = behaviors.candidates_at
+    impression = np.repeat(untimed, at[untimed + 1] - at[untimed])
+    slots = positions_of(at, untimed)
     codes = behaviors.candidates[slots]
     # its own views and clicks of each item: an item listed twice counts twice
     key = impression.astype(np.int64) * len(behaviors.news) + codes
     unique, inverse = np.unique(key, return_inverse=True)
     own_views = np.bincount(inverse, minlength=len(unique))[inverse]
-    own_clicks = np.bincount(inverse, weights=labels[slots], minlength=len(unique))[inverse]
+    own_clicks = np.bincount(inverse, weights=np.maximum(behaviors.labels[slots], 0), minlength=len(unique))[inverse]
     before.clicks[slots] = counts[codes, 0] - own_clicks
     before.views[slots] = counts[codes, 1] - own_views

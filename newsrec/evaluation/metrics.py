@@ -2,7 +2,11 @@
 
 Each accuracy metric takes one impression's labels `y` (1 = clicked) and scores, and the
 caller averages over impressions. nDCG uses gain 2^rel - 1 and discount log2(rank + 1);
-MRR is the mean reciprocal rank of the clicked items.
+MRR is the mean reciprocal rank of the clicked items. Tied scores are ranked in expectation
+over every order of the tied items (AUC counts a tie half): a scorer that ties many items
+(popularity or CTR on unseen news) gains or loses nothing by the order the candidates were
+listed in. `ranks` (prediction.txt) and `top_k` (beyond-accuracy) need one order: theirs keeps
+the listed order among ties.
 """
 
 from __future__ import annotations
@@ -42,10 +46,24 @@ def _order(scores: ArrayLike) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
 
 
+def _expected_sum(gains: np.ndarray, scores: ArrayLike, discount: np.ndarray) -> float:
+    """E[sum over positions of gain(item there) x discount[position]] over every order of tied
+    items (McSherry & Najork, ECIR 2008): each run of equal scores spreads its mean gain over
+    the discounts of the positions it holds. Without ties: the plain sum."""
+    s = np.asarray(scores, dtype=np.float64)
+    order = _order(s)
+    ranked = s[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    sizes = np.diff(np.r_[starts, len(s)])
+    group_gain = np.add.reduceat(np.asarray(gains, dtype=np.float64)[order], starts)
+    return float((group_gain / sizes * np.add.reduceat(discount, starts)).sum())
+
+
 def mrr(y: ArrayLike, scores: ArrayLike) -> float:
-    y_sorted = np.take(np.asarray(y), _order(scores))
-    rr = y_sorted / (np.arange(len(y_sorted)) + 1)
-    return float(rr.sum() / y_sorted.sum())
+    """Mean reciprocal rank of the clicked items; tied scores give each tied item the mean of
+    their places' reciprocal ranks (the listed order decides nothing)."""
+    labels = np.asarray(y, dtype=np.float64)
+    return _expected_sum(labels, scores, 1.0 / (np.arange(len(labels)) + 1)) / labels.sum()
 
 
 def _dcg(y_sorted: np.ndarray, k: int) -> float:
@@ -55,14 +73,29 @@ def _dcg(y_sorted: np.ndarray, k: int) -> float:
 
 
 def ndcg(y: ArrayLike, scores: ArrayLike, k: int) -> float:
+    """nDCG@k, in expectation over the orders of tied items."""
     labels = np.asarray(y)
     best = _dcg(np.sort(labels)[::-1], k)
-    return _dcg(np.take(labels, _order(scores)), k) / best
+    discount = 1.0 / np.log2(np.arange(len(labels)) + 2)
+    discount[k:] = 0.0
+    return _expected_sum(2.0**labels - 1, scores, discount) / best
 
 
 def hit_at_k(y: ArrayLike, scores: ArrayLike, k: int) -> float:
-    """1.0 when a clicked item is in the top k (CTR@k over impressions), else 0.0."""
-    return float(np.take(np.asarray(y), _order(scores))[:k].any())
+    """Whether a clicked item is in the top k (CTR@k over impressions): the probability of it
+    when tied items straddle the cut-off, over every order of them."""
+    labels, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    order = _order(s)
+    ranked, clicked = s[order], labels[order] == 1
+    if k >= len(s):
+        return float(clicked.any())
+    cut = ranked[k - 1]  # the score at the last place inside the top k
+    if clicked[ranked > cut].any():
+        return 1.0
+    tied = ranked == cut
+    n, c, places = int(tied.sum()), int(clicked[tied].sum()), int(k - (ranked > cut).sum())
+    # of the n tied items, `places` fall inside: none of the c clicked ones among them
+    return 1.0 - math.comb(n - c, places) / math.comb(n, places)
 
 
 def ranks(scores: ArrayLike) -> list[int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from newsrec.data.behaviors import Behaviors
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.base import Encoder
@@ -155,9 +156,18 @@ class Ranker:
         `popularity` gives an impression's candidate features (default: `popularity_at`).
         """
         features = popularity or self.popularity_at
-        out: list[np.ndarray] = []
+        counts = (
+            impressions.candidate_counts()
+            if isinstance(impressions, Behaviors)
+            else [len(i.candidates) for i in impressions]
+        )
+        at = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=at[1:])
+        # one buffer for every score: many small arrays kept while big temporaries come and go
+        # fragment the heap (glibc), 4 KB and more of memory per impression scored
+        flat = np.empty(at[-1], np.float32)
         for start in range(0, len(impressions), batch_size):
-            chunk = impressions[start : start + batch_size]
+            chunk = list(impressions[start : start + batch_size])
             rows = [Row(i.history, i.candidates, features(i)) for i in chunk]
             batch = make_batch(rows, self.table, self.spec.max_history)
             cand, hist = (v.to(self.device) for v in batch.vectors(self.table))
@@ -167,8 +177,9 @@ class Ranker:
                 cand, hist, on.history_mask, on.popularity, None if text is None else text.to(self.device), text_weight
             )
             scores = scores.masked_fill(~on.candidate_mask, MISSING_SCORE).float().cpu().numpy()
-            out.extend(scores[i, : len(imp.candidates)] for i, imp in enumerate(chunk))
-        return out
+            for i, imp in enumerate(chunk):
+                flat[at[start + i] : at[start + i + 1]] = scores[i, : len(imp.candidates)]
+        return [flat[at[i] : at[i + 1]] for i in range(len(counts))]
 
     @torch.no_grad()
     def reason(self, history: list[str], news_id: str, topics: Sequence[str] = ()) -> Reason:

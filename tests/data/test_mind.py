@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from newsrec.data.behaviors import drop_missing_news, read_behaviors
+from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
 from newsrec.data.mind import Impression, MindFormatError, News, read_news, write_behaviors, write_news
 from tests.conftest import MIND_SAMPLE
 
@@ -105,3 +105,15 @@ def test_a_time_that_cannot_be_read_is_a_clear_error(tmp_path):
     (tmp_path / "behaviors.tsv").write_text("1\tU1\tyesterday\tN1\tN1-1\n")
     with pytest.raises(MindFormatError, match=r"behaviors\.tsv:1: time 'yesterday' should look like"):
         read_behaviors(tmp_path)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 100_000])
+def test_news_used_by_lists_news_in_order_of_first_use(monkeypatch, chunk):
+    monkeypatch.setattr("newsrec.data.behaviors.USED_CHUNK", chunk)
+    news = {i: News(i, i) for i in ("N1", "N2", "N3", "N4", "N5")}
+    imps = [
+        Impression("1", "U", "", ["N3", "N1"], ["N2", "N3"], [1, 0]),
+        Impression("2", "U", "", ["N5"], ["N4", "N9", "N1"], [0, 1, 0]),  # N9 has no text: left out
+    ]
+    assert list(news_used_by(imps, news)) == ["N3", "N1", "N2", "N5", "N4"]
+    assert list(news_used_by(imps[1:], news)) == ["N5", "N4", "N1"]

@@ -73,3 +73,34 @@ def test_prediction_file_format(tmp_path):
     assert write_predictions(path, zip(imps, [np.array(S), np.array([3.0])])) == 2
     assert path.read_text() == "17 [2,4,1,3]\n18 [1]\n"
     assert read_predictions(path) == {"17": [2, 4, 1, 3], "18": [1]}
+
+
+def test_tied_scores_count_in_expectation_not_in_listed_order():
+    # one click among 10 equal scores: wherever it is listed, its rank is uniform over 1..10
+    for place in (0, 9):
+        y = [0] * 10
+        y[place] = 1
+        assert metrics.mrr(y, [0.5] * 10) == pytest.approx(sum(1 / r for r in range(1, 11)) / 10)
+        assert metrics.hit_at_k(y, [0.5] * 10, 5) == pytest.approx(0.5)
+        assert metrics.ndcg(y, [0.5] * 10, 10) == pytest.approx(sum(1 / math.log2(r + 1) for r in range(1, 11)) / 10)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_tie_aware_metrics_are_the_mean_over_every_order_of_the_tied(seed):
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 7))
+    y = rng.integers(0, 2, n)
+    y[rng.integers(0, n)] = 1  # at least one click
+    s = rng.integers(0, 3, n).astype(float)  # few values: many ties
+    strict = []  # every order that sorts by score, ties broken every way
+    for perm in itertools.permutations(range(n)):
+        if all(s[perm[i]] >= s[perm[i + 1]] for i in range(n - 1)):
+            ranked = np.empty(n)
+            ranked[list(perm)] = np.arange(n, 0, -1)  # strictly decreasing scores in that order
+            strict.append(ranked)
+    for metric, fn in (("mrr", metrics.mrr), ("ndcg@3", lambda a, b: metrics.ndcg(a, b, 3))):
+        assert fn(y, s) == pytest.approx(np.mean([fn(y, r) for r in strict])), metric
+    for k in (1, 2, 3):
+        assert metrics.hit_at_k(y, s, k) == pytest.approx(np.mean([metrics.hit_at_k(y, r, k) for r in strict]))
