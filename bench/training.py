@@ -43,8 +43,8 @@ def data(mind: Path) -> tuple[dict, list, list]:
 
 def train_timed(mind: Path, settings: dict, limit: int | None) -> dict:
     """In a fresh process with an empty cache: the per-epoch history and the data sizes."""
-    from newsrec.config import load_config
     from newsrec.encoders.cache import EmbeddingCache
+    from newsrec.training.config import load_config
     from newsrec.training.recipe import train
 
     news, train_imps, dev = data(mind)

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from newsrec.config import load_config
 from newsrec.data.augment import PERTURBATIONS, SynonymTable, perturb
 from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
 from newsrec.data.mind import Impression, News, read_news
@@ -35,6 +34,7 @@ from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ensemble import fit_ensemble
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")

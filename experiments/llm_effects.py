@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
@@ -28,6 +27,7 @@ from newsrec.llm.cache import LLMCache
 from newsrec.llm.enrich import read_enrichments
 from newsrec.llm.profiles import build_profile
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")

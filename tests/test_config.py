@@ -7,12 +7,12 @@ import typer
 from typer.testing import CliRunner
 
 from newsrec.cli import main
-from newsrec.config import ConfigError, TrainConfig, load_config, parse_settings
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.paraphrase import write_paraphrases
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import ConfigError, TrainConfig, load_config, parse_settings
 from newsrec.training.recipe import train
 
 runner = CliRunner()

@@ -47,11 +47,11 @@ def test_each_device_gets_the_16_bit_products_it_has(monkeypatch):
 
 
 def test_train_and_score_through_the_device_plumbing_on_the_cpu(tiny_world, tmp_path):
-    from newsrec.config import load_config
     from newsrec.data.behaviors import read_behaviors
     from newsrec.data.mind import read_news
     from newsrec.encoders.cache import EmbeddingCache
     from newsrec.models.ranker import Ranker
+    from newsrec.training.config import load_config
     from newsrec.training.recipe import train
 
     news, dev = read_news(tiny_world), read_behaviors(tiny_world / "dev")

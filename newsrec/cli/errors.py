@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from newsrec.config import ConfigError
 from newsrec.data.mind import MindFormatError
 from newsrec.llm.backends import LLMError
+from newsrec.training.config import ConfigError
 
 __all__ = ["CommandError", "DOMAIN_ERRORS", "ReportingGroup"]
 

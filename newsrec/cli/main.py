@@ -20,7 +20,6 @@ from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.settings_options import settings_options
-from newsrec.config import TrainConfig, load_config
 from newsrec.data.behaviors import (
     Behaviors,
     NewsIds,
@@ -36,6 +35,7 @@ from newsrec.evaluation.prediction import write_predictions
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ensemble import FUSIONS, fit_ensemble, load_scorer
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import TrainConfig, load_config
 from newsrec.training.recipe import train as run_training
 
 app = typer.Typer(

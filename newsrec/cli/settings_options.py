@@ -17,8 +17,8 @@ import typer
 from pydantic.fields import FieldInfo
 from rich.markup import escape
 
-from newsrec.config import TrainConfig, load_config
 from newsrec.models.spec import ModelSpec
+from newsrec.training.config import TrainConfig, load_config
 
 __all__ = ["settings_options"]
 

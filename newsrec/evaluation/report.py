@@ -9,7 +9,7 @@ from newsrec.data.mind import Impression, News
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import baseline_scorers
 from newsrec.evaluation.evaluate import MetricTally
-from newsrec.models.scorer import Scorer
+from newsrec.evaluation.scorer import Scorer
 
 __all__ = ["compare_with_baselines"]
 

@@ -29,8 +29,8 @@ from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.evaluation.metrics import auc
+from newsrec.evaluation.scorer import Scorer
 from newsrec.models.ranker import Ranker
-from newsrec.models.scorer import Scorer
 
 __all__ = ["FUSIONS", "Ensemble", "fit_ensemble", "load_scorer", "ENSEMBLE_FILE"]
 

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from newsrec.config import TrainConfig
 from newsrec.data.augment import augment
 from newsrec.data.mind import News
 from newsrec.encoders.base import Encoder
@@ -33,6 +32,7 @@ from newsrec.encoders.news_table import PAD, NewsTable
 from newsrec.encoders.plm import PLM
 from newsrec.models.batch import Batch
 from newsrec.models.recommender import NewsRecommender
+from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World
 from newsrec.training.loss import ScoresFn
 

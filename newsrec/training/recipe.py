@@ -34,7 +34,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from newsrec.config import TrainConfig
 from newsrec.data.behaviors import Behaviors, drop_missing_news, news_used_by
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import CountsBefore, Popularity
@@ -47,6 +46,7 @@ from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import needs_scaler, products_dtype
 from newsrec.stages import Stages
+from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World, join_world
 from newsrec.training.loss import ClickLoss
 from newsrec.training.news_encoding import NewsEncoding, encode_news

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from newsrec.config import load_config
 from newsrec.data.mind import News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache, text_key
@@ -13,6 +12,7 @@ from newsrec.encoders.text import NewsText
 from newsrec.models.ranker import Ranker
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.models.spec import ModelSpec
+from newsrec.training.config import load_config
 
 TRADITIONAL = News("N1", "湖人隊贏得籃球比賽", abstract="這是一場精彩的比賽。")
 SIMPLIFIED = News("N1", "湖人队赢得篮球比赛", abstract="这是一场精彩的比赛。")

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 pytestmark = [

@@ -6,12 +6,12 @@ import importlib.util
 import numpy as np
 import pytest
 
-from newsrec.config import ConfigError, load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
 from newsrec.encoders.packaged import MPNET_PARTS, resolve_model_path
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import ConfigError, load_config
 from newsrec.training.recipe import train
 
 TEXTS = ["Lakers win the opener", "Fed cuts interest rates again", "Lakers lose in overtime"]

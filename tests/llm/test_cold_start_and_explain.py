@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from newsrec.cli.main import app
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import Impression, read_news
 from newsrec.data.synthetic import describe_user
@@ -18,6 +17,7 @@ from newsrec.evaluation.metrics import ranks
 from newsrec.llm.explain import explain
 from newsrec.models.ranker import Ranker
 from newsrec.models.reason import Reason
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 from tests.llm.conftest import ScriptedLLM
 

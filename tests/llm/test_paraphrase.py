@@ -1,8 +1,8 @@
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.paraphrase import paraphrase_titles, read_paraphrases, write_paraphrases
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 from tests.llm.conftest import ScriptedLLM
 

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.serve.app import create_app
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 POSTGRES_URL = os.environ.get("NEWSREC_TEST_POSTGRES_URL")  # scripts/start-postgres prints one

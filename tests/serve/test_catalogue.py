@@ -4,7 +4,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
@@ -12,6 +11,7 @@ from newsrec.models.ranker import Ranker
 from newsrec.serve.catalogue import Catalogue
 from newsrec.serve.index import FaissIndex
 from newsrec.store.models import NewsRow
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 ITEM = News("X1", "Lakers win the opener", "sports", "", "Rain is expected in Paris for most of the week")

@@ -14,7 +14,6 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from newsrec.cli.main import app
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
@@ -22,6 +21,7 @@ from newsrec.models.ranker import model_version
 from newsrec.serve.deployment import arm_specs, user_point
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 

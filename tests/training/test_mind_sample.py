@@ -2,12 +2,12 @@
 
 import pytest
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 from tests.conftest import MIND_SAMPLE
 

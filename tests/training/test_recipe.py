@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import Behaviors, read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 from newsrec.training.samples import impressions_of, sample_rows
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from newsrec.config import load_config
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.ranker import Ranker
+from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 
