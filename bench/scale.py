@@ -18,6 +18,7 @@ bytes each impression costs) and the log-log slope of each stage's time.
 
 Usage: python bench/scale.py [--mind ../shared/data/mind-sample] [--scales 1 10 100 1000]
        [--work runs/scale] [--code DIR: time another checkout's newsrec (train/evaluate/predict)]
+       [--reuse: report a scale whose world already holds figures.json instead of measuring it again]
 Prints a Markdown section.
 """
 
@@ -193,10 +194,14 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--work", type=Path, default=Path("runs/scale"))
     parser.add_argument("--code", type=Path, help="a checkout whose newsrec runs the train/evaluate/predict stages")
+    parser.add_argument("--reuse", action="store_true", help="report scales already measured in --work as they are")
     args = parser.parse_args()
     runs = {}
     for scale in args.scales:
         world = args.work / f"x{scale}"
+        if args.reuse and (world / "figures.json").is_file():
+            runs[scale] = json.loads((world / "figures.json").read_text())
+            continue
         sizes = write_world(args.mind, scale, world)
         runs[scale] = measure(world, sizes, args.code)
         (world / "figures.json").write_text(json.dumps(runs[scale], indent=2))

@@ -44,18 +44,21 @@ class EmbeddingCache:
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))"
         )
 
-    def get(self, model_id: str, texts: list[str]) -> dict[str, np.ndarray]:
-        """Return {text key: vector} for the texts already cached."""
-        keys = list({text_key(t) for t in texts})
-        found: dict[str, np.ndarray] = {}
+    def fill(self, model_id: str, rows: dict[str, int], out: np.ndarray) -> set[str]:
+        """Write the cached vector of each text key into `out[rows[key]]`; returns the keys found.
+        (Straight into one array: a dict of small arrays per text fragments the heap.)"""
+        keys = list(rows)
+        found: set[str] = set()
         with self._lock:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
-                rows = self._db.execute(
+                hits = self._db.execute(
                     f"SELECT key, vec FROM embeddings WHERE model = ? AND key IN ({','.join('?' * len(chunk))})",
                     [model_id, *chunk],
                 )
-                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+                for key, vector in hits:
+                    out[rows[key]] = np.frombuffer(vector, dtype=np.float32)
+                    found.add(key)
         return found
 
     def put(self, model_id: str, texts: list[str], vectors: np.ndarray) -> None:

@@ -220,8 +220,13 @@ def encode_texts(
     if isinstance(encoder, ConcatEncoder):
         return encoder.join([encode_texts(m, texts, cache, batch_size) for m in encoder.members])
     model_id = encoder.model_id
-    found = cache.get(model_id, texts) if cache else {}
-    todo = list(dict.fromkeys(t for t in texts if text_key(t) not in found))
+    keys = [text_key(t) for t in texts]
+    first: dict[str, int] = {}  # each distinct text's first row
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    out = np.zeros((len(texts), encoder.dim), np.float32)
+    found = cache.fill(model_id, first, out) if cache else set()
+    todo = [key for key in first if key not in found]
     if not todo:
         logger.info("all %d news vectors found in the embedding cache", len(texts))
     else:
@@ -229,10 +234,12 @@ def encode_texts(
         shown = None if len(todo) > 2 * batch_size else True  # tqdm: a bar on a terminal only
         with tqdm(total=len(todo), desc=f"encoding with {encoder.name}", unit="text", disable=shown) as bar:
             for start in range(0, len(todo), CACHE_EVERY):  # cached as it goes: a stopped encode resumes
-                piece = todo[start : start + CACHE_EVERY]
-                vectors = encoder.embed(piece, batch_size=batch_size)
+                rows = [first[key] for key in todo[start : start + CACHE_EVERY]]
+                piece = [texts[r] for r in rows]
+                out[rows] = encoder.embed(piece, batch_size=batch_size)
                 if cache:
-                    cache.put(model_id, piece, vectors)
-                found.update((text_key(t), v) for t, v in zip(piece, vectors))
+                    cache.put(model_id, piece, out[rows])
                 bar.update(len(piece))
-    return np.stack([found[text_key(t)] for t in texts]) if texts else np.zeros((0, encoder.dim), np.float32)
+    repeats = [i for i, key in enumerate(keys) if first[key] != i]  # a text listed twice: its first row
+    out[repeats] = out[[first[keys[i]] for i in repeats]]
+    return out

@@ -101,6 +101,14 @@ def test_an_encode_stopped_half_way_resumes_from_what_it_cached(plm, tmp_path, m
     assert np.allclose(resumed, real_embed(texts), atol=1e-5)
 
 
+def test_a_text_listed_twice_is_encoded_once_and_given_twice(plm, tmp_path):
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    out = encode_texts(plm, [TEXTS[0], TEXTS[1], TEXTS[0]], cache)
+    assert cache.count(plm.model_id) == 2 and np.array_equal(out[0], out[2]) and not np.array_equal(out[0], out[1])
+    again = encode_texts(plm, [TEXTS[1], TEXTS[0], TEXTS[1]], cache)  # all from the cache now
+    assert np.array_equal(again[[1, 0, 2]], out[[0, 1, 1]])
+
+
 def test_a_growing_table_keeps_every_row_and_copies_little(plm):
     table = NewsTable([], np.zeros((0, 4), np.float32))
     for i in range(100):  # one item at a time, as a service's catalogue grows
