@@ -1,7 +1,8 @@
 """The library's environment, read in one place (pydantic-settings).
 
 `NEWSREC_CACHE_DIR` (vectors, LLM outputs, unpacked weights), `NEWSREC_LLM_API_KEY` (for an
-OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language) and torchrun's
+OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language),
+`NEWSREC_PROGRESS_SECONDS` (how often long work logs a progress line) and torchrun's
 `WORLD_SIZE` and `LOCAL_RANK`. The service has its own settings (`serve/settings.py`). Read afresh on each call,
 so a test or a command can change them.
 """
@@ -25,6 +26,7 @@ class Environment(BaseSettings):
         default_factory=dict,
         description='local LLM per language over the defaults (llm/backends.py), JSON: {"zh": "qwen2.5-coder-1.5b"}',
     )
+    progress_seconds: float = Field(5.0, gt=0, description="seconds between progress lines when not on a terminal")
     world_size: int = Field(1, ge=1, validation_alias=AliasChoices("WORLD_SIZE"), description="set by torchrun")
     local_rank: int = Field(
         0, ge=0, validation_alias=AliasChoices("LOCAL_RANK"), description="set by torchrun: this process's GPU"

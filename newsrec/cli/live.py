@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,17 +16,16 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from newsrec.cli.errors import CommandError
 from newsrec.data.behaviors import news_used_by, read_all_behaviors
 from newsrec.data.mind import parse_time, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.serve.replay import ROWS, Client, ReplayResult, in_time_order, replay
+from newsrec.serve.replay import REPLAY_METRICS, ROWS, Client, ReplayResult, in_time_order, replay
 
 __all__ = ["register"]
-
-METRICS = ("auc", "mrr", "ndcg5", "ndcg10")
 
 
 def _remote_service(stack: ExitStack, url: str, key: str | None) -> Client:
@@ -59,11 +59,28 @@ def _in_process_service(stack: ExitStack, model: Path) -> Client:
 def _print_replay(console: Console, result: ReplayResult, start_at: str) -> None:
     table = Table(title=f"replay from {start_at}: {result.impressions} impressions scored (x100)")
     table.add_column("ranker")
-    for metric in METRICS:
+    for metric in REPLAY_METRICS:
         table.add_column(metric, justify="right")
     for row in ROWS:
-        table.add_row(row, *(f"{result.metrics[row][m]:.2f}" for m in METRICS))
+        table.add_row(row, *(f"{100 * result.metrics[row][m]:.2f}" for m in REPLAY_METRICS))
     console.print(table)
+
+
+@contextmanager
+def _service_session(db: str) -> Iterator[Session]:
+    """A session on the service's database at `db`; a clear error if it holds no service tables."""
+    from sqlalchemy import inspect
+
+    from newsrec.store.db import make_engine, make_sessions
+
+    engine = make_engine(db)
+    try:
+        if not inspect(engine).has_table("impressions"):
+            raise CommandError(f"{db} holds no newsrec service data: give the URL the service runs on (NEWSREC_DB_URL)")
+        with make_sessions(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def register(app: typer.Typer, console: Console) -> None:
@@ -106,15 +123,10 @@ def register(app: typer.Typer, console: Console) -> None:
     ) -> None:
         """Write the service's logged traffic (impressions with their clicks, histories at the time)
         as MIND files: `newsrec train --init MODEL --news OUT --behaviors OUT` retrains on it."""
-        from newsrec.store.db import make_engine, make_sessions
         from newsrec.store.export import export_mind
 
-        engine = make_engine(db)
-        try:
-            with make_sessions(engine)() as session:
-                done = export_mind(session, out)
-        finally:
-            engine.dispose()
+        with _service_session(db) as session:
+            done = export_mind(session, out)
         console.print(f"wrote {done.news} news and {done.impressions} impressions ({done.clicks} clicks) to {out}")
 
     @app.command()
@@ -124,17 +136,12 @@ def register(app: typer.Typer, console: Console) -> None:
     ) -> None:
         """Per served model version: logged impressions, clicks in them and CTR@5 / CTR@10 (the share
         of impressions with a click among the first 5 / 10 shown): the online comparison."""
-        from newsrec.store.db import make_engine, make_sessions
         from newsrec.store.report import traffic_by_version
 
-        engine = make_engine(db)
-        try:
-            with make_sessions(engine)() as session:
-                rows = traffic_by_version(session)
-        finally:
-            engine.dispose()
+        with _service_session(db) as session:
+            rows = traffic_by_version(session)
         if as_json:
-            print(json.dumps([vars(r) for r in rows]))
+            print(json.dumps([r.as_dict() for r in rows]))
             return
         table = Table(title="logged traffic by model version")
         for column in ("version", "impressions", "clicks", "CTR@5", "CTR@10"):

@@ -17,6 +17,7 @@ from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import AUTO, LanguageLLMs
 from newsrec.llm.cache import LLMCache
+from newsrec.progress import Progress, progress
 
 __all__ = ["register"]
 
@@ -113,7 +114,9 @@ def register(app: typer.Typer, console: Console) -> None:
             raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
         history = max((r.history for r in rows), key=len, default=[])
         read = [items[h] for h in history if h in items]
-        result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
+        with Progress("writing the profile (up to 3 tries)", 1, "profiles") as bar:
+            result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
+            bar.update()
         print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
 
     @app.command()
@@ -130,8 +133,14 @@ def register(app: typer.Typer, console: Console) -> None:
             str | None, typer.Option("--llm", help="phrase explanations with this LLM (as for enrich, e.g. auto)")
         ] = None,
         llm_model: LLMModelOpt = "default",
+        as_json: Annotated[
+            bool, typer.Option("--json", help="print a JSON list of {news_id, title, score, explanation, ...}")
+        ] = False,
     ) -> None:
-        """Top-k news for a user (history, description or both), each with an explanation."""
+        """Top-k news for a user (history, description or both), each with an explanation.
+
+        An LLM's explanation is shown only when everything it states comes from the item, the
+        matched reads or your interests; otherwise the template is shown (and counted)."""
         from newsrec.llm.explain import explain
         from newsrec.models.ranker import Ranker
 
@@ -147,7 +156,27 @@ def register(app: typer.Typer, console: Console) -> None:
             console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
         topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
         generator = LanguageLLMs(llm, llm_model) if llm else None
-        for rank, (news_id, score, reason) in enumerate(ranker.recommend(history, k, interests or "", topics), 1):
-            n = items[news_id]
-            console.print(escape(f"{rank}. [{n.category}] {n.title}  (score {score:.2f})"))
-            console.print(f"   {escape(explain(generator, reason, n, items, LLMCache()))}")
+        listed = []
+        top = ranker.recommend(history, k, interests or "", topics)
+        for news_id, score, reason in progress(top, "explaining", "items", enabled=generator is not None):
+            said = explain(generator, reason, items[news_id], items, LLMCache())
+            listed.append(
+                {
+                    "news_id": news_id,
+                    "title": items[news_id].title,
+                    "category": items[news_id].category,
+                    "score": round(score, 4),
+                    "explanation": said.text,
+                    "explained_by": "llm" if said.by_llm else "template",
+                    "llm_unsupported_words": said.unsupported,
+                }
+            )
+        if as_json:
+            print(json.dumps(listed, ensure_ascii=False, indent=2))
+            return
+        for rank, row in enumerate(listed, 1):
+            console.print(escape(f"{rank}. [{row['category']}] {row['title']}  (score {row['score']:.2f})"))
+            console.print(f"   {escape(str(row['explanation']))}")
+        if generator is not None:
+            withheld = sum(row["explained_by"] == "template" for row in listed)
+            console.print(f"[dim]{withheld} of {len(listed)} LLM explanations unsupported: template shown[/]")

@@ -35,6 +35,7 @@ from newsrec.evaluation.prediction import write_predictions
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ensemble import FUSIONS, fit_ensemble, load_scorer
 from newsrec.models.ranker import Ranker
+from newsrec.progress import on_terminal, progress
 from newsrec.training.config import TrainConfig, load_config
 from newsrec.training.recipe import train as run_training
 
@@ -53,16 +54,24 @@ CacheOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option(help=f"where the encoder and the recommender run: {DEVICE_HELP}")]
 
 
+# loggers of libraries that speak at INFO about their own set-up (alembic's "setup plugin ..." lines)
+QUIET_UNLESS_VERBOSE = ("alembic", "httpx", "httpx2", "urllib3", "transformers", "filelock", "jieba", "faiss")
+
+
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+        format="%(message)s" if on_terminal() else "%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        # rich on a terminal; plain lines in a log file (rich would wrap them at 80 columns there)
+        handlers=[
+            RichHandler(console=Console(stderr=True), show_path=False) if on_terminal() else logging.StreamHandler()
+        ],
     )
-    for noisy in ("httpx", "httpx2", "urllib3", "transformers", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in QUIET_UNLESS_VERBOSE:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()
@@ -161,15 +170,16 @@ def predict(
     """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks.
 
     The file is read twice in chunks (which news it names, then the scores), never whole."""
-    news_items, used, missing = read_news(news), NewsIds(), 0
+    news_items, used, missing, total = read_news(news), NewsIds(), 0, 0
     for chunk in Behaviors.stream(behaviors, news=used):
         known = np.array([news_id in news_items for news_id in used.ids], dtype=bool)
         missing += int((~known[chunk.candidates]).sum())
+        total += len(chunk)
     if missing:
         console.print(f"[yellow]{missing} candidates are missing from {news}: they are ranked last[/]")
     named = {i: news_items[i] for i in used.ids if i in news_items}
     ranker = load_scorer(model, named, EmbeddingCache(cache), str(resolve_device(device)))
-    chunks = Behaviors.stream(behaviors, news=used)
+    chunks = progress(Behaviors.stream(behaviors, news=used), "predicting", "impressions", total=total, by=len)
     lines = write_predictions(out, (pair for chunk in chunks for pair in zip(chunk, ranker.score(chunk))))
     console.print(f"wrote {lines} rankings to {out}")
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from newsrec.data.language import (
     ChineseScript,
+    english_stem,
     in_script,
     is_dictionary_word,
     is_han,
@@ -72,12 +73,6 @@ def _typo_zh(word: str, rng: random.Random) -> str:
     return word[:i] + word[i + 1 :] if kind == "drop" else word[:i] + word[i] + word[i:]
 
 
-def _stem(word: str) -> str:
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english").stemWord(word)
-
-
 class _Neighbours:
     """Unit vectors of a word list, and the nearest other word of each that is not the same word
     in another form (`same`)."""
@@ -101,7 +96,7 @@ class _Neighbours:
 
 
 def _same_stem(a: str, b: str) -> bool:
-    return _stem(a) == _stem(b)
+    return english_stem(a) == english_stem(b)
 
 
 def _contains(a: str, b: str) -> bool:

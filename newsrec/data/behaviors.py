@@ -353,9 +353,10 @@ class MissingNewsReport:
     def summary(self) -> str:
         parts = []
         if self.history_dropped or self.candidates_dropped:
+            examples = f" (e.g. {', '.join(self.examples[:5])})" if self.examples else ""
             parts.append(
                 f"{self.history_dropped} history ids and {self.candidates_dropped} candidate ids are missing "
-                f"from news.tsv (e.g. {', '.join(self.examples[:5])}): they were dropped"
+                f"from news.tsv{examples}: they were dropped"
             )
         if self.impressions_dropped:
             parts.append(f"{self.impressions_dropped} impressions left without a click or candidate were skipped")

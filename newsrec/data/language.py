@@ -27,6 +27,7 @@ __all__ = [
     "ChineseScript",
     "words",
     "join_words",
+    "english_stem",
     "STOP_WORDS_ZH",
 ]
 
@@ -116,6 +117,18 @@ def _jieba():
 def is_dictionary_word(word: str) -> bool:
     """Whether jieba's dictionary holds this Chinese word (either script): a whole word, not a fragment."""
     return is_han(word) and (_jieba().get_FREQ(to_simplified(word)) or 0) > 0
+
+
+@lru_cache(maxsize=1)
+def _snowball():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def english_stem(word: str) -> str:
+    """The English Snowball (Porter2) stem: "stories" -> "stori", like "story"; "killed" -> "kill"."""
+    return _snowball().stemWord(word)
 
 
 def words(text: str, search: bool = False) -> list[str]:

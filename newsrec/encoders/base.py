@@ -6,7 +6,8 @@ from typing import Protocol
 
 import numpy as np
 from torch import nn
-from tqdm.auto import tqdm
+
+from newsrec.progress import Progress
 
 __all__ = ["Encoder", "FrozenEngine"]
 
@@ -25,8 +26,8 @@ class Encoder(Protocol):
         """Cache key of the current weights: changes whenever they change."""
         ...
 
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """(N,) strings -> (N, D) float32 unit vectors."""
+    def embed(self, texts: list[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """(N,) strings -> (N, D) float32 unit vectors; `progress` is counted up as texts finish."""
         ...
 
 
@@ -50,10 +51,11 @@ class FrozenEngine(nn.Module):
     def _encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """(N,) strings -> (N, dim) float32 unit vectors, in batches."""
+    def embed(self, texts: list[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """(N,) strings -> (N, dim) float32 unit vectors, in batches; `progress` counts the texts done."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        batches = range(0, len(texts), batch_size)
-        for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
+        for start in range(0, len(texts), batch_size):
             out[start : start + batch_size] = self._encode(texts[start : start + batch_size])
+            if progress is not None:
+                progress.update(len(texts[start : start + batch_size]))
         return out

@@ -13,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from newsrec.encoders.base import Encoder
+from newsrec.progress import Progress
 
 __all__ = ["ConcatEncoder", "SEPARATOR", "member_dims"]
 
@@ -36,9 +37,12 @@ class ConcatEncoder(nn.Module):
     def model_id(self) -> str:
         return SEPARATOR.join(m.model_id for m in self.members)
 
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
         """(N,) strings -> (N, sum of dims) float32 unit vectors (each member weighs the same)."""
-        return self.join([m.embed(texts, batch_size, progress) for m in self.members])
+        joined = self.join([m.embed(texts, batch_size) for m in self.members])
+        if progress is not None:
+            progress.update(len(texts))
+        return joined
 
     @staticmethod
     def join(parts: list[np.ndarray]) -> np.ndarray:

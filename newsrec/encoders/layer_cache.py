@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from tqdm.auto import tqdm
 
 from newsrec.encoders.plm import PLM
+from newsrec.progress import progress
 
 __all__ = ["LayerCache"]
 
@@ -26,7 +26,8 @@ class LayerCache:
         ids = plm.tokenize(texts)
         self.states: list[torch.Tensor] = [torch.empty(0)] * len(texts)
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch
-        for start in tqdm(range(0, len(texts), batch_size), desc="caching frozen layers", unit="batch", disable=None):
+        batches = range(0, len(texts), batch_size)
+        for start in progress(batches, "caching frozen layers", "batches"):
             idx = order[start : start + batch_size]
             batch = plm.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(plm.device)
             hidden = plm.lower(batch["input_ids"], batch["attention_mask"]).cpu()  # kept in host memory

@@ -22,7 +22,6 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from newsrec import precision
 from newsrec.encoders.base import Encoder
@@ -30,6 +29,7 @@ from newsrec.encoders.cache import EmbeddingCache, text_key
 from newsrec.encoders.concat import ConcatEncoder
 from newsrec.encoders.packaged import resolve_model_path
 from newsrec.encoders.tuning import TuningSpec, adalora_penalty, apply_tuning
+from newsrec.progress import Progress
 
 __all__ = ["PLM", "Quantize", "QUANTIZE_CHOICES", "encode_texts"]
 
@@ -174,11 +174,10 @@ class PLM(nn.Module):
         return self.tokenizer(prompted, truncation=True, max_length=self.max_length)["input_ids"]
 
     @torch.no_grad()
-    def embed(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def embed(self, texts: list[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
         """Encode texts in length buckets: (N,) strings -> (N, D) float32 unit vectors.
 
-        `progress` shows a bar on a terminal (tqdm stays quiet when output goes to a file).
-        """
+        `progress` is counted up by each batch's texts."""
         was_training = self.training
         self.eval()
         ids = self.tokenize(texts)
@@ -186,11 +185,13 @@ class PLM(nn.Module):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         batches = range(0, len(texts), batch_size)
         dtype = _DTYPES.get(self.quantized)
-        for start in tqdm(batches, desc=f"encoding with {self.name}", unit="batch", disable=None if progress else True):
+        for start in batches:
             idx = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt").to(self.device)
             with precision.products(self.device, dtype):
                 out[idx] = self(batch["input_ids"], batch["attention_mask"]).float().cpu().numpy()
+            if progress is not None:
+                progress.update(len(idx))
         self.train(was_training)
         return out
 
@@ -227,19 +228,16 @@ def encode_texts(
     out = np.zeros((len(texts), encoder.dim), np.float32)
     found = cache.fill(model_id, first, out) if cache else set()
     todo = [key for key in first if key not in found]
-    if not todo:
-        logger.info("all %d news vectors found in the embedding cache", len(texts))
-    else:
-        logger.info("encoding %d new texts with %s (%d cached)", len(todo), encoder.name, len(texts) - len(todo))
-        shown = None if len(todo) > 2 * batch_size else True  # tqdm: a bar on a terminal only
-        with tqdm(total=len(todo), desc=f"encoding with {encoder.name}", unit="text", disable=shown) as bar:
+    if todo:
+        cached = f" ({len(texts) - len(todo):,} cached)" if len(texts) > len(todo) else ""
+        shown = len(todo) > 2 * batch_size  # a few texts: no bar, no lines
+        with Progress(f"encoding with {encoder.name}{cached}", len(todo), "texts", enabled=shown) as bar:
             for start in range(0, len(todo), CACHE_EVERY):  # cached as it goes: a stopped encode resumes
                 rows = [first[key] for key in todo[start : start + CACHE_EVERY]]
                 piece = [texts[r] for r in rows]
-                out[rows] = encoder.embed(piece, batch_size=batch_size)
+                out[rows] = encoder.embed(piece, batch_size=batch_size, progress=bar)
                 if cache:
                     cache.put(model_id, piece, out[rows])
-                bar.update(len(piece))
     repeats = [i for i, key in enumerate(keys) if first[key] != i]  # a text listed twice: its first row
     out[repeats] = out[[first[keys[i]] for i in repeats]]
     return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
-from newsrec.data.language import STOP_WORDS_ZH, ChineseScript, in_script, is_chinese, join_words
+from newsrec.data.language import STOP_WORDS_ZH, ChineseScript, english_stem, in_script, is_chinese, join_words
 from newsrec.data.language import words as words_of
 from newsrec.data.mind import News
 
@@ -40,13 +40,6 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
 @dataclass(frozen=True)
 class NewsText:
     """Builds a news item's encoder text: fields joined, then optional classic preprocessing.
@@ -74,7 +67,7 @@ class NewsText:
         if self.remove_stopwords:
             words = [w for w in words if w.lower() not in _stop_words() and w not in STOP_WORDS_ZH]
         if self.stem:
-            words = _stemmer().stemWords(words)
+            words = [english_stem(w) for w in words]
         return join_words(words, text)
 
     def as_read(self, text: str) -> str:

@@ -10,10 +10,11 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import baseline_scorers
 from newsrec.evaluation.evaluate import MetricTally
 from newsrec.evaluation.scorer import Scorer
+from newsrec.progress import Progress
 
 __all__ = ["compare_with_baselines"]
 
-CHUNK = 10_000  # impressions scored at a time
+CHUNK = 2_000  # impressions scored at a time (and the step of the progress count)
 
 
 def compare_with_baselines(
@@ -32,7 +33,9 @@ def compare_with_baselines(
     clicks = scorer.popularity.clicks_at_end()
     scorers = {model_name: scorer.score, **baseline_scorers(scorer.popularity, scorer.zero_shot_table(news, cache))}
     tallies = {name: MetricTally(news, clicks) for name in scorers}
-    for chunk in impressions.chunks(CHUNK):  # scores of one chunk at a time
-        for name, score in scorers.items():
-            tallies[name].add(chunk, score(chunk))
+    with Progress(f"scoring with the model and {len(scorers) - 1} baselines", len(impressions), "impressions") as bar:
+        for chunk in impressions.chunks(CHUNK):  # scores of one chunk at a time
+            for name, score in scorers.items():
+                tallies[name].add(chunk, score(chunk))
+            bar.update(len(chunk))
     return {name: tally.result() for name, tally in tallies.items()}

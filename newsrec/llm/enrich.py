@@ -1,7 +1,9 @@
 """News enrichment: a one-sentence summary and 3-5 keywords per news item (GENRE-style).
 
 Output is JSON, validated; bad output is retried, then replaced by a fallback built from the
-title (marked `from_llm=False`). Results are cached by model + prompt version + text, so a
+title (marked `from_llm=False`). Valid means grounded too: the summary and every keyword may
+state only what the title, abstract and category hold (`grounding.Sources`; a summary may add
+the words that talk about an article, "reports", "describes"). Results are cached by model + prompt version + text, so a
 rerun or a resumed batch redoes nothing already finished. Chinese news is summarised in Chinese,
 in its own script, by a model that writes Chinese (`backends.llm_for`).
 """
@@ -14,8 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
-from tqdm.auto import tqdm
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from newsrec.data.categories import tag_name
 from newsrec.data.enrichment import read_enrichment_rows
@@ -23,9 +24,11 @@ from newsrec.data.language import fold, words
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.grounding import Sources, vocabulary
 from newsrec.llm.structured import distinct_phrases, generate_structured
 from newsrec.llm.writing import Writing, count_words
 from newsrec.models.reason import content_words
+from newsrec.progress import progress as counted
 
 __all__ = [
     "Enrichment",
@@ -36,7 +39,7 @@ __all__ = [
     "PROMPT_VERSION",
 ]
 
-PROMPT_VERSION = "enrich-v1"
+PROMPT_VERSION = "enrich-v2"
 SYSTEM = {"en": "You summarise news articles as JSON.", "zh": "你用 JSON 总结新闻文章，用中文写。"}
 PROMPT = {
     "en": (
@@ -48,6 +51,13 @@ PROMPT = {
         "标题：{title}\n类别：{category}\n摘要：{abstract}\n\n"
         '请写一个 JSON 对象，包含 "summary"（用一句中文概括这篇文章）和 "keywords"（3 到 5 个不同的中文关键词）。'
     ),
+}
+# the words a summary may use beyond its sources: they talk about the article, not the news
+FRAMING = {
+    "en": vocabulary("""article articles news story report reports reported reporting describe describes discuss
+    discusses cover covers covering explain explains look looks detail details piece focus focuses highlight
+    highlights say says said according update latest"""),
+    "zh": vocabulary("文章 新闻 报道 介绍 讲述 描述 内容 关于 提到 指出 表示 相关 最新 消息"),
 }
 UNKNOWN_CATEGORY = {"en": "unknown", "zh": "未知"}
 NEWS_WORD = {"en": "news", "zh": "新闻"}
@@ -104,6 +114,17 @@ class Enrichment(BaseModel):
             raise ValueError("summary must be one sentence of at most about 30 words")
         return v
 
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> Enrichment:
+        """With the item's sources in the context (an LLM's reply): nothing they do not hold."""
+        sources = (info.context or {}).get("sources")
+        if sources is not None:
+            sources.require(self.summary, "summary")
+            keywords_only = Sources(sources.texts)  # a keyword is the article's own word, never a framing one
+            for keyword in self.keywords:
+                keywords_only.require(keyword, "keyword")
+        return self
+
 
 def _writing(news: News) -> Writing:
     return Writing.of(news.title, news.abstract)
@@ -140,21 +161,27 @@ def _tag(tag: str, writing: Writing) -> str:
     return writing.fit(tag_name(tag, "zh") or "")
 
 
-def _request(llm: AnyLLM, news: News) -> tuple[Writing, str, str]:
-    """The item's writing, its prompt, and its cache key."""
+def _request(llm: AnyLLM, news: News) -> tuple[Writing, str, str, Sources]:
+    """The item's writing, its prompt, its cache key and what its enrichment may draw on."""
     writing = _writing(news)
     category = _tag(news.category, writing) or UNKNOWN_CATEGORY[writing.language]
-    prompt = PROMPT[writing.language].format(title=news.title, category=category, abstract=news.abstract[:600] or "-")
-    return writing, prompt, LLMCache.key("enrich", model_id_for(llm, writing.language), PROMPT_VERSION, prompt)
+    abstract = news.abstract[:600]
+    prompt = PROMPT[writing.language].format(title=news.title, category=category, abstract=abstract or "-")
+    key = LLMCache.key("enrich", model_id_for(llm, writing.language), PROMPT_VERSION, prompt)
+    tags = (category, _tag(news.subcategory, writing), news.category, news.subcategory)
+    return writing, prompt, key, Sources((news.title, abstract, *tags), FRAMING[writing.language])
 
 
 def enrich_one(llm: AnyLLM, news: News, cache: LLMCache | None = None) -> Enrichment:
-    writing, prompt, key = _request(llm, news)
+    writing, prompt, key, sources = _request(llm, news)
 
     def make() -> dict:
         model, system = llm_for(llm, writing.language), SYSTEM[writing.language]
         fallback = lambda: fallback_enrichment(news)  # noqa: E731
-        return generate_structured(model, system, prompt, Enrichment, fallback, writing)[0].model_dump()
+        value, _ = generate_structured(
+            model, system, prompt, Enrichment, fallback, writing, context={"sources": sources}
+        )
+        return value.model_dump()
 
     return Enrichment(**LLMCache.through(cache, key, make))
 
@@ -169,10 +196,7 @@ def enrich_news(
     llm: AnyLLM, news: list[News], cache: LLMCache | None = None, progress: bool = True
 ) -> dict[str, Enrichment]:
     """Enrich every item; finished items come from the cache, so a stopped batch resumes."""
-    return {
-        n.news_id: enrich_one(llm, n, cache)
-        for n in tqdm(news, desc="enriching", unit="news", disable=None if progress else True)
-    }
+    return {n.news_id: enrich_one(llm, n, cache) for n in counted(news, "enriching", "news", enabled=progress)}
 
 
 def write_enrichments(path: str | Path, enrichments: dict[str, Enrichment]) -> Path:

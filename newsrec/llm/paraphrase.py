@@ -1,23 +1,29 @@
 """Paraphrase augmentation: the LLM rewrites titles; the trainer may use them in place of the
 originals (`--paraphrases FILE --paraphrase-prob P`). A Chinese title is rewritten in Chinese, in
-its own script."""
+its own script.
+
+A paraphrase is kept only when it differs from its title (in words, not only in case,
+punctuation, script or a leading "Headline:") and keeps its facts: the same numbers and the
+same names written with capitals inside (LAPD, NFL, McDonald's), none lost and none added.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from newsrec.data.language import fold
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.grounding import label_stripped
 from newsrec.llm.writing import Writing, count_words
+from newsrec.progress import progress
 
 __all__ = ["paraphrase_titles", "write_paraphrases", "read_paraphrases", "PROMPT_VERSION"]
 
-PROMPT_VERSION = "paraphrase-v1"
+PROMPT_VERSION = "paraphrase-v2"
 SYSTEM = {
     "en": "You rewrite news headlines with different words but the same meaning. Reply with the headline only.",
     "zh": "你用不同的词语改写新闻标题，但保持相同的意思。只回复改写后的标题。",
@@ -26,27 +32,40 @@ PROMPT = {"en": "Headline: {title}\nRewritten headline:", "zh": "标题：{title
 QUOTES = '"“”「」『』'  # models like to quote the headline they write
 
 
-def _valid(original: str, reply: str) -> bool:
-    """A few words, not much longer than the original, and not the original again (in either script)."""
-    return 2 <= count_words(reply) <= 2 * count_words(original) + 5 and fold(reply) != fold(original)
+_FACT = re.compile(r"\d+(?:[.,:]\d+)*|\w*[A-Z]\w*[A-Z]\w*(?:'\w+)?")  # numbers; words with two capitals
+
+
+def _plain(text: str) -> str:
+    """`text` as words only: folded case and script, punctuation and spaces gone."""
+    return "".join(c for c in fold(text) if c.isalnum())
+
+
+def problems(original: str, reply: str) -> list[str]:
+    """Why `reply` is not a usable paraphrase of `original` (empty when it is)."""
+    if not 2 <= count_words(reply) <= 2 * count_words(original) + 5:
+        return ["(too short or too long)"]
+    if _plain(label_stripped(reply)) == _plain(original):
+        return ["(the title again)"]
+    kept, said = set(_FACT.findall(original)), set(_FACT.findall(reply))
+    return [f"lost {f}" for f in sorted(kept - said)] + [f"added {f}" for f in sorted(said - kept)]
 
 
 def paraphrase_titles(llm: AnyLLM, news: list[News], cache: LLMCache | None = None) -> dict[str, str]:
     """{news id: paraphrased title}; items whose paraphrase is unusable are left out."""
     out = {}
-    for n in tqdm(news, desc="paraphrasing", unit="title", disable=None):
+    for n in progress(news, "paraphrasing", "titles"):
         writing = Writing.of(n.title)
 
         def make(title: str = n.title, writing: Writing = writing) -> dict:
             prompt = PROMPT[writing.language].format(title=title)
-            reply = llm_for(llm, writing.language).generate(SYSTEM[writing.language], prompt, max_tokens=40)
-            reply = writing.fit(reply.strip().splitlines()[0].strip().strip(QUOTES).strip()) if reply.strip() else ""
-            return {"text": reply if _valid(title, reply) else None}
+            return {"reply": llm_for(llm, writing.language).generate(SYSTEM[writing.language], prompt, max_tokens=40)}
 
         key = LLMCache.key("paraphrase", model_id_for(llm, writing.language), PROMPT_VERSION, n.title)
-        hit = LLMCache.through(cache, key, make)
-        if hit["text"]:
-            out[n.news_id] = hit["text"]
+        reply = LLMCache.through(cache, key, make)["reply"].strip()  # raw: a stricter check needs no new generation
+        line = label_stripped(reply.splitlines()[0]).strip().strip(QUOTES).strip() if reply else ""
+        text = writing.fit(line)
+        if not problems(n.title, text):
+            out[n.news_id] = text
     return out
 
 

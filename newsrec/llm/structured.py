@@ -66,14 +66,18 @@ def generate_structured(
     writing: Writing = ENGLISH,
     retries: int = 2,
     max_tokens: int = 160,
+    context: dict | None = None,
+    json_schema: dict | None = None,
 ) -> tuple[T, bool]:
     """Returns (value, from_llm); from_llm is False when the fallback was used. `writing`: the
-    language the prompts are in and the script of the source."""
-    ask = prompt
+    language the prompts are in and the script of the source. `context` reaches the schema's
+    validators (the sources a grounding check compares with); `json_schema` narrows the
+    grammar the reply is generated under (default: the schema's required fields)."""
+    ask, grammar = prompt, json_schema or reply_schema(schema)
     for attempt in range(retries + 1):
-        reply = writing.fit(llm.generate(system, ask, max_tokens=max_tokens, json_schema=reply_schema(schema)))
+        reply = writing.fit(llm.generate(system, ask, max_tokens=max_tokens, json_schema=grammar))
         try:
-            return schema.model_validate(parse_json_object(reply)), True
+            return schema.model_validate(parse_json_object(reply), context=context), True
         except (ValueError, ValidationError) as e:
             error = str(e).splitlines()[0]
             logger.debug("attempt %d: invalid LLM output (%s): %r", attempt + 1, error, reply[:200])

@@ -189,14 +189,10 @@ class Ranker:
         )
         cand, hist = (v.to(self.device) for v in batch.vectors(self.table))
         hist_ids = [self.table.ids[r - 1] for r in batch.history[0][batch.history_mask[0]].tolist()]
-        match = self.model.history_match(cand[0, 0], hist[0, : len(hist_ids)]).cpu().numpy()
+        directions = self.model.apply_w(hist[0, : len(hist_ids)]).cpu().numpy()
         popularity = float(self.model.popularity_score(batch.popularity.to(self.device))[0, 0])
-        topic_match = (
-            (self.encode_texts(topics).to(self.device) @ cand[0, 0]).cpu().numpy()
-            if topics and self.encoder is not None
-            else None
-        )
-        return reason_from_matches(hist_ids, match, popularity, topics, topic_match)
+        topic_vectors = self.encode_texts(topics).numpy() if topics and self.encoder is not None else None
+        return reason_from_matches(cand[0, 0].cpu().numpy(), hist_ids, directions, popularity, topics, topic_vectors)
 
     def recommend(
         self, history: list[str], k: int = 5, interest_text: str = "", topics: Sequence[str] = ()

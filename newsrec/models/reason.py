@@ -38,7 +38,10 @@ __all__ = [
     "POPULAR",
 ]
 
-WEAK_MATCH = 0.1  # below this cosine-like match an explanation would claim a link that is not there
+# A match is a cosine in the model's space (-1 to 1): of the candidate n and W h for a read item h
+# (the direction in which h pulls the user's score), or of n and an interest topic's text vector.
+# Below WEAK_MATCH an explanation would claim a link that is not there.
+WEAK_MATCH = 0.3
 TOP_FACTS = 2  # matched history items and topics kept per recommendation
 POPULAR = 0.5  # popularity term above which "popular with readers" is said
 MAX_TOPIC_CHARS = 60
@@ -107,21 +110,32 @@ def _strongest(names: Sequence[str], scores: np.ndarray, top: int) -> list[tuple
     return [(names[i], float(scores[i])) for i in order]
 
 
+def cosines(vectors: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """The cosine of each row of `vectors` (K, D) with `candidate` (D,); 0 for a zero vector."""
+    norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(candidate)
+    return np.divide(vectors @ candidate, norms, out=np.zeros(len(vectors), np.float32), where=norms > 0)
+
+
 def reason_from_matches(
+    candidate: np.ndarray,
     history: Sequence[str],
-    history_match: np.ndarray,
+    history_directions: np.ndarray,
     popularity: float,
     topics: Sequence[str] = (),
-    topic_match: np.ndarray | None = None,
+    topic_vectors: np.ndarray | None = None,
     top: int = TOP_FACTS,
 ) -> Reason:
     """The one rule for explanation facts: the `top` strongest history items and topics.
 
-    `history_match` (H,) holds n . (W h) for each history item h, `topic_match` (T,) the
-    cosine of each interest topic to the candidate n.
+    `candidate` (D,) is the candidate's vector n, `history_directions` (H, D) holds W h for each
+    history item h, `topic_vectors` (T, D) each interest topic's text vector; the strength of a
+    fact is its cosine with n (see WEAK_MATCH).
     """
-    topic_facts = _strongest(topics, topic_match, top) if topics and topic_match is not None else []
-    return Reason(_strongest(history, history_match, top), popularity, topic_facts, " ".join(topics))
+    matched = _strongest(history, cosines(history_directions, candidate), top) if len(history) else []
+    topic_facts = (
+        _strongest(topics, cosines(topic_vectors, candidate), top) if topics and topic_vectors is not None else []
+    )
+    return Reason(matched, popularity, topic_facts, " ".join(topics))
 
 
 def interest_topics(text: str) -> list[str]:

@@ -178,7 +178,3 @@ class NewsRecommender(nn.Module):
             for k, v in state_dict.items()
         }
         return super().load_state_dict(state, strict, assign)
-
-    def history_match(self, candidate: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        """How strongly each history item (H, D) matches one candidate (D,): (H,) scores."""
-        return self.apply_w(history) @ candidate

@@ -19,18 +19,19 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.models.ranker import Ranker
+from newsrec.progress import progress
 
 __all__ = ["ReplayResult", "replay", "in_time_order", "ROWS", "Client"]
 
 logger = logging.getLogger(__name__)
 ROWS = ("live", "frozen", "ctr_live", "ctr_frozen")
 NEWS_BATCH = 500
+REPLAY_METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")  # named as `evaluate` names them
 
 
 class Client(Protocol):
@@ -41,7 +42,7 @@ class Client(Protocol):
 
 @dataclass
 class ReplayResult:
-    metrics: dict[str, dict[str, float]]  # row -> {"auc", "mrr", "ndcg5", "ndcg10"} (x100)
+    metrics: dict[str, dict[str, float]]  # row -> {"auc", "mrr", "ndcg@5", "ndcg@10"}: fractions, as `evaluate` gives
     impressions: int
 
     def as_dict(self) -> dict:
@@ -69,7 +70,8 @@ def _post_news(client: Client, news: dict[str, News]) -> None:
         }
         for n in news.values()
     ]
-    for start in tqdm(range(0, len(items), NEWS_BATCH), desc="posting news", unit="batch", disable=None):
+    batches = range(0, len(items), NEWS_BATCH)
+    for start in progress(batches, "posting news", "batches"):
         _check(client.post("/v1/news", json={"items": items[start : start + NEWS_BATCH]}))
 
 
@@ -138,7 +140,7 @@ def replay(
     live_counts, frozen_counts = Popularity(), Popularity()  # raw counts for the CTR baselines
     scores: dict[str, list[np.ndarray]] = {row: [] for row in ROWS}
     evaluated: list[Impression] = []
-    for at, imp in tqdm(ordered, desc="replaying", unit="impression", disable=None):
+    for at, imp in progress(ordered, "replaying", "impressions"):
         traffic.history(imp)
         if at >= start_at and imp.labels and len(set(imp.labels)) == 2:
             ranked = _check(
@@ -156,9 +158,8 @@ def replay(
             frozen_counts.add_impression(imp, at)
     if not evaluated:
         raise ValueError(f"no impression with a click and a non-click at or after {_iso(start_at)}")
-    names = {"auc": "auc", "mrr": "mrr", "ndcg@5": "ndcg5", "ndcg@10": "ndcg10"}
     metrics = {}
     for row in ROWS:
         m = evaluate_scores(evaluated, scores[row], news)
-        metrics[row] = {short: round(100 * m[name], 2) for name, short in names.items()}
+        metrics[row] = {name: round(m[name], 4) for name in REPLAY_METRICS}
     return ReplayResult(metrics, len(evaluated))

@@ -25,16 +25,15 @@ class UserQuery:
     """What a model derives from a user's state: the query vector and the facts behind explanations."""
 
     vector: np.ndarray  # (D + 1,) the model's query_vector
-    history: list[str]  # the history it was computed from, aligned with history_match
-    history_match: np.ndarray  # (H, D) W h for each history item: n . (W h) is how much h explains n
+    history: list[str]  # the history it was computed from, aligned with history_directions
+    history_directions: np.ndarray  # (H, D) W h for each history item: n . (W h) is how much h explains n
     topics: list[str]  # interest topics from the user's own words
     topic_vectors: np.ndarray | None  # (T, D)
 
     def reason(self, ranker: Ranker, news_id: str, popularity: float) -> Reason:
         n = ranker.table.vectors[ranker.table.row[news_id]].numpy()
-        match = self.history_match[: len(self.history)] @ n if self.history else np.zeros(0)
-        topic_match = self.topic_vectors @ n if self.topic_vectors is not None else None
-        return reason_from_matches(self.history, match, popularity, self.topics, topic_match)
+        directions = self.history_directions[: len(self.history)]
+        return reason_from_matches(n, self.history, directions, popularity, self.topics, self.topic_vectors)
 
 
 @dataclass

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsrec.data.mind import MIND_TIME, Impression, News, write_behaviors, write_news
+from newsrec.progress import progress
 from newsrec.store.models import POSITIVE_EVENTS, EventRow, ImpressionRow, NewsRow
 
 __all__ = ["export_mind", "Exported"]
@@ -48,7 +49,9 @@ def export_mind(session: Session, out_dir: str | Path) -> Exported:
     for user_reads in reads.values():
         user_reads.sort(key=lambda read: read[0])
     impressions: list[Impression] = []
-    for row in session.scalars(select(ImpressionRow).order_by(ImpressionRow.ts, ImpressionRow.seq)):
+    rows = session.scalars(select(ImpressionRow).order_by(ImpressionRow.ts, ImpressionRow.seq))
+    total = session.scalar(select(func.count()).select_from(ImpressionRow))
+    for row in progress(rows, "exporting impressions", "impressions", total=total):
         at = _utc(row.ts)
         before = reads.get(row.user_id, [])
         history = list(dict.fromkeys(n for _, n in before[: bisect.bisect_left(before, (at, ""))]))

@@ -21,6 +21,16 @@ class VersionTraffic:
     ctr_at_5: float  # share of impressions with a click among the first 5 shown
     ctr_at_10: float
 
+    def as_dict(self) -> dict[str, str | int | float]:
+        """The row with its metrics named as `evaluate` names them (ctr@5, ctr@10)."""
+        return {
+            "version": self.version,
+            "impressions": self.impressions,
+            "clicks": self.clicks,
+            "ctr@5": self.ctr_at_5,
+            "ctr@10": self.ctr_at_10,
+        }
+
 
 def click_rank(shown: list[str], news_id: str) -> int | None:
     """1-based place of a clicked item in the list shown, or None if it was not in it."""

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from newsrec.data.behaviors import Behaviors, drop_missing_news, news_used_by
 from newsrec.data.mind import Impression, News
@@ -40,11 +39,13 @@ from newsrec.data.popularity import CountsBefore, Popularity
 from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.concat import member_dims
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import MetricTally
+from newsrec.evaluation.report import CHUNK
 from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import MODEL_FILE, Ranker, save_model
 from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import needs_scaler, products_dtype
+from newsrec.progress import Progress
 from newsrec.stages import Stages
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World, join_world
@@ -277,17 +278,12 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
     run.encoding.start_epoch()
     rows = sample_rows(run.data.train, config.negatives, random.Random(config.seed + epoch))
     losses, seen, epoch_started = [], 0, time.perf_counter()
-    batches = tqdm(
-        range(0, len(rows), config.batch_size),
-        desc=f"epoch {epoch}",
-        unit="batch",
-        leave=False,
-        disable=None if world.is_main else True,  # a bar from the main process only
-    )
-    for start in batches:
-        share = world.shard(rows[start : start + config.batch_size])
-        seen += len(share)
-        losses.append(_step(run, progress, share))
+    with Progress(f"epoch {epoch}", len(rows), "rows", enabled=world.is_main) as bar:  # the main process reports
+        for start in range(0, len(rows), config.batch_size):
+            share = world.shard(rows[start : start + config.batch_size])
+            seen += len(share)
+            losses.append(_step(run, progress, share))
+            bar.update(len(rows[start : start + config.batch_size]))
     run.encoding.after_epoch()
     return {
         "epoch": epoch,
@@ -329,9 +325,13 @@ def _validate(run: _Run) -> dict[str, float]:
     valid, popularity = run.data.valid, run.data.popularity
     if not valid:
         return {}
-    scores = Ranker(run.model, run.encoding.table, popularity, run.config).score(valid)
-    metrics = evaluate_scores(valid, scores, run.data.news, popularity.clicks_at_end())
-    return {f"valid_{k}": v for k, v in metrics.items() if k != "impressions"}
+    ranker = Ranker(run.model, run.encoding.table, popularity, run.config)
+    tally = MetricTally(run.data.news, popularity.clicks_at_end())
+    with Progress("validating", len(valid), "impressions", enabled=run.world.is_main) as bar:
+        for chunk in valid.chunks(CHUNK):
+            tally.add(chunk, ranker.score(chunk))
+            bar.update(len(chunk))
+    return {f"valid_{k}": v for k, v in tally.result().items() if k != "impressions"}
 
 
 # --- saving --------------------------------------------------------------------------------------
@@ -352,12 +352,26 @@ def _end_epoch(run: _Run, progress: _Progress, record: dict) -> None:
         progress.bad_epochs += 1
     progress.history.append(record)
     if run.world.is_main:
-        logger.info(
-            "epoch %d: %s", record["epoch"], {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
-        )
+        logger.info("%s", epoch_line(record, run.config.epochs))
         with (run.out_dir / METRICS_FILE).open("a") as f:
             f.write(json.dumps(record) + "\n")
         _save_checkpoint(run, progress)
+
+
+EPOCH_COLUMNS = ("auc", "mrr", "ndcg@5", "ndcg@10")  # the validation metrics an epoch's line shows
+
+
+def epoch_line(record: dict, epochs: int) -> str:
+    """One epoch as a table row: "epoch 2/5 | loss 1.2345 | auc 69.52 mrr 33.10 ... | 24.4 s | best"."""
+    valid = " ".join(f"{m} {100 * record['valid_' + m]:.2f}" for m in EPOCH_COLUMNS if "valid_" + m in record)
+    cells = [
+        f"epoch {record['epoch']}/{epochs}",
+        f"loss {record['train_loss']:.4f}",
+        *([f"valid {valid}"] if valid else []),
+        f"{record['step_seconds']:.1f} s",
+        *(["best"] if record.get("best") else []),
+    ]
+    return " | ".join(cells)
 
 
 def _save_checkpoint(run: _Run, progress: _Progress) -> None:

@@ -70,6 +70,7 @@ def test_use_reads_chinese_in_both_scripts_and_is_frozen_only():
 
 
 def test_encoders_joined_by_plus_read_side_by_side_each_through_its_own_cache(tmp_path):
+    from newsrec.encoders.cache import text_key
     from newsrec.encoders.factory import build_encoder
     from newsrec.encoders.plm import encode_texts
 
@@ -80,7 +81,9 @@ def test_encoders_joined_by_plus_read_side_by_side_each_through_its_own_cache(tm
     vectors = encode_texts(joined, ZH_TEXTS, cache)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert np.allclose(vectors[:, :384] * np.sqrt(2), minilm.embed(ZH_TEXTS), atol=1e-5)
-    assert set(cache.get(use.model_id, ZH_TEXTS)) == set(cache.get(minilm.model_id, ZH_TEXTS))
-    assert len(cache.get(use.model_id, ZH_TEXTS)) == 3  # a single-encoder model finds these vectors
+    rows = {text_key(t): i for i, t in enumerate(ZH_TEXTS)}
+    found_use = cache.fill(use.model_id, rows, np.zeros((3, use.dim), np.float32))
+    found_minilm = cache.fill(minilm.model_id, rows, np.zeros((3, minilm.dim), np.float32))
+    assert found_use == found_minilm and len(found_use) == 3  # a single-encoder model finds these vectors
     with pytest.raises(ConfigError, match="needs a trainable transformer"):
         load_config(encoder="all-MiniLM-L6-v2+use-multilingual-v3", finetune_layers=1)

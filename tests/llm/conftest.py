@@ -31,10 +31,12 @@ class ScriptedLLM:
         self.model_id = model_id
         self.prompts: list[str] = []
         self.systems: list[str] = []
+        self.schemas: list[dict | None] = []
 
     def generate(self, system, prompt, max_tokens=128, json_schema=None):
         self.prompts.append(prompt)
         self.systems.append(system)
+        self.schemas.append(json_schema)
         return self.replies.pop(0)
 
 

@@ -115,11 +115,14 @@ def test_a_simplified_explanation_naming_a_traditional_title_is_grounded():
     llm = ScriptedLLM(["你读过湖人队击败凯尔特人的新闻，这篇也许你会喜欢。"])
     said = explain(llm, reason, TESLA, NEWS)
     assert llm.prompts[0].startswith("推荐：「特斯拉") and "中文" in llm.systems[0]
-    assert said == "你讀過湖人隊擊敗凱爾特人的新聞，這篇也許你會喜歡。"  # kept, in the news's script
+    assert said.text == "你讀過湖人隊擊敗凱爾特人的新聞，這篇也許你會喜歡。" and said.by_llm  # in the news's script
     invented = explain(ScriptedLLM(["外星人今天降落在巴黎，你一定会喜欢。"]), reason, TESLA, NEWS)
-    assert invented == reason.sentence(NEWS)  # names nothing that matched: the template
+    assert invented.text == reason.sentence(NEWS)  # names nothing that matched: the template
     rambling = "你读过湖人队的新闻，" + "这篇报道讲述了球队在加时赛中的精彩表现，" * 5  # 60 words, no spaces
-    assert explain(ScriptedLLM([rambling]), reason, TESLA, NEWS) == reason.sentence(NEWS)
+    assert explain(ScriptedLLM([rambling]), reason, TESLA, NEWS).text == reason.sentence(NEWS)
+    # names the match, but adds a place and a number the facts do not hold
+    padded = explain(ScriptedLLM(["你读过湖人队击败凯尔特人的新闻，这辆车在上海卖出3000辆。"]), reason, TESLA, NEWS)
+    assert padded.text == reason.sentence(NEWS) and {"上海", "3000"} <= set(padded.unsupported)
 
 
 def test_word_limits_count_chinese_words():

@@ -66,15 +66,19 @@ def test_template_and_llm_explanations_are_grounded(trained):
     _, news, _ = trained
     some = list(news.values())
     reason = Reason(matched=[(some[0].news_id, 0.8)], popularity=0.0)
-    template = explain(None, reason, some[1], news)
+    template = explain(None, reason, some[1], news).text
     assert some[0].title in template and "0.80" in template
     word = max(some[0].title.split(), key=len)
     grounded = explain(ScriptedLLM([f"You liked a story about {word}, so here is more."]), reason, some[1], news)
-    assert word in grounded and grounded.startswith("You liked")
+    assert grounded.by_llm and grounded.text.startswith("You liked") and word in grounded.text
     invented = explain(ScriptedLLM(["Aliens landed in Paris today and you will love it."]), reason, some[1], news)
-    assert invented == template  # not grounded in the facts: the template is used
+    assert invented.text == template and not invented.by_llm  # not grounded in the facts: the template is used
+    # quotes the matched title but invents around it: withheld, its inventions named
+    padded = f"You read {word}, and 39 people died in Dallas, Texas."
+    withheld = explain(ScriptedLLM([padded]), reason, some[1], news)
+    assert withheld.text == template and {"39", "Dallas", "Texas", "died"} <= set(withheld.unsupported)
     weak = Reason(matched=[(some[0].news_id, 0.05)], popularity=0.0, topics=[("tennis", 0.02)])
-    assert explain(None, weak, some[1], news) == "Something beyond your usual reading."  # no link is claimed
+    assert explain(None, weak, some[1], news).text == "Something beyond your usual reading."  # no link is claimed
 
 
 def test_recommend_command_for_a_new_user(trained, tiny_world):
@@ -95,3 +99,10 @@ def test_recommend_command_for_a_new_user(trained, tiny_world):
     )
     assert result.exit_code == 0, result.output
     assert result.output.count("(score") == 3 and "Matches your interest" in result.output
+    as_json = CliRunner().invoke(
+        app,
+        ["recommend", "--model", str(model), "--news", str(tiny_world), "--interests", "tennis", "-k", "3", "--json"],
+    )
+    listed = json.loads(as_json.stdout)
+    assert [set(row) >= {"news_id", "title", "score", "explanation"} for row in listed] == [True] * 3
+    assert listed[0]["score"] >= listed[1]["score"] >= listed[2]["score"]

@@ -20,7 +20,7 @@ from tests.llm.conftest import ScriptedLLM, needs_llama
 NEWS = News("N1", "Lakers beat the Celtics in overtime thriller", "sports", "basketball", "A close game.")
 GOOD = json.dumps(
     {
-        "summary": "The Lakers won a close overtime game against the Celtics.",
+        "summary": "The Lakers beat the Celtics in a close overtime game.",
         "keywords": ["Lakers", "Celtics", "overtime"],
     }
 )
@@ -56,15 +56,16 @@ def test_fallback_keywords_for_a_short_title():
 def test_cache_hits_and_resume(tmp_path):
     cache = LLMCache(tmp_path / "c.sqlite")
     other = News("N2", "Fed cuts interest rates again", "finance")
+    fed = json.dumps({"summary": "The Fed cuts interest rates again.", "keywords": ["Fed", "interest rates", "cuts"]})
     first = ScriptedLLM([GOOD])
     enrich_news(first, [NEWS], cache, progress=False)  # a batch stopped after one item
     assert cached_enrichment(first, NEWS, cache).keywords == ["Lakers", "Celtics", "overtime"]
     assert cached_enrichment(first, other, cache) is None  # what `enrich --cached-only` skips
-    resumed = ScriptedLLM([GOOD])
+    resumed = ScriptedLLM([fed])
     done = enrich_news(resumed, [NEWS, other], LLMCache(tmp_path / "c.sqlite"), progress=False)
     assert len(resumed.prompts) == 1 and "Fed cuts" in resumed.prompts[0]  # N1 came from the cache
     assert set(done) == {"N1", "N2"}
-    changed_model = ScriptedLLM([GOOD, GOOD], model_id="another")
+    changed_model = ScriptedLLM([GOOD, fed], model_id="another")
     enrich_news(changed_model, [NEWS, other], cache, progress=False)
     assert len(changed_model.prompts) == 2  # the key includes the model
 

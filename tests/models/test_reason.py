@@ -8,13 +8,19 @@ from newsrec.models.reason import Reason, content_words, interest_topics, mentio
 NEWS = {"N1": News("N1", "Lakers win the opener"), "N2": News("N2", "Fed cuts rates")}
 
 
+CANDIDATE = np.array([1.0, 0.0])
+
+
 def test_the_strongest_history_items_and_topics_are_kept_in_order():
-    reason = reason_from_matches(
-        ["N1", "N2", "N3"], np.array([0.2, 0.9, 0.5]), 0.7, ["nba", "rates", "f1"], np.array([0.1, 0.3, 0.2]), top=2
-    )
+    directions = np.array([[0.2, 1.0], [10.0, 0.0], [1.0, 1.0]])  # cosines with the candidate: 0.20, 1, 0.71
+    topic_vectors = np.array([[0.0, 1.0], [1.0, 0.1], [1.0, 1.0]])  # 0, 0.995, 0.71
+    reason = reason_from_matches(CANDIDATE, ["N1", "N2", "N3"], directions, 0.7, ["nba", "rates", "f1"], topic_vectors)
     assert [n for n, _ in reason.matched] == ["N2", "N3"] and [t for t, _ in reason.topics] == ["rates", "f1"]
+    assert [round(s, 2) for _, s in reason.matched] == [1.0, 0.71]  # a cosine: the length of W h does not count
     assert reason.popularity == 0.7
-    assert reason_from_matches([], np.zeros(0), 0.0).matched == []
+    assert reason_from_matches(CANDIDATE, [], np.zeros((0, 2)), 0.0).matched == []
+    zero = reason_from_matches(CANDIDATE, ["N1"], np.zeros((1, 2)), 0.0)
+    assert zero.matched == [("N1", 0.0)]
 
 
 def test_the_template_names_the_strongest_fact_and_never_a_weak_one():
@@ -23,6 +29,7 @@ def test_the_template_names_the_strongest_fact_and_never_a_weak_one():
     assert topical == 'Matches your interest "I follow the NBA" (match 0.60) and it is popular with readers.'
     assert Reason([("N1", 0.05)], 0.9).sentence(NEWS) == "Popular with readers right now."
     assert Reason([("N2", 0.05)], 0.0, [("tennis", 0.02)]).sentence(NEWS) == "Something beyond your usual reading."
+    assert Reason([("N2", 0.29)], 0.0).sentence(NEWS) == "Something beyond your usual reading."  # under WEAK_MATCH
 
 
 def test_the_template_speaks_the_language_and_script_of_what_it_quotes():
@@ -37,9 +44,9 @@ def test_the_template_speaks_the_language_and_script_of_what_it_quotes():
     assert Reason([("N1", 0.8)], 0.0).sentence(NEWS) == 'Because you read "Lakers win the opener" (match 0.80).'
     # a reader's topic in Latin letters is quoted in the language and script of their own words
     topics = interest_topics("我喜欢篮球和NBA")
-    chinese = reason_from_matches([], np.zeros(0), 0.0, topics, np.array([0.2, 0.6]))
+    chinese = reason_from_matches(CANDIDATE, [], np.zeros((0, 2)), 0.0, topics, np.array([[0.2, 0.98], [0.6, 0.8]]))
     assert chinese.sentence(news) == "符合你的兴趣「NBA」（相符度 0.60）。"
-    english = reason_from_matches([], np.zeros(0), 0.0, ["NBA"], np.array([0.6]))
+    english = reason_from_matches(CANDIDATE, [], np.zeros((0, 2)), 0.0, ["NBA"], np.array([[0.6, 0.8]]))
     assert english.sentence(news) == 'Matches your interest "NBA" (match 0.60).'
 
 

@@ -136,7 +136,7 @@ def test_two_models_side_by_side_split_users_stably_and_are_compared(model_dir, 
     report = CliRunner().invoke(app, ["report", "--db", db, "--json"])
     assert report.exit_code == 0, report.output
     rows = {r["version"]: r for r in json.loads(report.stdout)}
-    assert rows[new]["clicks"] == readers_of_new and rows[new]["ctr_at_5"] == 1.0
+    assert rows[new]["clicks"] == readers_of_new and rows[new]["ctr@5"] == 1.0
     assert rows[old]["clicks"] == 0 and rows[old]["impressions"] == len(users) - readers_of_new
 
 

@@ -1,0 +1,118 @@
+"""Does an LLM's text state anything its sources do not? The check every shown LLM text passes.
+
+A reply's claims are its numbers, its names and its other content words. Each must come from
+the sources the LLM was given (titles, abstracts, category names, the reader's own words), or
+be one of the task's framing words ("because", "you", "read", "推荐"): the words that talk
+about the recommendation rather than the news. A number must appear as a number ("39" is not
+supported by "thirty-nine people"); an English word matches another with the same Snowball
+stem ("stories" ~ "story", "killed" ~ "kill"; "shot" is not "shooting");
+a Chinese word must occur in the sources (Simplified and Traditional compare equal), single
+characters carry no claim. A text with an unsupported claim is withheld by the caller: it falls
+back to the template, the counted profile, or is dropped, and is counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from newsrec.data.language import STOP_WORDS_ZH, english_stem, fold, is_han, to_simplified, words
+
+__all__ = ["unsupported", "judged", "claims", "Sources", "vocabulary", "FUNCTION_WORDS", "label_stripped"]
+
+
+def vocabulary(text: str) -> frozenset[str]:
+    """A word list written as text (words separated by spaces or lines), for readable constants."""
+    return frozenset(text.split())
+
+
+# English words that carry no claim about the news (articles, pronouns, auxiliaries, prepositions)
+FUNCTION_WORDS = vocabulary("""a an the and or but nor so yet if then than as of to in on at by for with from into
+onto over under about after before since until while during through between among against without within up
+down out off again further once here there when where why how what which who whom whose this that these those
+it its itself is are was were be been being am do does did done have has had having will would shall should can
+could may might must i me my mine we us our ours you your yours he him his she her hers they them their theirs
+one ones all any both each few more most other some such no not only own same too very just also even still ever
+never let lets let's i'm you're you'll you've you'd it's that's there's here's what's don't doesn't didn't isn't
+aren't wasn't weren't hasn't haven't hadn't won't wouldn't can't couldn't shouldn't""")
+_ENGLISH_WORD = re.compile(r"[^\W\d_](?:[^\W_]|['’-](?=[^\W_]))*|\d+(?:[.,:]\d+)*")
+_LABEL = re.compile(r"^\s*(?:[A-Za-z][A-Za-z ]{0,30}|[\u4e00-\u9fff]{1,8})\s*[:：]\s*")
+
+
+def label_stripped(text: str) -> str:
+    """`text` without a leading label such as "Headline:", "Rewritten headline:" or "标题：" (small
+    models like to repeat the prompt's label before their answer)."""
+    return _LABEL.sub("", text, count=1)
+
+
+def _stem(word: str) -> str:
+    """The English Snowball stem of `word`, lower case, possessive off ("officers'" ~ "officer")."""
+    word = word.lower().replace("’", "'").removesuffix("'s")
+    return english_stem(word)
+
+
+def _number(token: str) -> str:
+    return token.replace(",", "")
+
+
+def claims(text: str) -> list[str]:
+    """The words of `text` that say something about the world, as written: numbers, words of
+    letters that are not function words, Chinese words of two or more characters that are not
+    stop words (in the order they come, without repeats)."""
+    found: list[str] = []
+    for piece in words(text):
+        if is_han(piece):
+            if len(piece) > 1 and to_simplified(piece) not in STOP_WORDS_ZH:
+                found.append(piece)
+            continue
+        for token in _ENGLISH_WORD.findall(piece):
+            if token[0].isdigit() or token.lower().replace("’", "'") not in FUNCTION_WORDS:
+                found.append(token)
+    return list(dict.fromkeys(found))
+
+
+def judged(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The claims of `reply` sorted into "sources" (the sources hold them), "framing" (only the
+    task's framing words do) and "unsupported" (neither), each as written in the reply."""
+    sources = list(sources)
+    allowed = {_stem(w) for w in framing} | {fold(w) for w in framing}
+    stems, numbers = set(), set()
+    for source in sources:
+        for token in _ENGLISH_WORD.findall(source):
+            (numbers.add(_number(token)) if token[0].isdigit() else stems.add(_stem(token)))
+    chinese = fold(" ".join(sources))
+    out: dict[str, list[str]] = {"sources": [], "framing": [], "unsupported": []}
+    for claim in claims(reply):
+        if claim[0].isdigit():
+            kind = "sources" if _number(claim) in numbers else "unsupported"
+        else:
+            key = fold(claim) if is_han(claim) else _stem(claim)
+            held = fold(claim) in chinese if is_han(claim) else key in stems
+            kind = "sources" if held else "framing" if key in allowed else "unsupported"
+        out[kind].append(claim)
+    return out
+
+
+def unsupported(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> list[str]:
+    """The claims of `reply` that neither `sources` nor the task's `framing` words support, as
+    written in the reply; empty when the reply is grounded."""
+    return judged(reply, sources, framing)["unsupported"]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What an LLM text may draw on, for the validators of its schema (pydantic's validation context)."""
+
+    texts: tuple[str, ...]
+    framing: frozenset[str] = frozenset()
+
+    def require(self, text: str, what: str) -> None:
+        """Raise a ValueError naming the unsupported words of `text` (the retry prompt shows it)."""
+        missing = unsupported(text, self.texts, self.framing)
+        if missing:
+            raise ValueError(f"the {what} says what the given texts do not ({', '.join(missing[:6])}): use their words")
+
+    def drawn_on(self, text: str) -> bool:
+        """Whether `text` takes at least one claim from these sources (not only framing words)."""
+        return bool(judged(text, self.texts, self.framing)["sources"])
