@@ -15,15 +15,19 @@ Sources per task: explanations: the recommended item's title and abstract, the m
 titles (no interests are given here); profiles: the titles read; paraphrases: the title;
 summaries: title, abstract, category.
 
+Every explanation reply is also written to `--record` (JSON lines: model, user, recommended and
+matched news ids, the reply, whether it was shown): tests/llm/test_recorded_replies.py checks
+the shown ones again against the sample's titles and abstracts.
+
 Usage: python experiments/llm_quality.py --mind ../shared/data/mind-sample --model runs/mind \
-           --llm smollm2 [--llm qwen2.5-coder-1.5b ...] [--n 100] [--tasks explain profile paraphrase summary]
+           --llm smollm2 [--llm qwen2.5-coder-1.5b ...] [--n 100] [--tasks explain profile paraphrase summary] \
+           [--record tests/llm/data/explanation_replies.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,22 +38,12 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import load_llm
 from newsrec.llm.enrich import enrich_one
 from newsrec.llm.explain import explain
+from newsrec.llm.grounding import names_and_numbers_missing
 from newsrec.llm.paraphrase import paraphrase_titles
 from newsrec.llm.profiles import build_profile
 from newsrec.models.ranker import Ranker
 
 TASKS = ("explain", "profile", "paraphrase", "summary")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][A-Za-z'’-]+")
-
-
-def independent_unsupported(text: str, sources: list[str]) -> list[str]:
-    """Numbers and capitalised words (not opening a sentence) of `text` found in no source as a substring."""
-    haystack = " ".join(sources).lower()
-    found = _NUMBER.findall(text) + [w for w in _CAPITALISED.findall(text.strip()) if w.lower() != "i"]
-    return [w for w in found if w.lower() not in haystack]
-
-
 Made = tuple[str, bool, list[str], str | None]  # text shown, from the LLM?, its sources, the raw reply
 
 
@@ -62,13 +56,13 @@ def measure(items: list, make: Callable[[object], Made]) -> dict:
         text, by_llm, sources, reply = make(item)
         if by_llm:
             accepted += 1
-            bad = independent_unsupported(text, sources)
+            bad = names_and_numbers_missing(text, sources)
             independent += bool(bad)
             if bad and len(examples["accepted"]) < 3:
                 examples["accepted"].append({"text": text, "unsupported": bad})
         if reply is not None:
             raw += 1
-            bad = independent_unsupported(reply, sources)
+            bad = names_and_numbers_missing(reply, sources)
             raw_flagged += bool(bad)
             if bad and not by_llm and len(examples["withheld"]) < 3:
                 examples["withheld"].append({"reply": reply, "unsupported": bad})
@@ -90,6 +84,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--out", type=Path, default=Path("runs/llm-quality.json"))
+    parser.add_argument("--record", type=Path, help="append each explanation reply here (JSON lines)")
     args = parser.parse_args()
 
     news = read_news(args.mind)
@@ -107,6 +102,11 @@ def main() -> None:
             news_id, _, reason = top[user.user_id]
             said, item = explain(llm, reason, news[news_id], news), news[news_id]
             sources = [item.title, item.abstract, *(news[h].title for h, _ in reason.matched)]
+            if args.record:
+                record = {"model": llm.model_id, "user": user.user_id, "news_id": news_id, "shown": said.by_llm,
+                          "matched": [h for h, _ in reason.matched], "reply": said.reply}  # fmt: skip
+                with args.record.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
             return said.text, said.by_llm, sources, said.reply
 
         def profiled(user, llm=llm) -> Made:

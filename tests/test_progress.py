@@ -11,7 +11,7 @@ import pytest
 
 from newsrec import progress as progress_module
 from newsrec.progress import Progress, progress
-from newsrec.training.recipe import epoch_line
+from newsrec.training.logbook import epoch_line
 
 
 def test_off_a_terminal_progress_is_logged_at_the_start_and_every_few_seconds(monkeypatch, caplog):

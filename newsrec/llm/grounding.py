@@ -19,7 +19,16 @@ from dataclasses import dataclass
 
 from newsrec.data.language import STOP_WORDS_ZH, english_stem, fold, is_han, to_simplified, words
 
-__all__ = ["unsupported", "judged", "claims", "Sources", "vocabulary", "FUNCTION_WORDS", "label_stripped"]
+__all__ = [
+    "unsupported",
+    "judged",
+    "claims",
+    "Sources",
+    "vocabulary",
+    "FUNCTION_WORDS",
+    "label_stripped",
+    "names_and_numbers_missing",
+]
 
 
 def vocabulary(text: str) -> frozenset[str]:
@@ -116,3 +125,17 @@ class Sources:
     def drawn_on(self, text: str) -> bool:
         """Whether `text` takes at least one claim from these sources (not only framing words)."""
         return bool(judged(text, self.texts, self.framing)["sources"])
+
+
+# A second rule, sharing no code with the one above, for measuring it (experiments/llm_quality.py)
+# and for checking recorded replies: numbers and capitalised words that do not open a sentence.
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][A-Za-z'’-]+")
+
+
+def names_and_numbers_missing(text: str, sources: Iterable[str]) -> list[str]:
+    """The numbers and capitalised words (not opening a sentence) of `text` that occur in no
+    source as a plain case-insensitive substring."""
+    haystack = " ".join(sources).lower()
+    found = _NUMBER.findall(text) + [w for w in _CAPITALISED.findall(text.strip()) if w != "I"]
+    return [w for w in found if w.lower() not in haystack]

@@ -20,12 +20,11 @@ the same command again).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +46,18 @@ from newsrec.models.recommender import NewsRecommender, RecommenderConfig
 from newsrec.precision import needs_scaler, products_dtype
 from newsrec.progress import Progress
 from newsrec.stages import Stages
+from newsrec.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World, join_world
+from newsrec.training.logbook import METRICS_FILE, log_epoch, write_summary
 from newsrec.training.loss import ClickLoss
 from newsrec.training.news_encoding import NewsEncoding, encode_news
-from newsrec.training.plot import plot_curve
 from newsrec.training.samples import impressions_of, sample_rows
 
 __all__ = ["TrainResult", "seed_everything", "train"]
 
 logger = logging.getLogger(__name__)
-CHECKPOINT_FILE, METRICS_FILE, CURVE_FILE = "checkpoint.pt", "metrics.jsonl", "training_curve.png"
 CONFIG_FILE = "config.json"  # every training setting, for the record and for resuming
-SUMMARY_FILE = "train_summary.json"  # trainable parameters, seconds, processes
 
 
 @dataclass
@@ -106,16 +104,6 @@ class _Run:
     trainable: int  # parameters that learn, encoder included
 
 
-@dataclass
-class _Progress:
-    """What changes from epoch to epoch; all of it but `step` is in the checkpoint."""
-
-    history: list[dict] = field(default_factory=list)  # one record per finished epoch
-    best_metric: float = -float("inf")
-    bad_epochs: int = 0  # epochs since the best one
-    step: int = 0  # optimiser steps, for AdaLoRA's rank schedule
-
-
 def train(
     config: TrainConfig,
     news: dict[str, News],
@@ -157,7 +145,15 @@ def train(
         _end_epoch(run, progress, record)
 
     if world.is_main:
-        _write_summary(run, progress.history, stages)
+        write_summary(
+            out_dir,
+            progress.history,
+            stages,
+            trainable_parameters=run.trainable,
+            seconds=round(time.perf_counter() - started, 1),
+            processes=world.size,
+            training_impressions=len(data.train),
+        )
     world.barrier()
     return _result(run, progress.history)
 
@@ -253,25 +249,25 @@ def _describe_tuning(config: TrainConfig) -> str:
     return f"{config.encoder}, top {config.finetune_layers} layers by {config.tuning}"
 
 
-def _resume(run: _Run, restart: bool) -> _Progress:
+def _resume(run: _Run, restart: bool) -> TrainingState:
     """Continue after the last finished epoch of a stopped run, unless told to start over."""
     if restart:
         if run.world.is_main:
             (run.out_dir / METRICS_FILE).unlink(missing_ok=True)
-        return _Progress()
-    state = _load_checkpoint(run)
+        return TrainingState()
+    state = load_checkpoint(run.out_dir, run.config, run.model, run.optimizer, run.encoding)
     if state is None:
-        return _Progress()
-    history = state["history"]
-    logger.info("resuming %s after epoch %d", run.out_dir, len(history))
+        return TrainingState()
+    logger.info("resuming %s after epoch %d", run.out_dir, len(state.history))
     # the step count is not saved: a resumed run counts a full epoch of steps per finished epoch
-    return _Progress(history, state["best_metric"], state["bad_epochs"], len(history) * run.data.steps_per_epoch)
+    state.step = len(state.history) * run.data.steps_per_epoch
+    return state
 
 
 # --- one epoch -----------------------------------------------------------------------------------
 
 
-def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
+def _train_epoch(run: _Run, progress: TrainingState, epoch: int) -> dict:
     """One pass over freshly sampled non-clicks; the epoch's record of loss, rows and time."""
     config, world = run.config, run.world
     run.model.train()
@@ -294,7 +290,7 @@ def _train_epoch(run: _Run, progress: _Progress, epoch: int) -> dict:
     }
 
 
-def _step(run: _Run, progress: _Progress, rows: np.ndarray) -> float:
+def _step(run: _Run, progress: TrainingState, rows: np.ndarray) -> float:
     loss = run.loss(*run.encoding.step_inputs(run.model, _batch(run, rows)))
     run.optimizer.zero_grad()
     if run.scaler is None:
@@ -337,7 +333,7 @@ def _validate(run: _Run) -> dict[str, float]:
 # --- saving --------------------------------------------------------------------------------------
 
 
-def _end_epoch(run: _Run, progress: _Progress, record: dict) -> None:
+def _end_epoch(run: _Run, progress: TrainingState, record: dict) -> None:
     """Save the model if this epoch is the best yet, then log the record and write the checkpoint.
 
     Every process keeps the same progress (so all stop alike); only the main one writes."""
@@ -352,91 +348,8 @@ def _end_epoch(run: _Run, progress: _Progress, record: dict) -> None:
         progress.bad_epochs += 1
     progress.history.append(record)
     if run.world.is_main:
-        logger.info("%s", epoch_line(record, run.config.epochs))
-        with (run.out_dir / METRICS_FILE).open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        _save_checkpoint(run, progress)
-
-
-EPOCH_COLUMNS = ("auc", "mrr", "ndcg@5", "ndcg@10")  # the validation metrics an epoch's line shows
-
-
-def epoch_line(record: dict, epochs: int) -> str:
-    """One epoch as a table row: "epoch 2/5 | loss 1.2345 | auc 69.52 mrr 33.10 ... | 24.4 s | best"."""
-    valid = " ".join(f"{m} {100 * record['valid_' + m]:.2f}" for m in EPOCH_COLUMNS if "valid_" + m in record)
-    cells = [
-        f"epoch {record['epoch']}/{epochs}",
-        f"loss {record['train_loss']:.4f}",
-        *([f"valid {valid}"] if valid else []),
-        f"{record['step_seconds']:.1f} s",
-        *(["best"] if record.get("best") else []),
-    ]
-    return " | ".join(cells)
-
-
-def _save_checkpoint(run: _Run, progress: _Progress) -> None:
-    tmp = run.out_dir / (CHECKPOINT_FILE + ".tmp")
-    torch.save(
-        {
-            "config": run.config.model_dump(),
-            "model": run.model.state_dict(),
-            "optimizer": run.optimizer.state_dict(),
-            "plm_trained": run.encoding.state_dict(),
-            "history": progress.history,
-            "best_metric": progress.best_metric,
-            "bad_epochs": progress.bad_epochs,
-            "torch_rng": torch.get_rng_state(),
-        },
-        tmp,
-    )
-    tmp.replace(run.out_dir / CHECKPOINT_FILE)  # atomic: a kill mid-write leaves the old checkpoint
-
-
-def _load_checkpoint(run: _Run) -> dict | None:
-    path = run.out_dir / CHECKPOINT_FILE
-    if not path.is_file():
-        return None
-    state = torch.load(path, weights_only=False, map_location="cpu")  # the optimiser puts its state by the weights
-    epochs = run.config.epochs  # more epochs is the one change that may continue a run
-    if {**state["config"], "epochs": epochs} != {**run.config.model_dump(), "epochs": epochs}:
-        raise ValueError(
-            f"{run.out_dir} holds a run with other settings: use a new --out, or --restart to overwrite it"
-        )
-    run.model.load_state_dict(state["model"])
-    run.encoding.load_state_dict(state["plm_trained"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    _check_optimizer_state(run.optimizer, run.out_dir)
-    torch.set_rng_state(state["torch_rng"])
-    return state
-
-
-def _check_optimizer_state(optimizer: torch.optim.Optimizer, out_dir: Path) -> None:
-    """Each parameter's saved moments must have its shape: a checkpoint of a run stopped by an older
-    newsrec (before towers) lists them in another order, and would fail at the first step."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            moment = optimizer.state.get(p, {}).get("exp_avg")
-            if moment is not None and moment.shape != p.shape:
-                raise ValueError(
-                    f"{out_dir / CHECKPOINT_FILE} was written by an older newsrec and cannot be resumed: "
-                    "add --restart to train from the start (models saved by that version still load)"
-                )
-
-
-def _write_summary(run: _Run, history: list[dict], stages: Stages) -> None:
-    plot_curve(history, run.out_dir / CURVE_FILE)
-    (run.out_dir / SUMMARY_FILE).write_text(
-        json.dumps(
-            {
-                "trainable_parameters": run.trainable,
-                "seconds": round(time.perf_counter() - run.started, 1),
-                "processes": run.world.size,
-                "training_impressions": len(run.data.train),
-                "stages": stages.records,
-            },
-            indent=2,
-        )
-    )
+        log_epoch(run.out_dir, record, run.config.epochs)
+        save_checkpoint(run.out_dir, run.config, run.model, run.optimizer, run.encoding, progress)
 
 
 def _result(run: _Run, history: list[dict]) -> TrainResult:
