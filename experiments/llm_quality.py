@@ -90,7 +90,7 @@ def main() -> None:
     news = read_news(args.mind)
     dev = [i for i in read_behaviors(args.mind / "dev") if [h for h in i.history if h in news]]
     users = list({i.user_id: i for i in dev}.values())[: args.n]
-    shown = list(dict.fromkeys(c for i in users for c in i.candidates if c in news))[: args.n]
+    shown = [news[c] for c in dict.fromkeys(c for i in users for c in i.candidates if c in news)][: args.n]
     ranker = Ranker.load(args.model, news, EmbeddingCache())
     top = {u.user_id: ranker.recommend([h for h in u.history if h in news], k=1)[0] for u in users}
     results: dict = json.loads(args.out.read_text()) if args.out.is_file() else {}

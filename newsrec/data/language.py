@@ -28,6 +28,7 @@ __all__ = [
     "words",
     "join_words",
     "english_stem",
+    "is_chinese_name",
     "STOP_WORDS_ZH",
 ]
 
@@ -129,6 +130,17 @@ def _snowball():
 def english_stem(word: str) -> str:
     """The English Snowball (Porter2) stem: "stories" -> "stori", like "story"; "killed" -> "kill"."""
     return _snowball().stemWord(word)
+
+
+_NAME_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})  # jieba's tags of people, places, bodies, other names
+
+
+def is_chinese_name(word: str) -> bool:
+    """Whether jieba's part-of-speech tagger reads any part of Chinese `word` as a name (person, place, body)."""
+    _jieba()  # the dictionary, loaded once and quietly
+    import jieba.posseg
+
+    return any(piece.flag in _NAME_TAGS for piece in jieba.posseg.lcut(to_simplified(word)))
 
 
 def words(text: str, search: bool = False) -> list[str]:

@@ -6,9 +6,11 @@ be one of the task's framing words ("because", "you", "read", "推荐"): the wor
 about the recommendation rather than the news. A number must appear as a number ("39" is not
 supported by "thirty-nine people"); an English word matches another with the same Snowball
 stem ("stories" ~ "story", "killed" ~ "kill"; "shot" is not "shooting");
-a Chinese word must occur in the sources (Simplified and Traditional compare equal), single
-characters carry no claim. A text with an unsupported claim is withheld by the caller: it falls
-back to the template, the counted profile, or is dropped, and is counted.
+a Chinese word must occur in the sources (Simplified and Traditional compare equal), or be a
+compound whose head does and that names no one ("交通事故", traffic accident, for a source's
+"事故"; not "上海事故"); single characters carry no claim. A text with an unsupported claim
+is withheld by the caller: it falls back to the template, the counted profile, or is dropped,
+and is counted.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from newsrec.data.language import STOP_WORDS_ZH, english_stem, fold, is_han, to_simplified, words
+from newsrec.data.language import STOP_WORDS_ZH, english_stem, fold, is_chinese_name, is_han, to_simplified, words
 
 __all__ = [
     "unsupported",
@@ -88,8 +90,9 @@ def judged(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> d
     allowed = {_stem(w) for w in framing} | {fold(w) for w in framing}
     stems, numbers = set(), set()
     for source in sources:
-        for token in _ENGLISH_WORD.findall(source):
-            (numbers.add(_number(token)) if token[0].isdigit() else stems.add(_stem(token)))
+        for piece in words(source):  # Chinese segmented first: "北行51號公路" holds the number 51
+            for token in _ENGLISH_WORD.findall(piece):
+                (numbers.add(_number(token)) if token[0].isdigit() else stems.add(_stem(token)))
     chinese = fold(" ".join(sources))
     out: dict[str, list[str]] = {"sources": [], "framing": [], "unsupported": []}
     for claim in claims(reply):
@@ -97,10 +100,18 @@ def judged(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> d
             kind = "sources" if _number(claim) in numbers else "unsupported"
         else:
             key = fold(claim) if is_han(claim) else _stem(claim)
-            held = fold(claim) in chinese if is_han(claim) else key in stems
+            held = _chinese_held(claim, chinese) if is_han(claim) else key in stems
             kind = "sources" if held else "framing" if key in allowed else "unsupported"
         out[kind].append(claim)
     return out
+
+
+def _chinese_held(word: str, sources: str) -> bool:
+    """A Chinese word in the (folded) sources, or a compound of no name whose head (last part) is."""
+    if fold(word) in sources:
+        return True
+    heads = [part for part in words(word, search=True) if part != word and len(part) > 1 and word.endswith(part)]
+    return bool(heads) and fold(heads[-1]) in sources and not is_chinese_name(word)
 
 
 def unsupported(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> list[str]:

@@ -4,7 +4,9 @@ its own script.
 
 A paraphrase is kept only when it differs from its title (in words, not only in case,
 punctuation, script or a leading "Headline:") and keeps its facts: the same numbers and the
-same names written with capitals inside (LAPD, NFL, McDonald's), none lost and none added.
+same names written with capitals inside (LAPD, NFL, McDonald's), none lost and none added;
+a paraphrase in sentence case may not add a capitalised word either ("the former Supreme Court
+Justice" of a title that named no court). Title Case hides names, so there only the first rule holds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ PROMPT = {"en": "Headline: {title}\nRewritten headline:", "zh": "标题：{title
 QUOTES = '"“”「」『』'  # models like to quote the headline they write
 
 
+_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][\w'’-]*")  # not opening a sentence
 _FACT = re.compile(r"\d+(?:[.,:]\d+)*|\w*[A-Z]\w*[A-Z]\w*(?:'\w+)?")  # numbers; words with two capitals
 
 
@@ -47,7 +50,19 @@ def problems(original: str, reply: str) -> list[str]:
     if _plain(label_stripped(reply)) == _plain(original):
         return ["(the title again)"]
     kept, said = set(_FACT.findall(original)), set(_FACT.findall(reply))
-    return [f"lost {f}" for f in sorted(kept - said)] + [f"added {f}" for f in sorted(said - kept)]
+    problems = [f"lost {f}" for f in sorted(kept - said)] + [f"added {f}" for f in sorted(said - kept)]
+    if _sentence_case(reply):
+        known = {w.lower() for w in re.findall(r"[\w'’-]+", original)}
+        problems += [
+            f"added {w}" for w in _CAPITALISED.findall(reply.strip()) if w.lower() not in known and w not in said
+        ]
+    return problems
+
+
+def _sentence_case(text: str) -> bool:
+    """Whether most words of `text` start in lower case (so a capital inside marks a name)."""
+    letters = [w for w in text.split() if w[:1].isalpha()]
+    return sum(w[0].isupper() for w in letters) < len(letters) / 2
 
 
 def paraphrase_titles(llm: AnyLLM, news: list[News], cache: LLMCache | None = None) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -33,7 +33,7 @@ class TrainingState:
     step: int = 0  # optimiser steps, for AdaLoRA's rank schedule
 
 
-class _Stateful:  # the encoder side of a run (training.news_encoding.NewsEncoding)
+class _Stateful(Protocol):  # the encoder side of a run (training.news_encoding.NewsEncoding)
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 

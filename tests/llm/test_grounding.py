@@ -55,6 +55,9 @@ def test_chinese_words_must_occur_in_the_sources_in_either_script():
     sources = ["湖人隊在加時賽中擊敗凱爾特人"]
     assert unsupported("湖人队击败凯尔特人", sources) == []  # Simplified reply, Traditional source
     assert unsupported("湖人队在上海击败凯尔特人3次", sources) == ["上海", "3"]
+    # a compound whose head the sources hold, naming no one: "traffic accident" for "accident"
+    assert unsupported("交通事故封闭51号公路, 限制南行於Baldwin", ["事故封闭北行51号公路, 限制南行於Baldwin"]) == []
+    assert unsupported("北京大学", ["大学"]) == ["北京大学"]  # the head is there, but the compound is a name
 
 
 def test_a_leading_label_is_not_part_of_the_answer():
@@ -72,6 +75,13 @@ def test_a_paraphrase_differs_and_keeps_its_numbers_and_names():
     assert problems(title, "lapd officers arrest 3 after nfl game!") == ["(the title again)"]
     assert problems(title, "Three held by LAPD after NFL match") == ["lost 3"]
     assert problems(title, "LAPD arrests 3 people after NFL game in NYC") == ["added NYC"]
+    rbg = "Ruth Bader Ginsburg hailed as an inspiration"
+    assert problems(rbg, "Ruth Bader Ginsburg, the former Supreme Court Justice, is hailed as an inspiration") == [
+        "added Supreme",
+        "added Court",
+        "added Justice",
+    ]
+    assert problems(rbg, "Ruth Bader Ginsburg Praised As An Inspiration") == []  # Title Case hides names
     good = "Three people arrested by LAPD after an NFL game: 3 in custody"
     assert problems(title, good) == [] and paraphrase_titles(ScriptedLLM([good]), news) == {"A": good}
 
