@@ -30,14 +30,14 @@ from newsrec.data.mind import Impression, News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.encoders.plm import PLM
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ensemble import fit_ensemble
 from newsrec.models.ranker import Ranker
 from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
-METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+METRICS = HEADLINE_METRICS
 PEFT = {"plm_lr": 2e-4, "epochs": 2}  # adapters learn from zero: a larger step; 2 epochs for CPU time
 ROWS: dict[str, dict] = {
     "core": {},

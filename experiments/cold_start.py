@@ -22,11 +22,11 @@ from newsrec.data.mind import read_news
 from newsrec.data.synthetic import describe_user
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import popularity_scorer, random_scorer
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ranker import Ranker
 
-METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+METRICS = HEADLINE_METRICS
 
 
 def row(name: str, m: dict) -> str:

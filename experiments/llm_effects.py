@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
 from newsrec.llm.backends import load_llm
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.enrich import read_enrichments
@@ -30,7 +30,7 @@ from newsrec.models.ranker import Ranker
 from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
-METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+METRICS = HEADLINE_METRICS
 
 
 def row(name: str, m: dict) -> str:

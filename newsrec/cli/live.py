@@ -22,8 +22,9 @@ from newsrec.cli.errors import CommandError
 from newsrec.data.behaviors import news_used_by, read_all_behaviors
 from newsrec.data.mind import parse_time, read_news
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.evaluation.evaluate import HEADLINE_METRICS
 from newsrec.models.ranker import Ranker
-from newsrec.serve.replay import REPLAY_METRICS, ROWS, Client, ReplayResult, in_time_order, replay
+from newsrec.serve.replay import ROWS, Client, ReplayResult, in_time_order, replay
 
 __all__ = ["register"]
 
@@ -59,10 +60,10 @@ def _in_process_service(stack: ExitStack, model: Path) -> Client:
 def _print_replay(console: Console, result: ReplayResult, start_at: str) -> None:
     table = Table(title=f"replay from {start_at}: {result.impressions} impressions scored (x100)")
     table.add_column("ranker")
-    for metric in REPLAY_METRICS:
+    for metric in HEADLINE_METRICS:
         table.add_column(metric, justify="right")
     for row in ROWS:
-        table.add_row(row, *(f"{100 * result.metrics[row][m]:.2f}" for m in REPLAY_METRICS))
+        table.add_row(row, *(f"{100 * result.metrics[row][m]:.2f}" for m in HEADLINE_METRICS))
     console.print(table)
 
 

@@ -55,7 +55,8 @@ class FrozenEngine(nn.Module):
         """(N,) strings -> (N, dim) float32 unit vectors, in batches; `progress` counts the texts done."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
-            out[start : start + batch_size] = self._encode(texts[start : start + batch_size])
+            batch = texts[start : start + batch_size]
+            out[start : start + len(batch)] = self._encode(batch)
             if progress is not None:
-                progress.update(len(texts[start : start + batch_size]))
+                progress.update(len(batch))
         return out

@@ -16,9 +16,10 @@ import numpy as np
 from newsrec.data.mind import Impression, News
 from newsrec.evaluation import metrics
 
-__all__ = ["evaluate_scores", "MetricTally", "METRIC_NAMES", "ACCURACY_METRICS"]
+__all__ = ["evaluate_scores", "MetricTally", "METRIC_NAMES", "ACCURACY_METRICS", "HEADLINE_METRICS"]
 
 ACCURACY_METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10", "acc@1", "ctr@5", "ctr@10")
+HEADLINE_METRICS = ACCURACY_METRICS[:4]  # the four the MIND leaderboard reports: an epoch's line, replay, tables
 BEYOND_METRICS = ("diversity@10", "coverage@10", "novelty@10")
 METRIC_NAMES = ACCURACY_METRICS + BEYOND_METRICS
 TOP_K = 10

@@ -3,9 +3,9 @@
 Output is JSON, validated; bad output is retried, then replaced by a fallback built from the
 title (marked `from_llm=False`). Valid means grounded too: the summary and every keyword may
 state only what the title, abstract and category hold (`grounding.Sources`; a summary may add
-the words that talk about an article, "reports", "describes"). Results are cached by model + prompt version + text, so a
-rerun or a resumed batch redoes nothing already finished. Chinese news is summarised in Chinese,
-in its own script, by a model that writes Chinese (`backends.llm_for`).
+the words that talk about an article, "reports", "describes"). Results are cached by model +
+prompt version + text, so a rerun or a resumed batch redoes nothing already finished. Chinese
+news is summarised in Chinese, in its own script, by a model that writes Chinese (`backends.llm_for`).
 """
 
 from __future__ import annotations
@@ -120,9 +120,8 @@ class Enrichment(BaseModel):
         sources = (info.context or {}).get("sources")
         if sources is not None:
             sources.require(self.summary, "summary")
-            keywords_only = Sources(sources.texts)  # a keyword is the article's own word, never a framing one
             for keyword in self.keywords:
-                keywords_only.require(keyword, "keyword")
+                sources.require(keyword, "keyword", framing=False)
         return self
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from newsrec.data.language import STOP_WORDS_ZH, english_stem, fold, is_chinese_name, is_han, to_simplified, words
 
@@ -83,27 +84,52 @@ def claims(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def judged(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> dict[str, list[str]]:
-    """The claims of `reply` sorted into "sources" (the sources hold them), "framing" (only the
-    task's framing words do) and "unsupported" (neither), each as written in the reply."""
-    sources = list(sources)
-    allowed = {_stem(w) for w in framing} | {fold(w) for w in framing}
-    stems, numbers = set(), set()
-    for source in sources:
-        for piece in words(source):  # Chinese segmented first: "北行51號公路" holds the number 51
-            for token in _ENGLISH_WORD.findall(piece):
-                (numbers.add(_number(token)) if token[0].isdigit() else stems.add(_stem(token)))
-    chinese = fold(" ".join(sources))
-    out: dict[str, list[str]] = {"sources": [], "framing": [], "unsupported": []}
-    for claim in claims(reply):
-        if claim[0].isdigit():
-            kind = "sources" if _number(claim) in numbers else "unsupported"
-        else:
-            key = fold(claim) if is_han(claim) else _stem(claim)
-            held = _chinese_held(claim, chinese) if is_han(claim) else key in stems
-            kind = "sources" if held else "framing" if key in allowed else "unsupported"
-        out[kind].append(claim)
-    return out
+@dataclass(frozen=True)
+class Sources:
+    """What an LLM text may draw on, with the task's framing words; its vocabulary is built once
+    and judges any number of replies (a profile and each of its topics). Schema validators get
+    it through pydantic's validation context."""
+
+    texts: tuple[str, ...]
+    framing: frozenset[str] = frozenset()
+
+    @cached_property
+    def _vocabulary(self) -> tuple[set[str], set[str], str, set[str]]:
+        """(English stems, numbers, the folded Chinese text, the framing words' stems and folds)."""
+        stems, numbers = set(), set()
+        for source in self.texts:
+            for piece in words(source):  # Chinese segmented first: "北行51號公路" holds the number 51
+                for token in _ENGLISH_WORD.findall(piece):
+                    (numbers.add(_number(token)) if token[0].isdigit() else stems.add(_stem(token)))
+        allowed = {_stem(w) for w in self.framing} | {fold(w) for w in self.framing}
+        return stems, numbers, fold(" ".join(self.texts)), allowed
+
+    def judge(self, reply: str) -> dict[str, list[str]]:
+        """The claims of `reply` sorted into "sources" (the sources hold them), "framing" (only the
+        task's framing words do) and "unsupported" (neither), each as written in the reply."""
+        stems, numbers, chinese, allowed = self._vocabulary
+        out: dict[str, list[str]] = {"sources": [], "framing": [], "unsupported": []}
+        for claim in claims(reply):
+            if claim[0].isdigit():
+                kind = "sources" if _number(claim) in numbers else "unsupported"
+            else:
+                key = fold(claim) if is_han(claim) else _stem(claim)
+                held = _chinese_held(claim, chinese) if is_han(claim) else key in stems
+                kind = "sources" if held else "framing" if key in allowed else "unsupported"
+            out[kind].append(claim)
+        return out
+
+    def require(self, text: str, what: str, framing: bool = True) -> None:
+        """Raise a ValueError naming the unsupported words of `text` (the retry prompt shows it);
+        `framing=False`: the framing words do not count either (a keyword is the article's own word)."""
+        judged = self.judge(text)
+        missing = judged["unsupported"] + ([] if framing else judged["framing"])
+        if missing:
+            raise ValueError(f"the {what} says what the given texts do not ({', '.join(missing[:6])}): use their words")
+
+    def drawn_on(self, text: str) -> bool:
+        """Whether `text` takes at least one claim from these sources (not only framing words)."""
+        return bool(self.judge(text)["sources"])
 
 
 def _chinese_held(word: str, sources: str) -> bool:
@@ -114,28 +140,15 @@ def _chinese_held(word: str, sources: str) -> bool:
     return bool(heads) and fold(heads[-1]) in sources and not is_chinese_name(word)
 
 
+def judged(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> dict[str, list[str]]:
+    """`Sources(sources, framing).judge(reply)`: the claims of `reply` by what supports them."""
+    return Sources(tuple(sources), frozenset(framing)).judge(reply)
+
+
 def unsupported(reply: str, sources: Iterable[str], framing: Iterable[str] = ()) -> list[str]:
     """The claims of `reply` that neither `sources` nor the task's `framing` words support, as
     written in the reply; empty when the reply is grounded."""
     return judged(reply, sources, framing)["unsupported"]
-
-
-@dataclass(frozen=True)
-class Sources:
-    """What an LLM text may draw on, for the validators of its schema (pydantic's validation context)."""
-
-    texts: tuple[str, ...]
-    framing: frozenset[str] = frozenset()
-
-    def require(self, text: str, what: str) -> None:
-        """Raise a ValueError naming the unsupported words of `text` (the retry prompt shows it)."""
-        missing = unsupported(text, self.texts, self.framing)
-        if missing:
-            raise ValueError(f"the {what} says what the given texts do not ({', '.join(missing[:6])}): use their words")
-
-    def drawn_on(self, text: str) -> bool:
-        """Whether `text` takes at least one claim from these sources (not only framing words)."""
-        return bool(judged(text, self.texts, self.framing)["sources"])
 
 
 # A second rule, sharing no code with the one above, for measuring it (experiments/llm_quality.py)

@@ -22,7 +22,7 @@ import numpy as np
 
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
-from newsrec.evaluation.evaluate import evaluate_scores
+from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
 from newsrec.models.ranker import Ranker
 from newsrec.progress import progress
 
@@ -31,7 +31,6 @@ __all__ = ["ReplayResult", "replay", "in_time_order", "ROWS", "Client"]
 logger = logging.getLogger(__name__)
 ROWS = ("live", "frozen", "ctr_live", "ctr_frozen")
 NEWS_BATCH = 500
-REPLAY_METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")  # named as `evaluate` names them
 
 
 class Client(Protocol):
@@ -161,5 +160,5 @@ def replay(
     metrics = {}
     for row in ROWS:
         m = evaluate_scores(evaluated, scores[row], news)
-        metrics[row] = {name: round(m[name], 4) for name in REPLAY_METRICS}
+        metrics[row] = {name: round(m[name], 4) for name in HEADLINE_METRICS}
     return ReplayResult(metrics, len(evaluated))

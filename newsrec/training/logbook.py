@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from newsrec.evaluation.evaluate import HEADLINE_METRICS
 from newsrec.stages import Stages
 from newsrec.training.plot import plot_curve
 
@@ -15,12 +16,11 @@ __all__ = ["METRICS_FILE", "CURVE_FILE", "SUMMARY_FILE", "epoch_line", "log_epoc
 logger = logging.getLogger(__name__)
 METRICS_FILE, CURVE_FILE = "metrics.jsonl", "training_curve.png"
 SUMMARY_FILE = "train_summary.json"  # trainable parameters, seconds, processes, stages
-EPOCH_COLUMNS = ("auc", "mrr", "ndcg@5", "ndcg@10")  # the validation metrics an epoch's line shows
 
 
 def epoch_line(record: dict, epochs: int) -> str:
     """One epoch as a table row: "epoch 2/5 | loss 1.2345 | auc 69.52 mrr 33.10 ... | 24.4 s | best"."""
-    valid = " ".join(f"{m} {100 * record['valid_' + m]:.2f}" for m in EPOCH_COLUMNS if "valid_" + m in record)
+    valid = " ".join(f"{m} {100 * record['valid_' + m]:.2f}" for m in HEADLINE_METRICS if "valid_" + m in record)
     cells = [
         f"epoch {record['epoch']}/{epochs}",
         f"loss {record['train_loss']:.4f}",

@@ -16,25 +16,28 @@ from tests.llm.conftest import ScriptedLLM
 # the two replies of the issue, with the facts they were given (MIND sample, imp-140)
 LAPD = News("N1", "One Person Shot, Killed By LAPD In Sherman Oaks", "news", "newscrime", "")
 TOW = News("N2", "AAA tow truck driver dead after being struck on highway", "news", "newsus", "")
-READ = News("H1", "Police: Man shot near Van Nuys home", "news", "newscrime", "")
+READ = News("H1", "LAPD: Man shot and killed near Van Nuys home", "news", "newscrime", "")
 NEWS = {n.news_id: n for n in (LAPD, TOW, READ)}
+# both name the matched read item ("killed", "LAPD"): the old check, quoting a match, let them through
 RECORDED = [
-    (LAPD, "The incident in Dallas, Texas, ... a 17-year-old male officer was shot and killed by a LAPD officer."),
-    (TOW, "Because you read about a man shot, AAA tow truck driver dead was responsible for the death of 39 people."),
-]
+    (LAPD, "The incident in Dallas, Texas, where a 17-year-old male officer was shot and killed by a LAPD officer.",
+     {"Dallas", "Texas", "17"}),
+    (TOW, "Because you read about a man shot and killed, AAA tow truck driver dead was responsible for the death of "
+     "39 people.", {"39", "responsible"}),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("candidate", "reply"), RECORDED)
-def test_the_recorded_inventions_are_withheld(candidate, reply):
+@pytest.mark.parametrize(("candidate", "reply", "invented"), RECORDED)
+def test_the_recorded_inventions_are_withheld(candidate, reply, invented):
     reason = Reason(matched=[("H1", 0.6)], popularity=0.0)
     said = explain(ScriptedLLM([reply]), reason, candidate, NEWS)
     assert not said.by_llm and said.text == reason.sentence(NEWS, candidate.title)
-    assert said.unsupported  # what it invented is named, to be counted
+    assert invented <= set(said.unsupported)  # what it invented is named, to be counted
 
 
 def test_a_reply_made_of_the_facts_and_framing_words_is_shown():
     reason = Reason(matched=[("H1", 0.6)], popularity=0.0)
-    reply = "Because you read about police and a man shot near Van Nuys, here is the LAPD story from Sherman Oaks."
+    reply = "Because you read about a man shot and killed near Van Nuys, here is the LAPD story from Sherman Oaks."
     said = explain(ScriptedLLM([reply]), reason, LAPD, NEWS)
     assert said.by_llm and said.text == reply
 
