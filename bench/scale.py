@@ -16,9 +16,10 @@ copy's title marked so that it is encoded anew), a dev file of s x 778 labelled 
 Last, the fitted growth: peak RSS of training against training impressions (the slope is the
 bytes each impression costs) and the log-log slope of each stage's time.
 
-Usage: python bench/scale.py [--mind ../shared/data/mind-sample] [--scales 1 10 100 1000]
+Usage: python bench/scale.py [--mind ../shared/data/mind-sample] [--scales 1 10 100 1000] [--device auto]
        [--work runs/scale] [--code DIR: time another checkout's newsrec (train/evaluate/predict)]
        [--reuse: report a scale whose world already holds figures.json instead of measuring it again]
+       [--warm: keep a world written earlier and its filled embedding cache; every stage but encoding is timed]
 Prints a Markdown section.
 """
 
@@ -65,6 +66,12 @@ def write_world(mind: Path, scale: int, out: Path, seed: int = 0) -> dict[str, i
     return sizes
 
 
+def world_sizes(world: Path) -> dict[str, int]:
+    """The sizes of a world written earlier (its files' lines)."""
+    files = {"news": world / "news.tsv", **{part: world / part / "behaviors.tsv" for part in ("train", "dev", "test")}}
+    return {name: sum(1 for _ in path.open("rb")) for name, path in files.items()}
+
+
 def _copy(news_id: str, k: int) -> str:
     return news_id if k == 0 else f"{news_id}x{k}"
 
@@ -107,14 +114,15 @@ def run_stage(args: list[str], code: Path | None, log: Path) -> tuple[float, flo
     return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
-def measure(world: Path, sizes: dict[str, int], code: Path | None) -> dict:
+def measure(world: Path, sizes: dict[str, int], code: Path | None, device: str = "auto", warm: bool = False) -> dict:
     model, cache = world / "model", world / "embeddings.sqlite"
-    cache.unlink(missing_ok=True)  # an empty cache: encoding is measured
-    figures: dict = {"sizes": sizes}
+    if not warm:
+        cache.unlink(missing_ok=True)  # an empty cache: encoding is measured
+    figures: dict = {"sizes": sizes, "warm_cache": warm}
     if code is None:
         read, read_peak = in_fresh_process(read_stage, world / "train")
         figures["read"] = {**read, "peak_rss_mib": read_peak}
-    data = ["--news", str(world / "news.tsv")]
+    data = ["--news", str(world / "news.tsv"), "--device", device]
     seconds, peak = run_stage(
         ["train", *data, "--behaviors", str(world / "train"), "--valid", str(world / "dev"), "--out", str(model),
          "--epochs", "1", "--restart", "--cache", str(cache)],
@@ -146,6 +154,7 @@ def report(runs: dict[int, dict], label: str) -> str:
         stages = {s["stage"]: s for s in f.get("train_stages", [])}
         replay = stages.get("missing news and popularity replay", {}).get("seconds", float("nan"))
         encode = stages.get("news encoding and model", {}).get("seconds", float("nan"))
+        encoded = "cached" if f.get("warm_cache") else f"{encode:.0f}"
         epoch = stages.get("epoch 1", {}).get("seconds", float("nan"))
         read = f.get("read", {})
         rows.append(
@@ -155,7 +164,7 @@ def report(runs: dict[int, dict], label: str) -> str:
                 f"{sizes['news']:,}",
                 f"{read.get('seconds', float('nan')):.1f} / {read.get('peak_rss_mib', float('nan')):,.0f}",
                 f"{replay:.1f}",
-                f"{encode:.0f}",
+                encoded,
                 f"{epoch:.0f}",
                 f"{f['train']['seconds']:.0f} / {f['train']['peak_rss_mib']:,.0f}",
                 f"{1024 * 1024 * f['train']['peak_rss_mib'] / sizes['train']:,.0f}",
@@ -194,6 +203,8 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--work", type=Path, default=Path("runs/scale"))
     parser.add_argument("--code", type=Path, help="a checkout whose newsrec runs the train/evaluate/predict stages")
+    parser.add_argument("--device", default="auto", help="train/evaluate/predict --device")
+    parser.add_argument("--warm", action="store_true", help="keep a world written in --work and its cache (no encode)")
     parser.add_argument("--reuse", action="store_true", help="report scales already measured in --work as they are")
     args = parser.parse_args()
     runs = {}
@@ -202,11 +213,12 @@ def main() -> None:
         if args.reuse and (world / "figures.json").is_file():
             runs[scale] = json.loads((world / "figures.json").read_text())
             continue
-        sizes = write_world(args.mind, scale, world)
-        runs[scale] = measure(world, sizes, args.code)
+        warm = args.warm and (world / "embeddings.sqlite").is_file()
+        sizes = world_sizes(world) if warm else write_world(args.mind, scale, world)
+        runs[scale] = measure(world, sizes, args.code, args.device, warm)
         (world / "figures.json").write_text(json.dumps(runs[scale], indent=2))
         print(f"{scale}x done: {json.dumps(runs[scale])}", file=sys.stderr)
-    label = f"`python bench/scale.py --scales {' '.join(map(str, args.scales))}`" + (
+    label = f"`python bench/scale.py --scales {' '.join(map(str, args.scales))} --device {args.device}`" + (
         f" with the newsrec of {args.code}" if args.code else ""
     )
     print(report(runs, label))
