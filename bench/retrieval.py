@@ -61,7 +61,7 @@ def search_timed(method: str, n: int, queries: int) -> tuple[float, np.ndarray, 
             flat.add(chunk)
         search = lambda q: flat.search(q[None, :], K)[1][0]  # noqa: E731
     else:
-        from newsrec.serve.index import FaissIndex
+        from newsrec.service.index import FaissIndex
 
         index = FaissIndex(DIM)
         for start, chunk in zip(range(0, n, CHUNK), chunks):

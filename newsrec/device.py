@@ -1,8 +1,7 @@
 """Which device runs the tensors: `auto` (CUDA when present, else Apple's MPS, else the CPU),
 `cpu`, `cuda`, `cuda:N` or `mps`. One function, so every command reads `--device` alike.
 
-The GPU paths (CUDA, MPS) are written but have not yet run on a GPU here: the README says so
-until a lent GPU has run bench/gpu_check.sh.
+CUDA ran on a lent H200 (bench/gpu_check.sh, README "Large data and GPUs"); MPS has not run.
 """
 
 from __future__ import annotations

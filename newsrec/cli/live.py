@@ -23,8 +23,8 @@ from newsrec.data.behaviors import news_used_by, read_all_behaviors
 from newsrec.data.mind import parse_time, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import HEADLINE_METRICS
+from newsrec.evaluation.replay import ROWS, Client, ReplayResult, in_time_order, replay
 from newsrec.models.ranker import Ranker
-from newsrec.serve.replay import ROWS, Client, ReplayResult, in_time_order, replay
 
 __all__ = ["register"]
 

@@ -20,11 +20,11 @@ from newsrec.models.ranker import Ranker
 from newsrec.serve.auth import Authenticator
 from newsrec.serve.errors import install_error_handlers
 from newsrec.serve.guard import Guard
-from newsrec.serve.index import VectorIndex, make_index
 from newsrec.serve.observability import Observe, open_request_log
 from newsrec.serve.routes import admin, events, impressions, news, system, users
-from newsrec.serve.service import RecommenderService
 from newsrec.serve.settings import ServiceSettings
+from newsrec.service.index import VectorIndex, make_index
+from newsrec.service.recommender_service import RecommenderService
 from newsrec.store.db import make_engine, make_sessions, migrate
 
 __all__ = ["create_app", "app_from_env"]

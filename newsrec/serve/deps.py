@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from newsrec.serve.auth import Principal
 from newsrec.serve.schemas import UserIdPath
-from newsrec.serve.service import RecommenderService
+from newsrec.service.recommender_service import RecommenderService
 
 __all__ = ["Service", "Caller", "require_scope", "UserAccess"]
 

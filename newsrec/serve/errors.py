@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from newsrec.service.recommender_service import IDS_NAMED, UnknownNewsError
+
 __all__ = [
     "described",
     "ErrorBody",
@@ -26,13 +28,10 @@ __all__ = [
     "ERROR_RESPONSES",
     "CONFLICT_RESPONSE",
     "install_error_handlers",
-    "UnknownNewsError",
-    "IDS_NAMED",
 ]
 
 logger = logging.getLogger(__name__)
 MAX_LOC_CHARS = 64
-IDS_NAMED = 10  # offending ids an error reply names; the rest are counted
 
 
 class FieldError(BaseModel):
@@ -46,13 +45,6 @@ class ErrorBody(BaseModel):
     errors: list[FieldError] | None = None
     unknown_news_ids: list[str] | None = Field(None, description=f"the first {IDS_NAMED} of them, sorted")
     unknown_news_count: int | None = None
-
-
-class UnknownNewsError(ValueError):
-    def __init__(self, ids: list[str]):
-        self.ids, self.count = sorted(ids)[:IDS_NAMED], len(ids)
-        more = f" and {self.count - len(self.ids)} more" if self.count > len(self.ids) else ""
-        super().__init__(f"unknown news ids: {', '.join(self.ids)}{more}; post them to /v1/news first")
 
 
 def described(text: str) -> dict:

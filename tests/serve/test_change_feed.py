@@ -75,7 +75,7 @@ def test_each_worker_keeps_a_bounded_number_of_users(model_dir, tmp_path):
 
 
 def test_a_worker_catches_up_with_the_whole_feed_before_it_answers(model_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("newsrec.serve.catalogue.FEED_CHUNK", 4)  # read in chunks much smaller than the feed
+    monkeypatch.setattr("newsrec.service.catalogue.FEED_CHUNK", 4)  # read in chunks much smaller than the feed
     a, b = two_workers(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     with a, b:
         a.post("/v1/news", json={"items": news_items(11)}, headers=NEWS_KEY)

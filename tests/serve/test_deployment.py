@@ -18,7 +18,7 @@ from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import model_version
-from newsrec.serve.deployment import arm_specs, user_point
+from newsrec.service.deployment import arm_specs, user_point
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow
 from newsrec.training.config import load_config

@@ -30,7 +30,7 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(model_dir, tmp_p
 def test_milvus_lite_backend_ranks_like_faiss(model_dir, tmp_path):
     pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
-    from newsrec.serve.index import FaissIndex, MilvusIndex
+    from newsrec.service.index import FaissIndex, MilvusIndex
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(200, 16)).astype(np.float32)

@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from newsrec.models.ranker import model_version
-from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, alive, news_items, wait_until
+from tests.conftest import wait_until
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, NO_LIMITS, USER_KEY, Server, alive, news_items
 from tests.serve.test_deployment import copy_of
 
 pytestmark = pytest.mark.slow  # real server processes

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from newsrec.serve.deployment import DeploymentError
 from newsrec.serve.deps import Service, require_scope
 from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, described
 from newsrec.serve.schemas import DeployIn, Deployment, ServedArm
+from newsrec.service.deployment import DeploymentError
 
 router = APIRouter(
     prefix="/v1/admin", tags=["admin"], responses=ERROR_RESPONSES, dependencies=[Depends(require_scope("admin"))]

@@ -7,8 +7,9 @@ from collections import Counter
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from newsrec.serve.deps import Service, require_scope
-from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, IDS_NAMED
+from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
 from newsrec.serve.schemas import IngestResult, NewsBatch
+from newsrec.service.recommender_service import IDS_NAMED
 from newsrec.store.repository import NewsRecord
 
 router = APIRouter(prefix="/v1/news", tags=["news"], responses=ERROR_RESPONSES)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from newsrec.serve.index import FaissIndex
+from newsrec.service.index import FaissIndex
 
 
 def brute_force(vectors: dict[int, np.ndarray], query: np.ndarray, k: int) -> list[int]:

@@ -8,8 +8,8 @@ from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.serve.catalogue import Catalogue
-from newsrec.serve.index import FaissIndex
+from newsrec.service.catalogue import Catalogue
+from newsrec.service.index import FaissIndex
 from newsrec.store.models import NewsRow
 from newsrec.training.config import load_config
 from newsrec.training.recipe import train

@@ -27,7 +27,7 @@ import torch
 from newsrec.data.mind import News
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.serve.catalogue import Catalogue, as_news
+from newsrec.service.catalogue import Catalogue, as_news
 from newsrec.store.models import VECTOR_ID_CHARS, NewsRow
 
 __all__ = ["Arm", "ArmSpec", "DeploymentError", "arm_specs", "load_checked", "pick_arm", "user_point", "PROBE_SIZE"]

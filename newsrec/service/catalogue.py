@@ -30,8 +30,8 @@ from newsrec.data.mind import News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.serve.index import VectorIndex
-from newsrec.serve.rwlock import ReadWriteLock
+from newsrec.service.index import VectorIndex
+from newsrec.service.rwlock import ReadWriteLock
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow, TallyRow
 

@@ -4,8 +4,8 @@ Synchronised by barriers, events and polling the lock's own state, never by slee
 
 import threading
 
-from newsrec.serve.rwlock import ReadWriteLock
-from tests.serve.conftest import wait_until
+from newsrec.service.rwlock import ReadWriteLock
+from tests.conftest import wait_until
 
 
 def test_readers_overlap_and_a_writer_waits_for_them_then_goes_first():

@@ -7,7 +7,7 @@ at the impression's time), then it is posted as shown (`POST /v1/impressions`) w
 plain clicks (no impression: a user's history, not popularity traffic).
 
 In the same run, for the same impressions: the model with popularity frozen at training time
-(`Ranker.score` offline) and two baselines, the smoothed CTR counted from the replayed logs
+(`Scorer.score` offline: a Ranker or an Ensemble) and two baselines, the smoothed CTR counted from the replayed logs
 before `start_at` only (frozen) and updated impression by impression (live).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
 from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
-from newsrec.models.ranker import Ranker
+from newsrec.evaluation.scorer import Scorer
 from newsrec.progress import progress
 
 __all__ = ["ReplayResult", "replay", "in_time_order", "ROWS", "Client"]
@@ -130,7 +130,7 @@ def in_time_order(impressions: list[Impression]) -> list[tuple[float, Impression
 
 
 def replay(
-    client: Client, ranker: Ranker, news: dict[str, News], impressions: list[Impression], start_at: float
+    client: Client, scorer: Scorer, news: dict[str, News], impressions: list[Impression], start_at: float
 ) -> ReplayResult:
     """Replay `impressions` (all timed) through the service behind `client` (base URL and key set)."""
     ordered = in_time_order(impressions)
@@ -147,7 +147,7 @@ def replay(
             )
             by_id = {r["news_id"]: r["score"] for r in ranked["items"]}
             scores["live"].append(np.array([by_id[c] for c in imp.candidates]))
-            scores["frozen"].append(ranker.score([imp])[0])
+            scores["frozen"].append(scorer.score([imp])[0])
             scores["ctr_live"].append(live_counts.ctr(imp.candidates, at))
             scores["ctr_frozen"].append(frozen_counts.ctr(imp.candidates, at))
             evaluated.append(imp)

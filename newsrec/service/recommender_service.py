@@ -34,18 +34,27 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker, model_version
-from newsrec.serve.catalogue import Catalogue, as_news, feed_chunks
-from newsrec.serve.comparison import count_clicks, count_impressions, new_impression_id, version_in
-from newsrec.serve.deployment import PROBE_SIZE, Arm, ArmSpec, arm_specs, load_checked, pick_arm
-from newsrec.serve.errors import UnknownNewsError
-from newsrec.serve.index import VectorIndex
-from newsrec.serve.users import UserQuery, UserState, user_query, users_reading
+from newsrec.service.catalogue import Catalogue, as_news, feed_chunks
+from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
+from newsrec.service.deployment import PROBE_SIZE, Arm, ArmSpec, arm_specs, load_checked, pick_arm
+from newsrec.service.index import VectorIndex
+from newsrec.service.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
 from newsrec.store.erasure import Eraser
 
-__all__ = ["RecommenderService", "Recommendation", "Recommendations"]
+__all__ = ["RecommenderService", "Recommendation", "Recommendations", "UnknownNewsError", "IDS_NAMED"]
 
 logger = logging.getLogger(__name__)
+IDS_NAMED = 10  # offending ids an error names; the rest are counted (a reply never echoes a whole request)
+
+
+class UnknownNewsError(ValueError):
+    """A request names news the service does not have: nothing of it is stored."""
+
+    def __init__(self, ids: list[str]):
+        self.ids, self.count = sorted(ids)[:IDS_NAMED], len(ids)
+        more = f" and {self.count - len(self.ids)} more" if self.count > len(self.ids) else ""
+        super().__init__(f"unknown news ids: {', '.join(self.ids)}{more}; post them to /v1/news first")
 
 
 @dataclass
