@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from newsrec.store.db import make_engine
+from tests.conftest import wait_until
 from tests.serve.conftest import (
     ADMIN_KEY,
     NEWS_KEY,
@@ -23,7 +24,6 @@ from tests.serve.conftest import (
     fresh_postgres,
     needs_postgres,
     news_items,
-    wait_until,
 )
 from tests.serve.test_processes import post_events_until_killed
 
