@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from newsrec.data.augment import PERTURBATIONS, SynonymTable, perturb
-from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
+from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import Impression, News, read_news
+from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.encoders.plm import PLM

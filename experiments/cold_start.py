@@ -17,8 +17,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-from newsrec.data.behaviors import drop_missing_news, read_behaviors
+from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
+from newsrec.data.missing_news import drop_missing_news
 from newsrec.data.synthetic import describe_user
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import popularity_scorer, random_scorer

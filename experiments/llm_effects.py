@@ -18,8 +18,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
+from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
+from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
 from newsrec.llm.backends import load_llm

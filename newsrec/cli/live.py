@@ -19,8 +19,9 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from newsrec.cli.errors import CommandError
-from newsrec.data.behaviors import news_used_by, read_all_behaviors
+from newsrec.data.behaviors import read_all_behaviors
 from newsrec.data.mind import parse_time, read_news
+from newsrec.data.missing_news import news_used_by
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import HEADLINE_METRICS
 from newsrec.evaluation.replay import ROWS, Client, ReplayResult, in_time_order, replay

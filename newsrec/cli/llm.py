@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from newsrec.cli.errors import CommandError
-from newsrec.data.behaviors import news_used_by, read_all_behaviors
+from newsrec.data.behaviors import read_all_behaviors
 from newsrec.data.mind import News, read_news
+from newsrec.data.missing_news import news_used_by
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import AUTO, LanguageLLMs
 from newsrec.llm.cache import LLMCache

@@ -20,13 +20,9 @@ from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.settings_options import settings_options
-from newsrec.data.behaviors import (
-    Behaviors,
-    NewsIds,
-    drop_missing_news,
-    news_used_by,
-)
+from newsrec.data.behaviors import Behaviors, NewsIds
 from newsrec.data.mind import parse_time, read_news
+from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.device import DEVICE_HELP, resolve_device
 from newsrec.encoders.cache import EmbeddingCache

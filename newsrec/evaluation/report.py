@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsrec.data.behaviors import drop_missing_news
 from newsrec.data.mind import Impression, News
+from newsrec.data.missing_news import drop_missing_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import baseline_scorers
 from newsrec.evaluation.evaluate import MetricTally

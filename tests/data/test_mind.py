@@ -2,8 +2,9 @@ import re
 
 import pytest
 
-from newsrec.data.behaviors import drop_missing_news, news_used_by, read_behaviors
+from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import Impression, MindFormatError, News, read_news, write_behaviors, write_news
+from newsrec.data.missing_news import drop_missing_news, news_used_by
 from tests.conftest import MIND_SAMPLE
 
 NEWS = (
@@ -109,7 +110,7 @@ def test_a_time_that_cannot_be_read_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("chunk", [1, 2, 100_000])
 def test_news_used_by_lists_news_in_order_of_first_use(monkeypatch, chunk):
-    monkeypatch.setattr("newsrec.data.behaviors.USED_CHUNK", chunk)
+    monkeypatch.setattr("newsrec.data.missing_news.USED_CHUNK", chunk)
     news = {i: News(i, i) for i in ("N1", "N2", "N3", "N4", "N5")}
     imps = [
         Impression("1", "U", "", ["N3", "N1"], ["N2", "N3"], [1, 0]),
