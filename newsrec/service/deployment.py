@@ -17,21 +17,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sqlalchemy.orm import sessionmaker
 
 from newsrec.data.mind import News
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.models.ranker import Ranker
+from newsrec.models.ranker import Ranker, model_version
 from newsrec.service.catalogue import Catalogue, as_news
+from newsrec.store import repository as repo
 from newsrec.store.models import VECTOR_ID_CHARS, NewsRow
 
-__all__ = ["Arm", "ArmSpec", "DeploymentError", "arm_specs", "load_checked", "pick_arm", "user_point", "PROBE_SIZE"]
+__all__ = ["Arm", "ArmSpec", "Deployments", "DeploymentError", "arm_specs", "load_checked", "pick_arm", "user_point"]
 
+logger = logging.getLogger(__name__)
 PROBE_SIZE = 8  # stored news a model encodes and scores before it may serve
 PROBE_NEWS = [  # when the store holds none yet
     News("probe-1", "Local team wins the championship in overtime", "sports", "basketball"),
@@ -63,6 +68,115 @@ class Arm:
     @property
     def version(self) -> str:
         return self.spec.version
+
+
+class Deployments:
+    """The arms this worker serves, and the change to a new deployment: recorded by `deploy` once
+    its model is proven here, followed by every worker (`follow`: loaded in the background and
+    swapped in under the service's lock when ready; the old arms answer until then)."""
+
+    def __init__(
+        self,
+        first: Arm,
+        make_arm: Callable[[ArmSpec, Ranker], Arm],  # an arm with an empty catalogue for this model
+        sessions: sessionmaker,
+        cache: EmbeddingCache | None,
+        lock: threading.RLock,
+    ):
+        self.arms = [first]
+        self.versions = {first.version}  # every version ever deployed: the only ones metrics name
+        self.loading: threading.Thread | None = None  # a deployment being loaded in the background
+        self.problem: str | None = None  # why this worker does not serve the newest deployment
+        self._make_arm, self._sessions, self._cache, self._lock = make_arm, sessions, cache, lock
+        self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
+
+    def start(self, deployments: list[list[ArmSpec]]) -> None:
+        """At start: the newest recorded deployment that loads here (before the first answer)."""
+        self.versions.update(spec.version for specs in deployments for spec in specs)
+        self.arms = self._newest_that_loads(deployments)
+
+    def follow(self, deployments: list[list[ArmSpec]]) -> None:
+        """Deployments recorded since this worker last looked: load the newest in the background."""
+        self.versions.update(spec.version for specs in deployments for spec in specs)
+        self._redeploy(deployments[-1])
+
+    def deploy(self, model_dir: str, share: float) -> list[ArmSpec]:
+        """Serve `model_dir` to `share` of the users (1: to all, in place of the current models;
+        less: beside the current primary model, which keeps the rest). Every worker follows.
+
+        The model is loaded and proven (`load_checked`) before the deployment is recorded: a
+        folder that is not there raises FileNotFoundError, one that cannot serve DeploymentError.
+        """
+        version = model_version(model_dir)
+        current = self.arms[0].spec
+        if share >= 1.0:
+            specs = [ArmSpec(str(model_dir), version, 1.0)]
+        elif current.version == version:
+            raise ValueError(f"{model_dir} is the model already serving: give share 1 or another model")
+        else:
+            specs = [ArmSpec(current.model_dir, current.version, 1.0 - share), ArmSpec(str(model_dir), version, share)]
+        with self._sessions() as session:
+            probe = repo.newest_news(session, PROBE_SIZE)
+        self._proven[version] = load_checked(specs[-1], probe, self._cache)
+        try:
+            with self._sessions.begin() as session:
+                repo.add_deployment(session, [spec.as_dict() for spec in specs])
+        except Exception:
+            self._proven.pop(version, None)  # not recorded: nothing will take it
+            raise
+        return specs
+
+    def _build(self, specs: list[ArmSpec]) -> list[Arm]:
+        """Arms for these specs: loaded models are kept (their share updated), new ones loaded,
+        proven and caught up with the feeds. Raises if one cannot serve here."""
+        loaded = {arm.version: arm for arm in self.arms}
+        arms = []
+        for spec in specs:
+            if spec.version in loaded:
+                arms.append(Arm(spec, loaded[spec.version].ranker, loaded[spec.version].catalogue))
+                continue
+            with self._sessions() as session:
+                probe = repo.newest_news(session, PROBE_SIZE)
+            ranker = load_checked(spec, probe, self._cache, self._proven.pop(spec.version, None))
+            arm = self._make_arm(spec, ranker)
+            with self._sessions() as session:
+                arm.catalogue.catch_up(session, time.time())
+            arms.append(arm)
+        return arms
+
+    def _newest_that_loads(self, deployments: list[list[ArmSpec]]) -> list[Arm]:
+        """The arms of the newest deployment that serves here; else the model this worker started with."""
+        for specs in reversed(deployments):
+            try:
+                return self._build(specs)
+            except Exception as e:  # a model that broke after it was deployed must not stop the worker
+                self._failed(specs, e)
+        return self.arms
+
+    def _failed(self, specs: list[ArmSpec], error: Exception) -> None:
+        versions = [s.version for s in specs]
+        self.problem = f"deployment {versions} does not load here: {error}"[:500]
+        logger.error("%s; serving %s", self.problem, [arm.version for arm in self.arms])
+
+    def _redeploy(self, specs: list[ArmSpec]) -> None:
+        """Load a new deployment in the background; swap it in when ready, under the lock."""
+
+        def load() -> None:
+            try:
+                arms = self._build(specs)
+            except Exception as e:  # e.g. a folder this machine lacks: keep serving what it has
+                self._failed(specs, e)
+                return
+            with self._lock, self._sessions() as session:
+                now = time.time()
+                for arm in arms:
+                    arm.catalogue.catch_up(session, now)  # what came in while loading
+                self.arms = arms
+                self.problem = None
+            logger.info("serving %s", [(arm.version, arm.spec.share) for arm in arms])
+
+        self.loading = threading.Thread(target=load, name="deployment", daemon=True)
+        self.loading.start()
 
 
 def user_point(user_id: str) -> float:

@@ -33,10 +33,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.models.ranker import Ranker, model_version
+from newsrec.models.ranker import Ranker
 from newsrec.service.catalogue import Catalogue, as_news, feed_chunks
 from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
-from newsrec.service.deployment import PROBE_SIZE, Arm, ArmSpec, arm_specs, load_checked, pick_arm
+from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
 from newsrec.service.index import VectorIndex
 from newsrec.service.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
@@ -92,19 +92,15 @@ class RecommenderService:
         self.recency = timedelta(days=recency_days)
         self.users: LRUCache[str, UserState] = LRUCache(user_cache_size)
         self.cursor = {"events": 0, "deletions": 0, "deployments": 0}  # the last seq applied of each feed
-        self.arms = [self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)]
-        self.versions = {ranker.version}  # every version ever deployed: the only ones metrics name
-        self.loading: threading.Thread | None = None  # a deployment being loaded in the background
-        self.problem: str | None = None  # why this worker does not serve the newest deployment
-        self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
+        self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+        first = self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
+        self.deployments = Deployments(first, self._arm, sessions, cache, self._lock)
         with sessions() as session:
             self._secret = repo.service_secret(session)
             deployments = repo.deployments_since(session, 0)
         if deployments:  # the database says which models serve: load them before the first answer
             self.cursor["deployments"] = deployments[-1].seq
-            self.versions.update(spec.version for row in deployments for spec in arm_specs(row.arms))
-            self.arms = self._newest_that_loads([arm_specs(row.arms) for row in deployments])
-        self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+            self.deployments.start([arm_specs(row.arms) for row in deployments])
         self.eraser.resume()
 
     def _arm(self, spec: ArmSpec, ranker: Ranker) -> Arm:
@@ -114,9 +110,17 @@ class RecommenderService:
         return Arm(spec, ranker, Catalogue(ranker, index, self.refresh_seconds, self.cache))
 
     @property
+    def arms(self) -> list[Arm]:
+        return self.deployments.arms
+
+    @property
     def primary(self) -> Arm:
         """The first arm: it encodes posted news and keeps users' histories at its length."""
         return self.arms[0]
+
+    def deploy(self, model_dir: str, share: float) -> list[ArmSpec]:
+        """Serve `model_dir` to `share` of the users; every worker follows (`Deployments.deploy`)."""
+        return self.deployments.deploy(model_dir, share)
 
     @property
     def news(self):
@@ -149,87 +153,7 @@ class RecommenderService:
             deployments = repo.deployments_since(session, self.cursor["deployments"])
             if deployments:
                 self.cursor["deployments"] = deployments[-1].seq
-                self.versions.update(spec.version for row in deployments for spec in arm_specs(row.arms))
-                self._redeploy(arm_specs(deployments[-1].arms))
-
-    # --- deployments ------------------------------------------------------------------------
-    def deploy(self, model_dir: str, share: float) -> list[ArmSpec]:
-        """Serve `model_dir` to `share` of the users (1: to all, in place of the current models;
-        less: beside the current primary model, which keeps the rest). Every worker follows.
-
-        The model is loaded and proven (`load_checked`) before the deployment is recorded: a
-        folder that is not there raises FileNotFoundError, one that cannot serve DeploymentError.
-        """
-        version = model_version(model_dir)
-        current = self.primary.spec
-        if share >= 1.0:
-            specs = [ArmSpec(str(model_dir), version, 1.0)]
-        elif current.version == version:
-            raise ValueError(f"{model_dir} is the model already serving: give share 1 or another model")
-        else:
-            specs = [ArmSpec(current.model_dir, current.version, 1.0 - share), ArmSpec(str(model_dir), version, share)]
-        with self.sessions() as session:
-            probe = repo.newest_news(session, PROBE_SIZE)
-        self._proven[version] = load_checked(specs[-1], probe, self.cache)
-        try:
-            with self.sessions.begin() as session:
-                repo.add_deployment(session, [spec.as_dict() for spec in specs])
-        except Exception:
-            self._proven.pop(version, None)  # not recorded: nothing will take it
-            raise
-        return specs
-
-    def _build(self, specs: list[ArmSpec]) -> list[Arm]:
-        """Arms for these specs: loaded models are kept (their share updated), new ones loaded,
-        proven and caught up with the feeds. Raises if one cannot serve here."""
-        loaded = {arm.version: arm for arm in self.arms}
-        arms = []
-        for spec in specs:
-            if spec.version in loaded:
-                arms.append(Arm(spec, loaded[spec.version].ranker, loaded[spec.version].catalogue))
-                continue
-            with self.sessions() as session:
-                probe = repo.newest_news(session, PROBE_SIZE)
-            ranker = load_checked(spec, probe, self.cache, self._proven.pop(spec.version, None))
-            arm = self._arm(spec, ranker)
-            with self.sessions() as session:
-                arm.catalogue.catch_up(session, time.time())
-            arms.append(arm)
-        return arms
-
-    def _newest_that_loads(self, deployments: list[list[ArmSpec]]) -> list[Arm]:
-        """The arms of the newest deployment that serves here; else the model this worker started with."""
-        for specs in reversed(deployments):
-            try:
-                return self._build(specs)
-            except Exception as e:  # a model that broke after it was deployed must not stop the worker
-                self._failed(specs, e)
-        return self.arms
-
-    def _failed(self, specs: list[ArmSpec], error: Exception) -> None:
-        versions = [s.version for s in specs]
-        self.problem = f"deployment {versions} does not load here: {error}"[:500]
-        logger.error("%s; serving %s", self.problem, [arm.version for arm in self.arms])
-
-    def _redeploy(self, specs: list[ArmSpec]) -> None:
-        """Load a new deployment in the background; swap it in when ready, under the lock."""
-
-        def load() -> None:
-            try:
-                arms = self._build(specs)
-            except Exception as e:  # e.g. a folder this machine lacks: keep serving what it has
-                self._failed(specs, e)
-                return
-            with self._lock, self.sessions() as session:
-                now = time.time()
-                for arm in arms:
-                    arm.catalogue.catch_up(session, now)  # what came in while loading
-                self.arms = arms
-                self.problem = None
-            logger.info("serving %s", [(arm.version, arm.spec.share) for arm in arms])
-
-        self.loading = threading.Thread(target=load, name="deployment", daemon=True)
-        self.loading.start()
+                self.deployments.follow([arm_specs(row.arms) for row in deployments])
 
     # --- writes -----------------------------------------------------------------------------
     def add_news(self, items: list[repo.NewsRecord]) -> int:
@@ -270,7 +194,7 @@ class RecommenderService:
         first: dict[tuple[str, str], repo.ImpressionRecord] = {}
         repeats = [i.impression_id for i in impressions if first.setdefault((i.user_id, i.impression_id), i) is not i]
         for record in first.values():  # the model behind the list, from the id the service gave it
-            record.model_version = version_in(record.impression_id, self.versions)
+            record.model_version = version_in(record.impression_id, self.deployments.versions)
         with self.sessions.begin() as session:
             duplicates = repo.add_impressions(session, list(first.values()))
         count_impressions([record for record in first.values() if record not in duplicates])

@@ -16,7 +16,11 @@ router = APIRouter(
 
 def _serving(svc: Service) -> Deployment:
     arms = [ServedArm(model_dir=a.spec.model_dir, version=a.version, share=a.spec.share) for a in svc.arms]
-    return Deployment(arms=arms, loading=bool(svc.loading and svc.loading.is_alive()), problem=svc.problem)
+    return Deployment(
+        arms=arms,
+        loading=bool(svc.deployments.loading and svc.deployments.loading.is_alive()),
+        problem=svc.deployments.problem,
+    )
 
 
 @router.get("/model")
