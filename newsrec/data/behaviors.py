@@ -86,7 +86,7 @@ class Behaviors(Sequence[Impression]):
         for path in [paths] if isinstance(paths, (str, Path)) else paths:
             for where, row in tsv_rows(resolve_mind_file(path, "behaviors.tsv")):
                 builder.add(where, row)
-        return cls(builder.news, *builder.arrays())
+        return cls._built(builder)
 
     @classmethod
     def stream(cls, path: str | Path, chunk: int = 50_000, news: NewsIds | None = None) -> Iterator[Behaviors]:
@@ -95,10 +95,10 @@ class Behaviors(Sequence[Impression]):
         for where, row in tsv_rows(resolve_mind_file(path, "behaviors.tsv")):
             builder.add(where, row)
             if builder.count == chunk:
-                yield cls(builder.news, *builder.arrays())
+                yield cls._built(builder)
                 builder = ArrayBuilder(builder.news)
         if builder.count:
-            yield cls(builder.news, *builder.arrays())
+            yield cls._built(builder)
 
     @classmethod
     def from_impressions(cls, impressions: Iterable[Impression], news: NewsIds | None = None) -> Behaviors:
@@ -107,7 +107,11 @@ class Behaviors(Sequence[Impression]):
         builder = ArrayBuilder(NewsIds() if news is None else news)
         for imp in impressions:
             builder.add_impression(imp)
-        return cls(builder.news, *builder.arrays())
+        return cls._built(builder)
+
+    @classmethod
+    def _built(cls, builder: ArrayBuilder) -> Behaviors:
+        return cls(builder.news, **builder.arrays())
 
     # --- the sequence ----------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -97,21 +97,21 @@ class ArrayBuilder:
         self.string_arrays.append(np.array(self.strings, TEXT).reshape(-1, 3))
         self.strings = []
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """What `Behaviors` is made of after its `NewsIds`: ids, users, times, runs, labels, moments."""
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What `Behaviors` is made of besides its `NewsIds`, by the names its constructor takes."""
         self._strings_to_array()
         strings = np.concatenate(self.string_arrays) if len(self.string_arrays) > 1 else self.string_arrays[0]
-        return (
-            strings[:, 0].copy(),
-            strings[:, 1].copy(),
-            strings[:, 2].copy(),
-            np.frombuffer(self.history, np.int32),
-            np.frombuffer(self.history_at, np.int64),
-            np.frombuffer(self.candidates, np.int32),
-            np.frombuffer(self.candidates_at, np.int64),
-            np.frombuffer(self.labels, np.int8),
-            np.frombuffer(self.moments, np.float64),
-        )
+        return {
+            "impression_ids": strings[:, 0].copy(),
+            "user_ids": strings[:, 1].copy(),
+            "times": strings[:, 2].copy(),
+            "history": np.frombuffer(self.history, np.int32),
+            "history_at": np.frombuffer(self.history_at, np.int64),
+            "candidates": np.frombuffer(self.candidates, np.int32),
+            "candidates_at": np.frombuffer(self.candidates_at, np.int64),
+            "labels": np.frombuffer(self.labels, np.int8),
+            "moments": np.frombuffer(self.moments, np.float64),
+        }
 
 
 def _candidates(tokens: list[str], where: str) -> tuple[list[str], list[int]]:
