@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -70,44 +71,85 @@ def seed_pool(db_url: str, n: int, named: str, seed: int = 0) -> None:
             repo.upsert_news(session, items, vectors, named)
 
 
-def start(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int) -> subprocess.Popen:
+def launch(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int, snapshots: Path):
     env = {
         **os.environ,
+        "NEWSREC_SNAPSHOT_DIR": str(snapshots),
         "NEWSREC_API_KEYS": f"{KEY}:admin",
         "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above),
         # one load generator on one address is the whole point here, not an abuser
         "NEWSREC_RATE_LIMIT": "1000000/minute",
         "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsrec.cli.main",
-            "serve",
-            "--model",
-            str(model),
-            "--db",
-            db_url,
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+    command = ["serve", "--model", str(model), "--db", db_url, "--port", str(port), "--workers", str(workers)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsrec.cli.main", *command],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.time() + 300
-    while time.time() < deadline:
+
+
+def healthy_after(proc: subprocess.Popen, port: int) -> float:
+    """Seconds from now until /health says ok (every worker has its news)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < 900:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["status"] == "ok":
-                return proc
+                return time.perf_counter() - started
         except httpx.HTTPError:
-            time.sleep(0.5)
+            time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError("the server did not start within 300 s")
+    raise RuntimeError("the server did not start within 900 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+class MemoryWatch:
+    """Samples, every `every` s, the summed PSS of a session's processes (the server and its
+    workers): shared pages, a mapped file's, count once in all, split between the processes
+    that map them. (The sum of each process's RSS counts them once per process.)"""
+
+    def __init__(self, session: int, every: float = 0.5):
+        self.session, self.every, self.peak_pss_mib = session, every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            pss = sum(_field(process, "smaps_rollup", "Pss:") for process in _in(self.session))
+            self.peak_pss_mib = max(self.peak_pss_mib, pss)
+            self._stop.wait(self.every)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_pss_mib
+
+
+def _in(session: int) -> list[Path]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == session:  # field 6: session id
+                found.append(stat.parent)
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+    return found
+
+
+def _field(process: Path, name: str, key: str) -> float:
+    """A kB field of /proc/PID/<name>, in MiB (0 once the process is gone)."""
+    try:
+        lines = (process / name).read_text().splitlines()
+        return next(int(line.split()[1]) for line in lines if line.startswith(key)) / 1024
+    except (OSError, StopIteration, IndexError, ValueError):
+        return 0.0
 
 
 async def load(base: str, users: int, requests: int, concurrency: int) -> tuple[np.ndarray, float]:
@@ -184,63 +226,58 @@ def ms(x: np.ndarray, q: float) -> str:
 
 def peak_rss_mib(session: int) -> float:
     """Sum of the peak RSS (VmHWM) of every process in a session: the server and its workers."""
-    total_kib = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) != session:  # field 6: session id
-                continue
-            total_kib += next(
-                int(line.split()[1])
-                for line in (stat.parent / "status").read_text().splitlines()
-                if line.startswith("VmHWM:")
-            )
-        except (OSError, StopIteration, IndexError, ValueError):
-            continue  # the process ended meanwhile, or is a kernel thread
-    return total_kib / 1024
+    return sum(_field(process, "status", "VmHWM:") for process in _in(session))
+
+
+def one_copy_mib(model: Path, pool: int) -> float:
+    """The news vectors (float32) and the model's weights: its own file and its encoder's."""
+    from newsrec.encoders.packaged import resolve_model_path
+    from newsrec.models.spec import ModelSpec
+
+    weights = sum(f.stat().st_size for f in resolve_model_path(ModelSpec.load(model).encoder).rglob("*.safetensors"))
+    return (pool * DIM * 4 + (model / "model.pt").stat().st_size + weights) / 2**20
 
 
 def report(
     model: Path,
     pools: tuple[int, ...] = (10_000, 100_000),
     requests: int = 2000,
-    concurrency: int = 4,
+    concurrency: int = 16,
     workers: int = 2,
     users: int = 500,
     burst_events: int = 10_000,
     delay_trials: int = 50,
 ) -> str:
-    """Each pool with the service's default index, then the largest again with IVF switched on below it."""
+    """Each pool with the service's default index, then the largest again with IVF switched on below
+    it if it was exact.
+
+    Each pool is served twice from the same database: a first start (a worker builds the
+    machine's news snapshot from the store, the other waits and maps it), then a restart that
+    maps the snapshot left behind; the load runs against the restart."""
     default = ServiceSettings.model_fields["approximate_above"].default
-    runs = [(pool, default) for pool in pools] + [(max(pools), max(pools) // 2)]
+    runs = [(pool, default) for pool in pools]
+    if max(pools) <= default:  # the largest pool is searched exactly: IVF on it as well, for comparison
+        runs.append((max(pools), max(pools) // 2))
     named = vector_id(model)
     rows, extra = [], []
     for i, (pool, approximate_above) in enumerate(runs):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
             seed_pool(db_url, pool, named)
-            port = free_port()
+            port, started, peaks = free_port(), [], []
             with open(Path(tmp) / "server.log", "w") as log:
-                proc = start(model, db_url, port, workers, log, approximate_above)
+                for _ in ("first start", "restart"):
+                    proc = launch(model, db_url, port, workers, log, approximate_above, Path(tmp) / "snapshots")
+                    watch = MemoryWatch(proc.pid)
+                    started.append(healthy_after(proc, port))
+                    if len(started) == 1:
+                        peaks.append(watch.stop())
+                        stop(proc)
                 base = f"http://127.0.0.1:{port}"
                 try:
                     asyncio.run(load(base, users, min(200, requests), concurrency))  # warm-up
                     latencies, wall = asyncio.run(load(base, users, requests, concurrency))
-                    index = (
-                        "exact" if pool <= approximate_above else f"IVF (NEWSREC_APPROXIMATE_ABOVE={approximate_above})"
-                    )
-                    rows.append(
-                        [
-                            f"{pool:,}",
-                            index,
-                            workers,
-                            requests,
-                            concurrency,
-                            ms(latencies, 0.5),
-                            ms(latencies, 0.99),
-                            f"{len(latencies) / wall:.0f}",
-                            f"{peak_rss_mib(proc.pid):.0f}",
-                        ]
-                    )
+                    index = "exact" if pool <= approximate_above else f"IVF (approximate above {approximate_above:,})"
                     if i == len(pools) - 1:  # the delay and burst figures at the largest pool, default index
                         delays = click_delay(base, delay_trials)
                         extra.append(
@@ -256,9 +293,15 @@ def report(
                             f"{stored:,} burst events "
                             f"({'exactly the distinct ones' if stored == distinct else 'MISMATCH'})."
                         )
+                    peaks.append(watch.stop())
+                    rows.append(
+                        [f"{pool:,}", index, workers, requests, concurrency, ms(latencies, 0.5), ms(latencies, 0.99),
+                         f"{len(latencies) / wall:.0f}", f"{started[0]:.1f} / {started[1]:.1f}",
+                         f"{peaks[0]:.0f} / {peaks[1]:.0f}", f"{peak_rss_mib(proc.pid):.0f}",
+                         f"{one_copy_mib(model, pool):.0f}"]
+                    )  # fmt: skip
                 finally:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(timeout=60)
+                    stop(proc)
     header = [
         "pool",
         "index",
@@ -268,12 +311,16 @@ def report(
         "p50 ms",
         "p99 ms",
         "requests/s",
-        "server peak RSS MiB (all processes)",
+        "healthy after s: first start / restart",
+        "peak PSS MiB, all processes: first start / restart + load",
+        "sum of peak RSS MiB (restart)",
+        "one copy of vectors + model MiB",
     ]
     return "\n\n".join(
         [
             f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users after a warm-up; the load generator "
-            f"shares the machine's cores with the {workers} workers.",
+            f"shares the machine's cores with the {workers} workers. PSS counts a page shared by the workers "
+            "(the mapped news snapshot) once; the sum of RSS counts it once per process.",
             table(header, rows),
             *extra,
         ]
@@ -285,7 +332,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--pool", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--burst-events", type=int, default=10_000)

@@ -33,6 +33,15 @@ class NewsTable:
         self.row = {news_id: i + 1 for i, news_id in enumerate(ids)}
         self._buffer = torch.from_numpy(np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors]))
 
+    @classmethod
+    def over(cls, ids: list[str], buffer: np.ndarray) -> NewsTable:
+        """A table over `buffer` as it is (no copy: a memory-mapped file stays shared): row 0 zeros,
+        rows 1..len(ids) their vectors, the rest room for news added later."""
+        table = cls.__new__(cls)
+        table.ids, table.row = ids, {news_id: i + 1 for i, news_id in enumerate(ids)}
+        table._buffer = torch.from_numpy(buffer)
+        return table
+
     @property
     def vectors(self) -> torch.Tensor:
         """(N + 1, D): row 0 the zero vector, then one row per id."""

@@ -15,7 +15,7 @@ import torch
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
-from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
 from newsrec.models.ranker import Ranker
 from newsrec.serve.auth import Authenticator
 from newsrec.serve.errors import install_error_handlers
@@ -23,7 +23,7 @@ from newsrec.serve.guard import Guard
 from newsrec.serve.observability import Observe, open_request_log
 from newsrec.serve.routes import admin, events, impressions, news, system, users
 from newsrec.serve.settings import ServiceSettings
-from newsrec.service.index import VectorIndex, make_index
+from newsrec.service.index import Items, VectorIndex, make_index
 from newsrec.service.recommender_service import RecommenderService
 from newsrec.store.db import make_engine, make_sessions, migrate
 
@@ -43,8 +43,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         cache = EmbeddingCache()
         ranker = Ranker.load(settings.model_dir, {}, cache)
 
-        def index_for(dim: int, version: str) -> VectorIndex:
-            return make_index(settings.index, dim, settings.approximate_above, settings.milvus_uri, f"news_{version}")
+        def index_for(items: Items, version: str) -> VectorIndex:
+            return make_index(settings.index, items, settings.probe_share, settings.milvus_uri, f"news_{version}")
 
         service = RecommenderService(
             ranker,
@@ -52,6 +52,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             engine,
             make_sessions(engine),
             index_for,
+            settings.snapshot_dir or default_cache_dir() / "news-snapshots",
+            settings.approximate_above,
             settings.recency_days,
             settings.user_cache_size,
             settings.popularity_refresh_seconds,

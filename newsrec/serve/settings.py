@@ -46,6 +46,12 @@ class ServiceSettings(BaseSettings):
     token_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, description="longest life of a user token")
     index: Literal["faiss", "milvus"] = "faiss"
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
+    probe_share: float = Field(
+        1 / 16, gt=0, le=1, description="share of the IVF lists (about 4 sqrt(news)) an approximate search reads"
+    )
+    snapshot_dir: Path | None = Field(
+        None, description="where workers share the stored news vectors (default: the cache dir's news-snapshots)"
+    )
     threads: int | None = Field(None, ge=1, description="torch/BLAS/FAISS threads per worker; default: cores / workers")
     milvus_uri: str | None = None
     recency_days: float = Field(7.0, gt=0, description="only news published this recently are recommended")

@@ -1,12 +1,16 @@
-"""One worker's catalogue: news, their vectors in the index, and live popularity.
+"""One worker's catalogue of one served model: news, their vectors, live popularity, an index.
 
-The index holds each news item's `item_vector(n, pop(n, t))`, the model's own item side, so a
-search with a user's `query_vector` ranks exactly by the model's score at time t. Popularity
-moves with the traffic: an item with new views or clicks gets its row rewritten at once, and
-every row is refreshed when the last full refresh is older than `refresh_seconds` (decay and
-age move all items a little, continuously). Traffic from before the model's training logs end
-is already in their counts and is not counted again. `scores` computes the model's score at any moment
-for given candidates, without the index.
+The news vectors are the machine's one shared copy (`news_snapshot.py`: built from the store by
+the first worker, mapped by all); this catalogue adds, per worker, the news posted since, each
+row's live popularity term and publication time, and an index over those rows (`index.py`).
+A search with a user's `query_vector` ranks exactly by the model's score at time t (or by the
+IVF approximation of it past `lists_above` news).
+
+Popularity moves with the traffic: an item with new views or clicks gets its term rewritten at
+once, and every term is refreshed when the last full refresh is older than `refresh_seconds`
+(decay and age move all items a little, continuously). Traffic from before the model's training
+logs end is already in their counts and is not counted again. `scores` computes the model's
+score at any moment for given candidates, without the index.
 
 A catalogue follows the news and tally feeds itself (`catch_up`, its own cursors), so one for a
 newly deployed model can catch up in the background while another serves. News rows carry the
@@ -19,8 +23,8 @@ Guarded by a readers-writer lock: searches run together (BLAS releases the GIL),
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 
 import numpy as np
 import torch
@@ -29,25 +33,33 @@ from sqlalchemy.orm import Session
 from newsrec.data.mind import News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.news_table import NewsTable
 from newsrec.models.ranker import Ranker
-from newsrec.service.index import VectorIndex
+from newsrec.service.index import Items, VectorIndex
+from newsrec.service.news_snapshot import NewsSnapshot, Snapshots, seconds
 from newsrec.service.rwlock import ReadWriteLock
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow, TallyRow
 
-__all__ = ["Catalogue", "feed_chunks", "as_news"]
+__all__ = ["Catalogue", "CatalogueNews", "feed_chunks", "as_news"]
 
 
 class Catalogue:
     def __init__(
-        self, ranker: Ranker, index: VectorIndex, refresh_seconds: float = 300.0, cache: EmbeddingCache | None = None
+        self,
+        ranker: Ranker,
+        make_index: Callable[[Items], VectorIndex],
+        snapshots: Snapshots,
+        refresh_seconds: float = 300.0,
+        cache: EmbeddingCache | None = None,
     ):
-        self.ranker, self.index, self.refresh_seconds, self.cache = ranker, index, refresh_seconds, cache
+        self.ranker, self.make_index, self.snapshots = ranker, make_index, snapshots
+        self.refresh_seconds, self.cache = refresh_seconds, cache
         self.cursor = {"news": 0, "tallies": 0}  # the last seq applied of each feed
-        self.news: dict[str, News] = {}
-        self.published: dict[str, datetime] = {}
-        self.key_to_id: dict[int, str] = {}
-        self.id_to_key: dict[str, int] = {}
+        self.news: Mapping[str, News] = {}  # title and category of each news item, once started
+        self.published = np.zeros(1)  # by table row: seconds since the epoch
+        self.items: Items | None = None
+        self.index: VectorIndex | None = None
         self.popularity: Popularity = ranker.popularity.copy()  # the training logs' counts, then the traffic
         self.counted_until = ranker.popularity.end  # the training logs' end: older traffic is in them
         self.refreshed_at = -math.inf  # when every row's popularity was last recomputed
@@ -56,61 +68,93 @@ class Catalogue:
     def catch_up(self, session: Session, now: float) -> set[str]:
         """Apply the news and tallies written since this catalogue last looked, in chunks;
         returns the ids of news that replaced older versions."""
+        if self.index is None:
+            self._start(session, now)
         replaced: set[str] = set()
         for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
             replaced |= self.add_news(rows, now)
+        assert self.items is not None
+        if self.snapshots.due(self.items.listed, len(self.items) - self.items.listed, self.items.lists is not None):
+            self._start(session, now)  # a new snapshot holds the news since (in list order past lists_above)
+            for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
+                replaced |= self.add_news(rows, now)
         self.count_traffic(
             [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies") for t in rows], now
         )
         return replaced
 
+    def _start(self, session: Session, now: float) -> None:
+        """Map the stored news (the machine's snapshot, built if need be); the feed follows from its end.
+        Also while serving, when the news since the snapshot are many: this worker's sync waits
+        for the build (about 20 s at 100,000 news), the other workers then map what it built."""
+        dim = self.ranker.model.item_dim - 1
+        snapshot = self.snapshots.open(session, self.ranker.vector_id, dim, self._encode)
+        with self.lock.writing():
+            table = self.ranker.table = NewsTable.over(snapshot.ids, snapshot.vectors)
+            self.published = np.zeros(len(snapshot.vectors))
+            self.published[: len(snapshot) + 1] = snapshot.published
+            self.items = Items(table, np.zeros(len(snapshot.vectors), np.float32), snapshot.lists, len(snapshot))
+            self.news = CatalogueNews(snapshot, table)
+            self.index = self.make_index(self.items)
+            self.cursor["news"] = snapshot.through
+            self._write_rows(table.ids, now)
+            self.refreshed_at = now
+
+    def _encode(self, rows: Sequence[NewsRow]) -> np.ndarray:
+        return self.ranker.encode_news([as_news(r) for r in rows], self.cache)
+
     def add_news(self, rows: Sequence[NewsRow], now: float) -> set[str]:
         """Index news rows (new or replaced); returns the ids that replaced older versions."""
+        assert self.items is not None and isinstance(self.news, CatalogueNews), "catch_up starts the catalogue"
         vectors = self._vectors(rows)  # before the lock: encoding other encoders' news takes time
-        replaced = set()
+        table = self.ranker.table
         with self.lock.writing():
-            for row in rows:
-                old = self.id_to_key.pop(row.news_id, None)
-                if old is not None:
-                    self.index.remove(np.array([old]))
-                    del self.key_to_id[old]
-                    replaced.add(row.news_id)
-                self.news[row.news_id] = as_news(row)
-                published = row.published_at or row.updated_at
-                self.published[row.news_id] = published if published.tzinfo else published.replace(tzinfo=timezone.utc)
-                self.key_to_id[row.seq], self.id_to_key[row.news_id] = row.news_id, row.seq
+            replaced = {r.news_id for r in rows if r.news_id in table}
             ids = [r.news_id for r in rows]
-            self.ranker.table.upsert(ids, vectors)
+            table.upsert(ids, vectors)
+            self._fit(len(table) + 1)
+            for row, news in zip(table.rows(ids), rows):
+                self.published[row] = seconds(news.published_at or news.updated_at)
+                self.news.add(as_news(news))
+                if news.news_id in replaced and row <= self.items.listed:
+                    self.items.moved.add(row)
             self._write_rows(ids, now)
         return replaced
+
+    def _fit(self, rows: int) -> None:
+        """Room in the per-row arrays for `rows` rows (doubling: amortised O(1) per news item)."""
+        assert self.items is not None
+        if rows > len(self.published):
+            size = max(rows, 2 * len(self.published))
+            self.published = np.concatenate([self.published, np.zeros(size - len(self.published))])
+            grown = np.zeros(size, np.float32)
+            grown[: len(self.items.popularity)] = self.items.popularity
+            self.items.popularity = grown
 
     def _vectors(self, rows: Sequence[NewsRow]) -> np.ndarray:
         """(N, D) this model's vectors of the rows: stored ones where it would compute the same."""
         redo = [r for r in rows if r.encoder_id != self.ranker.vector_id]
-        fresh = {}
-        if redo:
-            fresh = dict(
-                zip([r.news_id for r in redo], self.ranker.encode_news([as_news(r) for r in redo], self.cache))
-            )
+        fresh = dict(zip([r.news_id for r in redo], self._encode(redo))) if redo else {}
         return np.stack([fresh[r.news_id] if r.news_id in fresh else np.frombuffer(r.vector, np.float32) for r in rows])
 
     def count_traffic(self, tallies: Sequence[TallyRow], now: float) -> None:
-        """Add views and clicks to live popularity; rewrite the rows of the items they touch (all
-        rows when the last full refresh is older than `refresh_seconds`)."""
+        """Add views and clicks to live popularity; rewrite the terms of the items they touch (all
+        of them when the last full refresh is older than `refresh_seconds`)."""
         stale = now - self.refreshed_at > self.refresh_seconds
         if not tallies and not stale:
             return
         with self.lock.writing():
             touched: set[str] = set()
             for tally in tallies:
-                at = _seconds(tally.ts)
+                at = seconds(tally.ts)
                 if at <= self.counted_until:
                     continue
                 views, clicks = float(tally.kind == "view"), float(tally.kind == "click")
                 for news_id in tally.news_ids.split():
                     self.popularity.add(news_id, at, views=views, clicks=clicks)
                     touched.add(news_id)
-            changed = list(self.news) if stale else [i for i in touched if i in self.news]
+            table = self.ranker.table
+            changed = table.ids if stale else [i for i in touched if i in table]
             if changed:
                 self._write_rows(changed, now)
             if stale:
@@ -132,20 +176,25 @@ class Catalogue:
         features = torch.from_numpy(self.popularity.features(ids, at))
         return self.ranker.model.item_vector(vectors, features).numpy()
 
+    @torch.no_grad()
     def _write_rows(self, ids: Sequence[str], at: float) -> None:
-        self.index.upsert(np.array([self.id_to_key[i] for i in ids]), self.item_vectors(ids, at))
+        """Set the popularity term of these news at `at` and tell the index."""
+        assert self.items is not None and self.index is not None
+        rows = np.array(self.ranker.table.rows(ids), np.int64)
+        features = torch.from_numpy(self.popularity.features(ids, at))
+        self.items.popularity[rows] = self.ranker.model.popularity_score(features).numpy()
+        self.index.write(rows)
 
     def search(self, query: np.ndarray, seen: set[str], k: int, cutoff: datetime) -> list[tuple[str, float]]:
         """The k best unread news published after `cutoff`, by the model's score (call under `lock`)."""
-        want = k + len(seen) + 32
+        assert self.index is not None
+        ids, oldest, want = self.ranker.table.ids, cutoff.timestamp(), k + len(seen) + 32
         while True:
-            scores, keys = self.index.search(query, want)
+            scores, rows = self.index.search(query, want)
             picked = [
-                (self.key_to_id[key], float(score))
-                for score, key in zip(scores, keys)
-                if key in self.key_to_id
-                and self.key_to_id[key] not in seen
-                and self.published[self.key_to_id[key]] >= cutoff
+                (ids[row - 1], float(score))
+                for score, row in zip(scores, rows.tolist())
+                if ids[row - 1] not in seen and self.published[row] >= oldest
             ][:k]
             if len(picked) == k or want >= len(self.index):
                 return picked
@@ -153,7 +202,37 @@ class Catalogue:
 
     def unknown(self, news_ids: Iterable[str]) -> set[str]:
         with self.lock.reading():
-            return set(news_ids) - self.news.keys()
+            return {i for i in news_ids if i not in self.ranker.table}
+
+
+class CatalogueNews(Mapping[str, News]):
+    """Title and category of each served news item, what answers and reasons quote: the
+    snapshot's (mapped, shared) for its rows, this worker's for news posted since."""
+
+    def __init__(self, snapshot: NewsSnapshot, table: NewsTable):
+        self._snapshot, self._table = snapshot, table
+        self._later: dict[str, News] = {}
+
+    def add(self, news: News) -> None:
+        self._later[news.news_id] = News(news.news_id, news.title, news.category, news.subcategory, "")
+
+    def __getitem__(self, news_id: str) -> News:
+        if (news := self._later.get(news_id)) is not None:
+            return news
+        row = self._table.row.get(news_id)
+        if row is None or row > len(self._snapshot):
+            raise KeyError(news_id)
+        category = self._snapshot.categories[self._snapshot.category_codes[row - 1]]
+        return News(news_id, self._snapshot.titles[row - 1], category, "", "")
+
+    def __contains__(self, news_id: object) -> bool:
+        return news_id in self._table.row
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.ids)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
@@ -173,7 +252,3 @@ def feed_chunks(session: Session, since: Callable, cursor: dict[str, int], name:
 
 def as_news(n) -> News:
     return News(n.news_id, n.title, n.category or "", n.subcategory or "", n.abstract or "")
-
-
-def _seconds(moment: datetime) -> float:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()

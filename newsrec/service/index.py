@@ -1,150 +1,166 @@
-"""Vector indexes for candidate retrieval, behind one interface.
+"""Candidate retrieval over a catalogue's own rows, behind one interface.
 
-Items are (int64 key, vector) pairs; `search` returns the keys with the largest inner product.
-`FaissIndex` lives in process: exact search (NumPy/BLAS) up to `approximate_above` items, a
-FAISS IVF index past that. `MilvusIndex` hands the vectors to Milvus (embedded milvus-lite for one
-machine, a Milvus server beyond it).
+An item's vector is the model's item side `[n, g(pop)]`: the news vector `n` (a row of the news
+table, mapped from the machine's one shared copy: `news_snapshot.py`) and its popularity term
+(one float per row, this worker's live counts). A query `q = [s W u, 1]` scores
+`q[:D] . n + q[D] g(pop)`, the model's own score.
+
+`SharedIndex` reads those arrays in place and keeps no copy of the vectors:
+- exact up to the snapshot's `lists_above` news: one matrix product over every row for all the
+  requests waiting at that moment (`batcher.py`: B requests read the vectors once, not B times);
+- past that, approximate: the content part from the snapshot's IVF lists (the `probe_share` of
+  them nearest the query, each a contiguous slice of the same vectors), the popularity part from the
+  `popular` rows with the largest term (a query of weak interests is ranked by popularity, which
+  no content list holds), plus rows the lists do not cover (news posted or replaced since the
+  snapshot); all of them scored exactly.
+`MilvusIndex` copies the item vectors into Milvus (milvus-lite in a file, or a server).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["VectorIndex", "FaissIndex", "MilvusIndex", "make_index"]
+from newsrec.encoders.news_table import NewsTable
+from newsrec.service.batcher import Batcher
+from newsrec.service.news_snapshot import IvfLists
+
+__all__ = ["Items", "VectorIndex", "SharedIndex", "MilvusIndex", "make_index"]
 
 logger = logging.getLogger(__name__)
+POPULAR_REFRESH_SECONDS = 1.0  # the popular rows are recomputed at most this often after writes
+
+
+@dataclass
+class Items:
+    """What a search reads, by news-table row (row 0 is padding)."""
+
+    table: NewsTable
+    popularity: np.ndarray  # (capacity,) float32: each row's g(pop) as last written
+    lists: IvfLists | None = None  # rows 1..listed are in these lists
+    listed: int = 0
+    moved: set[int] = field(default_factory=set)  # listed rows whose vector changed since (their list may not fit)
+
+    def vectors(self) -> np.ndarray:
+        """(N + 1, D) the news vectors, row 0 padding (a view: no copy)."""
+        return self.table.vectors.numpy()
+
+    def unlisted(self) -> np.ndarray:
+        """Rows no IVF list covers well: posted after the snapshot, or replaced since."""
+        past = np.arange(self.listed + 1, len(self.table) + 1)
+        return np.concatenate([past, np.fromiter(self.moved, np.int64, len(self.moved))])
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 class VectorIndex(Protocol):
-    def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        """Add items (keys (N,) int64, vectors (N, D) float32), replacing those with the same keys."""
-
-    def remove(self, keys: np.ndarray) -> None: ...
+    def write(self, rows: np.ndarray) -> None:
+        """These rows are new, or their vector or popularity changed (already set in `Items`)."""
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k by inner product for one query (D,): (scores (k,), keys (k,)), best first."""
+        """Top-k by the model's score for one query (D + 1,): (scores (k,), rows (k,)), best first."""
 
     def __len__(self) -> int: ...
 
 
-class FaissIndex:
-    """In process: exact search up to `approximate_above` items, a FAISS IVF index past that.
-
-    The exact part is a NumPy matrix and one matrix-vector product per query: for a single query
-    BLAS's GEMV is 3-4x faster than FAISS's flat search here (bench/retrieval.py).
-    """
-
-    def __init__(self, dim: int, approximate_above: int = 100_000, nlist: int = 1024, nprobe: int = 64):
-        self.dim, self.approximate_above, self.nlist, self.nprobe = dim, approximate_above, nlist, nprobe
-        self._vectors = np.zeros((1024, dim), np.float32)  # rows past self._size are spare capacity
-        self._keys = np.zeros(1024, np.int64)
-        self._row: dict[int, int] = {}  # key -> row
-        self._size = 0
-        self._ivf: Any = None  # the FAISS IVF index once past approximate_above
+class SharedIndex:
+    def __init__(self, items: Items, probe_share: float = 1 / 16, popular: int = 1024):
+        self.items, self.probe_share, self.popular = items, probe_share, popular
+        self._batcher = Batcher(self._exact)
+        self._popular_rows = np.zeros(0, np.int64)
+        self._popular_at = -np.inf  # when `_popular_rows` was computed; -inf: stale
 
     @property
     def exact(self) -> bool:
-        return self._ivf is None
+        return self.items.lists is None
 
-    def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        keys = np.asarray(keys, dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if not self.exact:
-            self._ivf.remove_ids(keys)
-            self._ivf.add_with_ids(vectors, keys)
-            return
-        for key, vector in zip(keys.tolist(), vectors):
-            row = self._row.get(key)
-            if row is None:
-                row = self._row[key] = self._size
-                self._size += 1
-                if row == len(self._keys):  # full: double the capacity (amortised O(1) appends)
-                    self._vectors = np.concatenate([self._vectors, np.zeros_like(self._vectors)])
-                    self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
-                self._keys[row] = key
-            self._vectors[row] = vector
-        if self._size > self.approximate_above:
-            self._to_approximate()
-
-    def remove(self, keys: np.ndarray) -> None:
-        if not self.exact:
-            self._ivf.remove_ids(np.asarray(keys, dtype=np.int64))
-            return
-        for key in np.asarray(keys, dtype=np.int64).tolist():
-            row = self._row.pop(key, None)
-            if row is None:
-                continue
-            last = self._size - 1  # the last row fills the hole
-            if row != last:
-                self._vectors[row], self._keys[row] = self._vectors[last], self._keys[last]
-                self._row[int(self._keys[row])] = row
-            self._size = last
-
-    def _to_approximate(self) -> None:
-        """Past the size limit: move every vector into an IVF index (trained on them)."""
-        import faiss
-
-        vectors, keys = self._vectors[: self._size], self._keys[: self._size]
-        nlist = max(1, min(self.nlist, len(vectors) // 39))  # k-means wants >= 39 training points per list
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.train(vectors)
-        ivf.nprobe = min(self.nprobe, nlist)
-        ivf.add_with_ids(vectors, keys)
-        self._ivf = ivf
-        self._vectors, self._keys, self._row, self._size = (
-            np.zeros((0, self.dim), np.float32),
-            np.zeros(0, np.int64),
-            {},
-            0,
-        )
-        logger.info(
-            "vector index: %d items, switched to approximate IVF search (%d lists, nprobe %d)",
-            ivf.ntotal,
-            nlist,
-            ivf.nprobe,
-        )
+    def write(self, rows: np.ndarray) -> None:
+        self._popular_at = min(self._popular_at, time.monotonic() - POPULAR_REFRESH_SECONDS)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, len(self))
         if k == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         query = np.asarray(query, dtype=np.float32)
-        if not self.exact:
-            scores, keys = self._ivf.search(query[None, :], k)
-            found = keys[0] >= 0
-            return scores[0][found], keys[0][found]
-        scores = self._vectors[: self._size] @ query
-        top = np.argpartition(scores, self._size - k)[self._size - k :]  # the k largest, unordered
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return scores[top], self._keys[top]
+        return self._batcher.run((query, k)) if self.exact else self._approximate(query, k)
+
+    def _exact(self, requests: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every row scored for every waiting request in one product: the vectors are read once."""
+        queries = np.stack([query for query, _ in requests])
+        n = len(self.items)
+        scores = queries[:, :-1] @ self.items.vectors()[1:].T  # (B, N)
+        scores += queries[:, -1:] * self.items.popularity[1 : n + 1]
+        return [_top(scores[b], k, first_row=1) for b, (_, k) in enumerate(requests)]
+
+    def _approximate(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        lists, items, content = self.items.lists, self.items, query[:-1]
+        assert lists is not None
+        nearest = lists.centroids @ content
+        nprobe = min(len(nearest), math.ceil(self.probe_share * len(nearest)))
+        probe = np.argpartition(-nearest, nprobe - 1)[:nprobe]
+        vectors, popularity = items.vectors(), items.popularity
+        rows, scores = [], []
+        for j in probe.tolist():  # each list is a slice: scored in place, nothing gathered
+            start, end = int(lists.starts[j]), int(lists.starts[j + 1])
+            rows.append(np.arange(start, end))
+            scores.append(vectors[start:end] @ content + query[-1] * popularity[start:end])
+        extra = np.union1d(self._popular(), items.unlisted())
+        in_probed = np.isin(np.searchsorted(lists.starts, extra, side="right") - 1, probe) & (extra <= items.listed)
+        extra = extra[~in_probed]
+        rows.append(extra)
+        scores.append(vectors[extra] @ content + query[-1] * popularity[extra])
+        all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
+        best_scores, at = _top(all_scores, k)
+        return best_scores, all_rows[at]
+
+    def _popular(self) -> np.ndarray:
+        """The `popular` rows with the largest popularity term (recomputed at most once a second)."""
+        if time.monotonic() - self._popular_at >= POPULAR_REFRESH_SECONDS:
+            terms = self.items.popularity[1 : len(self.items) + 1]
+            self._popular_rows = 1 + _top(terms, min(self.popular, len(terms)))[1]
+            self._popular_at = time.monotonic()
+        return self._popular_rows
 
     def __len__(self) -> int:
-        return self._size if self.exact else self._ivf.ntotal
+        return len(self.items)
+
+
+def _top(scores: np.ndarray, k: int, first_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(the k largest scores, their positions + first_row), best first."""
+    k = min(k, len(scores))
+    if k == 0:
+        return scores[:0], np.zeros(0, np.int64)
+    top = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return scores[top], top + first_row
 
 
 class MilvusIndex:
     """Milvus through pymilvus; `uri` a local file for the embedded milvus-lite, or a server URL."""
 
-    def __init__(self, dim: int, uri: str, collection: str = "news"):
+    def __init__(self, items: Items, uri: str, collection: str = "news"):
         from pymilvus import MilvusClient
 
-        self.dim, self.collection = dim, collection
+        self.items, self.collection = items, collection
         self._client = MilvusClient(uri)
         if self._client.has_collection(collection):
             self._client.drop_collection(collection)  # the database is the truth: rebuilt at start
+        dim = items.vectors().shape[1] + 1
         self._client.create_collection(collection, dimension=dim, metric_type="IP", auto_id=False)
         self._count = 0
 
-    def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        rows = [{"id": int(k), "vector": v.astype(np.float32).tolist()} for k, v in zip(keys, vectors)]
-        self._client.upsert(self.collection, rows)
+    def write(self, rows: np.ndarray) -> None:
+        vectors = np.hstack([self.items.vectors()[rows], self.items.popularity[rows, None]])
+        for start in range(0, len(rows), 10_000):
+            chunk = zip(rows[start : start + 10_000].tolist(), vectors[start : start + 10_000])
+            self._client.upsert(self.collection, [{"id": r, "vector": v.astype(np.float32).tolist()} for r, v in chunk])
         self._count = self._client.get_collection_stats(self.collection)["row_count"]
-
-    def remove(self, keys: np.ndarray) -> None:
-        self._client.delete(self.collection, ids=[int(k) for k in keys])
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         hits = self._client.search(self.collection, [np.asarray(query, np.float32).tolist()], limit=k)[0]
@@ -155,13 +171,13 @@ class MilvusIndex:
 
 
 def make_index(
-    kind: str, dim: int, approximate_above: int = 100_000, milvus_uri: str | None = None, name: str = "news"
+    kind: str, items: Items, probe_share: float = 1 / 16, milvus_uri: str | None = None, name: str = "news"
 ) -> VectorIndex:
-    """An empty index of `kind`; `name` keeps the collections of several served models apart in Milvus."""
+    """An index over `items`; `name` keeps the collections of several served models apart in Milvus."""
     if kind == "faiss":
-        return FaissIndex(dim, approximate_above)
+        return SharedIndex(items, probe_share)
     if kind == "milvus":
         if not milvus_uri:
             raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
-        return MilvusIndex(dim, milvus_uri, name)
+        return MilvusIndex(items, milvus_uri, name)
     raise ValueError(f"unknown index {kind!r}: choose faiss or milvus")

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 from cachetools import LRUCache
@@ -37,7 +38,8 @@ from newsrec.models.ranker import Ranker
 from newsrec.service.catalogue import Catalogue, as_news, feed_chunks
 from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
-from newsrec.service.index import VectorIndex
+from newsrec.service.index import Items, VectorIndex
+from newsrec.service.news_snapshot import Snapshots
 from newsrec.service.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
 from newsrec.store.erasure import Eraser
@@ -79,7 +81,9 @@ class RecommenderService:
         model_dir: str,
         engine: Engine,
         sessions: sessionmaker,
-        make_index: Callable[[int, str], VectorIndex],  # (dimension, model version) -> an empty index
+        make_index: Callable[[Items, str], VectorIndex],  # (a catalogue's rows, model version) -> its index
+        snapshot_dir: Path,  # where this machine keeps the stored news its workers map (`news_snapshot.py`)
+        approximate_above: int = 100_000,  # past this many news: approximate search (IVF lists)
         recency_days: float = 7.0,
         user_cache_size: int = 10_000,
         refresh_seconds: float = 300.0,
@@ -87,6 +91,10 @@ class RecommenderService:
         erase_within_seconds: float = 3600.0,
     ):
         self.engine, self.sessions, self.make_index, self.cache = engine, sessions, make_index, cache
+        with sessions() as session:
+            self._secret = repo.service_secret(session)
+            deployments = repo.deployments_since(session, 0)
+        self.snapshots = Snapshots(snapshot_dir, self._secret, approximate_above)
         self.refresh_seconds = refresh_seconds
         self.eraser = Eraser(engine, erase_within_seconds)
         self.recency = timedelta(days=recency_days)
@@ -95,9 +103,6 @@ class RecommenderService:
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
         first = self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
         self.deployments = Deployments(first, self._arm, sessions, cache, self._lock)
-        with sessions() as session:
-            self._secret = repo.service_secret(session)
-            deployments = repo.deployments_since(session, 0)
         if deployments:  # the database says which models serve: load them before the first answer
             self.cursor["deployments"] = deployments[-1].seq
             self.deployments.start([arm_specs(row.arms) for row in deployments])
@@ -106,8 +111,11 @@ class RecommenderService:
     def _arm(self, spec: ArmSpec, ranker: Ranker) -> Arm:
         if ranker.encoder is None:
             raise ValueError("the service encodes posted news: load the Ranker with its encoder (Ranker.load)")
-        index = self.make_index(ranker.model.item_dim, spec.version)
-        return Arm(spec, ranker, Catalogue(ranker, index, self.refresh_seconds, self.cache))
+
+        def index_for(items: Items) -> VectorIndex:
+            return self.make_index(items, spec.version)
+
+        return Arm(spec, ranker, Catalogue(ranker, index_for, self.snapshots, self.refresh_seconds, self.cache))
 
     @property
     def arms(self) -> list[Arm]:

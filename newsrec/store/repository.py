@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import CursorResult, Delete, delete, select, text
+from sqlalchemy import CursorResult, Delete, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,9 @@ __all__ = [
     "upsert_news",
     "news_since",
     "newest_news",
+    "news_extent",
+    "news_columns",
+    "news_at",
     "known_news_ids",
     "add_events",
     "events_since",
@@ -110,6 +113,28 @@ def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray, 
 
 def news_since(session: Session, seq: int, limit: int) -> list[NewsRow]:
     return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq).limit(limit)))
+
+
+def news_extent(session: Session, after: int = 0, through: int | None = None) -> tuple[int, int]:
+    """(how many news are stored with `after < seq <= through`, the newest such `seq`; 0 when none)."""
+    query = select(func.count(), func.max(NewsRow.seq)).where(NewsRow.seq > after)
+    if through is not None:
+        query = query.where(NewsRow.seq <= through)
+    count, newest = session.execute(query).one()
+    return count, newest or 0
+
+
+def news_columns(session: Session, after: int, through: int, limit: int) -> list:
+    """What a search needs of news with `after < seq <= through`, in seq order, without their
+    abstracts: (seq, news_id, title, category, published_at, updated_at, encoder_id, vector) rows."""
+    columns = (NewsRow.seq, NewsRow.news_id, NewsRow.title, NewsRow.category, NewsRow.published_at)
+    more = (NewsRow.updated_at, NewsRow.encoder_id, NewsRow.vector)
+    query = select(*columns, *more).where(NewsRow.seq > after, NewsRow.seq <= through)
+    return list(session.execute(query.order_by(NewsRow.seq).limit(limit)))
+
+
+def news_at(session: Session, seqs: list[int]) -> list[NewsRow]:
+    return list(session.scalars(select(NewsRow).where(NewsRow.seq.in_(seqs)).order_by(NewsRow.seq)))
 
 
 def newest_news(session: Session, limit: int) -> list[NewsRow]:

@@ -30,18 +30,19 @@ def test_nothing_acknowledged_is_lost_when_the_server_is_killed(model_dir, tmp_p
 def test_milvus_lite_backend_ranks_like_faiss(model_dir, tmp_path):
     pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
-    from newsrec.service.index import FaissIndex, MilvusIndex
+    from newsrec.service.index import MilvusIndex, SharedIndex
+    from tests.service.test_index import items_of
 
     rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(200, 16)).astype(np.float32)
-    milvus, faiss = MilvusIndex(16, str(tmp_path / "milvus.db")), FaissIndex(16)
-    for index in (milvus, faiss):
-        index.upsert(np.arange(200), vectors)
-        index.upsert(np.array([5]), -vectors[5:6])  # replace one
-        index.remove(np.array([7]))
-    query = vectors[5]
-    assert list(milvus.search(query, 10)[1]) == list(faiss.search(query, 10)[1])
-    assert 7 not in milvus.search(vectors[7], 50)[1]
+    items = items_of(rng.normal(size=(200, 16)).astype(np.float32), rng.normal(size=200).astype(np.float32))
+    milvus, shared = MilvusIndex(items, str(tmp_path / "milvus.db")), SharedIndex(items)
+    milvus.write(np.arange(1, 201))
+    items.table.upsert(["n4"], -items.vectors()[5:6])  # replace one (row 5), raise another's popularity
+    items.popularity[8] = 40.0
+    milvus.write(np.array([5, 8]))
+    query = np.append(items.vectors()[5], 1.0).astype(np.float32)
+    assert list(milvus.search(query, 10)[1]) == list(shared.search(query, 10)[1])
+    assert milvus.search(query, 1)[1][0] == 8 and len(milvus) == 200
 
     with make_client(
         model_dir,

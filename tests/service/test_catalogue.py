@@ -1,7 +1,5 @@
 """Stored news vectors are shared only between models that read news the same way."""
 
-from datetime import datetime, timezone
-
 import numpy as np
 
 from newsrec.data.behaviors import read_behaviors
@@ -9,20 +7,14 @@ from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.service.catalogue import Catalogue
-from newsrec.service.index import FaissIndex
-from newsrec.store.models import NewsRow
+from newsrec.service.index import SharedIndex
+from newsrec.service.news_snapshot import Snapshots
+from newsrec.store import repository as repo
+from newsrec.store.db import make_engine, make_sessions, migrate
 from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 ITEM = News("X1", "Lakers win the opener", "sports", "", "Rain is expected in Paris for most of the week")
-
-
-def stored(vector: np.ndarray, vector_id: str) -> NewsRow:
-    when = datetime.now(timezone.utc)
-    return NewsRow(
-        seq=1, news_id=ITEM.news_id, title=ITEM.title, category=ITEM.category, subcategory="", abstract=ITEM.abstract,
-        published_at=when, updated_at=when, vector=vector.tobytes(), encoder_id=vector_id,
-    )  # fmt: skip
 
 
 def test_a_model_reading_other_fields_encodes_stored_news_again(model_dir, tiny_world, tmp_path):
@@ -33,13 +25,25 @@ def test_a_model_reading_other_fields_encodes_stored_news_again(model_dir, tiny_
     assert both.encoder.model_id == titles.encoder.model_id  # the same encoder ...
     assert both.vector_id != titles.vector_id  # ... reading other text
 
-    def served_after_adding(row: NewsRow) -> np.ndarray:
-        catalogue = Catalogue(titles, FaissIndex(titles.table.vectors.shape[1] + 1))
-        catalogue.add_news([row], now=0.0)
+    def served(vector: np.ndarray, vector_id: str, posted_after_start: bool) -> np.ndarray:
+        """The vector a catalogue of the title model serves for ITEM, stored with `vector` under
+        `vector_id`: read at start (the snapshot) or from the feed while serving."""
+        url = f"sqlite:///{tmp_path / f'{vector_id[-6:]}-{posted_after_start}.sqlite'}"
+        migrate(url)
+        sessions = make_sessions(make_engine(url))
+        catalogue = Catalogue(titles, SharedIndex, Snapshots(tmp_path / "snapshots", url))
+        for start in (True, False):
+            if start != posted_after_start:
+                with sessions.begin() as session:
+                    record = repo.NewsRecord(ITEM.news_id, ITEM.title, ITEM.category, "", ITEM.abstract)
+                    repo.upsert_news(session, [record], vector[None], vector_id)
+            with sessions() as session:
+                catalogue.catch_up(session, now=0.0)
         return titles.table.vectors[titles.table.rows([ITEM.news_id])].numpy()[0]
 
     own = titles.encode_news([ITEM])[0]
-    # posted by the title+abstract model: encoded again as this model reads it
-    assert np.allclose(served_after_adding(stored(both.encode_news([ITEM])[0], both.vector_id)), own, atol=1e-5)
-    # posted under this model's own vector_id: taken as stored, without the encoder (a marked vector shows it)
-    assert np.array_equal(served_after_adding(stored(-own, titles.vector_id)), -own)
+    for posted_after_start in (False, True):
+        # posted by the title+abstract model: encoded again as this model reads it
+        assert np.allclose(served(both.encode_news([ITEM])[0], both.vector_id, posted_after_start), own, atol=1e-5)
+        # posted under this model's own vector_id: taken as stored, never encoded (a marked vector shows it)
+        assert np.array_equal(served(-own, titles.vector_id, posted_after_start), -own)

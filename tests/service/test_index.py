@@ -1,45 +1,69 @@
-"""The in-process index: exact top-k (NumPy) through upserts, replacements and removals; IVF past its limit."""
+"""The shared index: exact top-k by the model's score [n, g(pop)] over the catalogue's own rows,
+through writes and new rows; past the snapshot's size, IVF lists plus the most popular rows."""
 
 import numpy as np
 
-from newsrec.service.index import FaissIndex
+from newsrec.encoders.news_table import NewsTable
+from newsrec.service.index import Items, SharedIndex
+from newsrec.service.news_snapshot import IvfLists, _list_order
+
+DIM = 8
 
 
-def brute_force(vectors: dict[int, np.ndarray], query: np.ndarray, k: int) -> list[int]:
-    keys = sorted(vectors, key=lambda key: -float(vectors[key] @ query))
-    return keys[:k]
+def items_of(vectors: np.ndarray, popularity: np.ndarray, spare: int = 10) -> Items:
+    """Items over a buffer laid out like a snapshot's: row 0 padding, the rows, spare room."""
+    buffer = np.zeros((len(vectors) + 1 + spare, vectors.shape[1]), np.float32)
+    buffer[1 : len(vectors) + 1] = vectors
+    terms = np.zeros(len(buffer), np.float32)
+    terms[1 : len(vectors) + 1] = popularity
+    return Items(NewsTable.over([f"n{i}" for i in range(len(vectors))], buffer), terms)
 
 
-def test_exact_search_follows_upserts_replacements_and_removals():
+def brute_force(items: Items, query: np.ndarray, k: int) -> list[int]:
+    n = len(items)
+    scores = items.vectors()[1:] @ query[:-1] + query[-1] * items.popularity[1 : n + 1]
+    return (1 + np.argsort(-scores, kind="stable")[:k]).tolist()
+
+
+def test_exact_search_ranks_by_content_and_popularity_through_writes_and_new_rows():
     rng = np.random.default_rng(0)
-    index, truth = FaissIndex(8), {}
-    for start in range(0, 3500, 700):  # several batches: the store grows past its first capacity
-        keys = np.arange(start, start + 700)
-        vectors = rng.normal(size=(700, 8)).astype(np.float32)
-        index.upsert(keys, vectors)
-        truth.update(zip(keys.tolist(), vectors))
-    replaced = rng.normal(size=(50, 8)).astype(np.float32) * 3  # larger norms: they should rise to the top
-    index.upsert(np.arange(100, 150), replaced)
-    truth.update(zip(range(100, 150), replaced))
-    gone = np.array([100, 5, 2999, 1234, 77777])  # 77777 was never there
-    index.remove(gone)
-    for key in gone.tolist():
-        truth.pop(key, None)
-    assert len(index) == len(truth) == 3496 and index.exact
-    for query in rng.normal(size=(20, 8)).astype(np.float32):
-        scores, keys = index.search(query, 10)
-        assert keys.tolist() == brute_force(truth, query, 10)
-        assert np.allclose(scores, [truth[key] @ query for key in keys.tolist()], atol=1e-5)
-    assert index.search(rng.normal(size=8), 5000)[1].size == 3496  # k past the size: everything, ranked
+    items = items_of(rng.normal(size=(3000, DIM)).astype(np.float32), rng.normal(size=3000).astype(np.float32))
+    index = SharedIndex(items)
+    assert index.exact and len(index) == 3000
+    for query in rng.normal(size=(10, DIM + 1)).astype(np.float32):
+        scores, rows = index.search(query, 10)
+        assert rows.tolist() == brute_force(items, query, 10)
+        assert np.allclose(scores, items.vectors()[rows] @ query[:-1] + query[-1] * items.popularity[rows], atol=1e-4)
+    # replaced vectors, a popularity jump and news past the first capacity: all found at once
+    items.table.upsert(["n5", *[f"new{i}" for i in range(40)]], 3 * rng.normal(size=(41, DIM)).astype(np.float32))
+    items.popularity = np.concatenate([items.popularity, np.zeros(100, np.float32)])
+    items.popularity[items.table.row["n9"]] = 50.0
+    index.write(np.array(items.table.rows(["n5", "n9"])))
+    query = np.append(rng.normal(size=DIM), 1.0).astype(np.float32)
+    rows = index.search(query, 10)[1].tolist()
+    assert rows == brute_force(items, query, 10) and rows[0] == items.table.row["n9"]
+    assert index.search(query, 5000)[1].size == 3040  # k past the size: everything, ranked
 
 
-def test_past_its_limit_the_index_turns_approximate_and_still_finds_near_neighbours():
+def test_past_the_snapshot_size_lists_and_popular_rows_find_what_exact_search_finds():
     rng = np.random.default_rng(1)
-    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
-    index = FaissIndex(16, approximate_above=2000, nlist=16, nprobe=16)  # nprobe = nlist: every list searched
-    index.upsert(np.arange(3000), vectors)
-    assert not index.exact and len(index) == 3000
-    index.remove(np.array([0]))
-    assert len(index) == 2999
-    query = vectors[10]
-    assert index.search(query, 10)[1].tolist() == brute_force(dict(enumerate(vectors[1:], 1)), query, 10)
+    centres = rng.normal(size=(20, DIM))
+    vectors = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, DIM))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    padded = np.vstack([np.zeros((1, DIM), np.float32), vectors])
+    order, centroids, starts = _list_order(padded, 4000)
+    popularity = np.zeros(4000, np.float32)
+    popularity[rng.choice(4000, 30, replace=False)] = 5.0  # a few items far more popular than the rest
+    items = items_of(vectors[order], popularity[order])
+    items.lists, items.listed = IvfLists(centroids, starts), 4000
+    every_list, one_list = SharedIndex(items, probe_share=1.0), SharedIndex(items, probe_share=1e-9)
+    for query in np.hstack([vectors[:20], np.ones((20, 1), np.float32)]):
+        assert every_list.search(query, 10)[1].tolist() == brute_force(items, query, 10)
+    # weak interests: the popularity term ranks, and the popular rows hold it whatever list is probed
+    weak = np.append(0.01 * vectors[0], 1.0).astype(np.float32)
+    assert one_list.search(weak, 10)[1].tolist() == brute_force(items, weak, 10)
+    # news posted after the snapshot are in no list: scanned exactly
+    items.table.upsert(["late"], 10 * vectors[:1])
+    items.popularity = np.concatenate([items.popularity, np.zeros(10, np.float32)])
+    one_list.write(np.array([len(items)]))
+    assert one_list.search(np.append(vectors[0], 1.0), 1)[1].tolist() == [items.table.row["late"]]

@@ -1,0 +1,276 @@
+"""One copy per machine of the stored news a model serves, in files every worker maps.
+
+The first worker that needs the news of one database and one `vector_id` reads them from the
+store (vectors stored under that `vector_id` are taken as they are, never encoded again) and
+writes them to a folder under a file lock; the others wait for it and map the same files. The
+files are never written after they are built, so their pages are shared by every process: N
+workers hold the vectors once. (A worker writing a row, a news item replaced later, gets a
+private copy of that one page.)
+
+Past `lists_above` news the rows are put in IVF-list order: k-means (FAISS) over the vectors, then
+each list is one contiguous slice of the same file, so an approximate search reads the shared
+vectors themselves (`service/index.py`) and holds no copy of its own.
+
+A snapshot holds the news through one `seq`; a worker catches up past it through the news feed.
+A start reuses the newest snapshot while the news stored since are few (`REBUILD_AT`,
+`REBUILD_SHARE`) and builds a new one otherwise; older ones are removed (a worker still mapping
+one keeps it until it exits).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from newsrec.store import repository as repo
+from newsrec.store.models import NewsRow
+
+__all__ = ["Snapshots", "NewsSnapshot", "IvfLists", "seconds"]
+
+logger = logging.getLogger(__name__)
+
+REBUILD_AT, REBUILD_SHARE = 10_000, 0.1  # news stored since a snapshot that call for a new one
+SPARE_SHARE = 0.25  # room in the vector file for news that arrive while serving
+CHUNK = 10_000  # rows read from the store at a time
+POINTS_PER_LIST = 64  # k-means training sample per list
+Encode = Callable[[list[NewsRow]], np.ndarray]  # full rows -> (N, D) vectors, for rows of another vector_id
+
+
+@dataclass
+class IvfLists:
+    centroids: np.ndarray  # (L, D) k-means centres
+    starts: np.ndarray  # (L + 1,) list j is table rows starts[j] .. starts[j + 1] - 1
+
+
+class Texts:
+    """Strings kept as one UTF-8 blob and offsets (a file maps them; no Python object per string)."""
+
+    def __init__(self, blob: np.ndarray, at: np.ndarray):
+        self.blob, self.at = blob, at
+
+    @classmethod
+    def write(cls, folder: Path, name: str, strings: list[str]) -> None:
+        encoded = [s.encode() for s in strings]
+        at = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum([len(e) for e in encoded], out=at[1:])
+        np.save(folder / f"{name}.npy", np.frombuffer(b"".join(encoded) or b"\0", np.uint8))
+        np.save(folder / f"{name}_at.npy", at)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Texts:
+        return cls(np.load(folder / f"{name}.npy", mmap_mode="r"), np.load(folder / f"{name}_at.npy", mmap_mode="r"))
+
+    def __getitem__(self, i: int) -> str:
+        return bytes(self.blob[self.at[i] : self.at[i + 1]]).decode()
+
+    def __len__(self) -> int:
+        return len(self.at) - 1
+
+
+@dataclass
+class NewsSnapshot:
+    """The news through `through`, by table row: row 0 is padding, rows 1..N the news."""
+
+    folder: Path
+    through: int
+    ids: list[str]
+    vectors: np.ndarray  # (capacity, D) copy-on-write map: rows past N are room for news that arrive later
+    published: np.ndarray  # (N + 1,) seconds since the epoch
+    titles: Texts  # by row - 1
+    category_codes: np.ndarray  # (N,) into `categories`
+    categories: list[str]
+    lists: IvfLists | None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Snapshots:
+    """Where a machine keeps the snapshots of one database (named by its secret) and how they are cut."""
+
+    root: Path
+    secret: str
+    lists_above: int = 100_000  # past this many news: rows in IVF-list order, for the approximate search
+
+    def due(self, count: int, since: int, lists: bool) -> bool:
+        """Whether a snapshot of `count` news (in lists or not) with `since` stored after it calls
+        for a new one: too many news outside it, or it should be in list order and is not."""
+        return since > max(REBUILD_AT, REBUILD_SHARE * count) or (count + since > self.lists_above) != lists
+
+    def open(self, session: Session, vector_id: str, dim: int, encode: Encode) -> NewsSnapshot:
+        """The news of this database as `vector_id` reads them: the newest snapshot, built if need be."""
+        folder = self.root / f"{_digest(self.secret)}-{_digest(vector_id)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder / "lock"):
+            newest_built = max(folder.glob("through-*/meta.json"), default=None, key=lambda p: p.parent.name)
+            if newest_built is not None:
+                meta = json.loads(newest_built.read_text())
+                since, _ = repo.news_extent(session, after=meta["through"])
+                if not self.due(meta["count"], since, meta["lists"]):
+                    return _open(newest_built.parent)
+            count, through = repo.news_extent(session)
+            built = _build(folder, session, vector_id, dim, encode, through, count > self.lists_above)
+            for old in folder.glob("through-*"):
+                if old != built:
+                    shutil.rmtree(old, ignore_errors=True)
+            return _open(built)
+
+
+def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Encode, through: int, lists: bool) -> Path:
+    work = folder / f"building-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    count, _ = repo.news_extent(session, after=0, through=through)
+    logger.info("news snapshot: reading %d stored news (through seq %d) into %s", count, through, folder)
+    capacity = 1 + count + max(1024, int(SPARE_SHARE * count))
+    vectors = np.memmap(work / "vectors.f32", np.float32, "w+", shape=(capacity, dim))  # sparse past the news
+    ids: list[str] = []
+    titles: list[str] = []
+    categories: list[str] = []
+    published = np.zeros(count + 1)
+    for rows in _chunks(session, through):
+        first = len(ids) + 1
+        vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
+        published[first : first + len(rows)] = [seconds(r.published_at or r.updated_at) for r in rows]
+        ids += [r.news_id for r in rows]
+        titles += [r.title for r in rows]
+        categories += [r.category or "" for r in rows]
+    names, codes = np.unique(np.array(categories, dtype=object).astype(str), return_inverse=True)
+    codes = codes.astype(np.int32)
+    meta = {"through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
+    if lists:
+        order, centroids, starts = _list_order(vectors, count)
+        ordered = np.memmap(work / "ordered.f32", np.float32, "w+", shape=(capacity, dim))
+        for start in range(0, count, CHUNK):
+            part = order[start : start + CHUNK]
+            ordered[1 + start : 1 + start + len(part)] = vectors[1 + part]
+        ordered.flush()
+        del vectors, ordered
+        os.replace(work / "ordered.f32", work / "vectors.f32")
+        ids, titles = [ids[i] for i in order], [titles[i] for i in order]
+        codes, published = codes[order], np.concatenate([published[:1], published[1:][order]])
+        np.save(work / "centroids.npy", centroids)
+        np.save(work / "starts.npy", starts)
+    else:
+        vectors.flush()
+        del vectors
+    Texts.write(work, "ids", ids)
+    Texts.write(work, "titles", titles)
+    np.save(work / "category_codes.npy", codes)
+    np.save(work / "published.npy", published)
+    (work / "categories.json").write_text(json.dumps(names.tolist()))
+    (work / "meta.json").write_text(json.dumps(meta))  # last: a folder with meta.json is complete
+    built = folder / f"through-{through:012d}"
+    shutil.rmtree(built, ignore_errors=True)
+    os.replace(work, built)
+    logger.info("news snapshot: %d news written%s", count, " in IVF-list order" if lists else "")
+    return built
+
+
+def _chunks(session: Session, through: int) -> Iterator[list]:
+    after = 0
+    while rows := repo.news_columns(session, after, through, CHUNK):
+        yield rows
+        after = rows[-1].seq
+
+
+def _stored_vectors(session: Session, rows: list, vector_id: str, encode: Encode) -> np.ndarray:
+    """(N, D): stored vectors of rows posted under `vector_id`; the others encoded as this model reads news."""
+    redo = [r.seq for r in rows if r.encoder_id != vector_id]
+    fresh: Iterator[np.ndarray] = iter(encode(repo.news_at(session, redo)) if redo else [])
+    return np.stack([np.frombuffer(r.vector, np.float32) if r.encoder_id == vector_id else next(fresh) for r in rows])
+
+
+def list_count(count: int) -> int:
+    """IVF lists for `count` news: about 4 sqrt(N) (a power of two), at least 39 news each."""
+    return int(max(1, min(count // 39, 2 ** round(np.log2(4 * np.sqrt(max(count, 1)))))))
+
+
+def _list_order(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row order by list, centroids (L, D), list starts as table rows (L + 1,)).
+
+    Two-level k-means (FAISS) on a sample: sqrt(L) coarse centres, then each coarse cluster's
+    share of the L lists inside it; rows go to the nearest list of their nearest coarse centre.
+    (One flat k-means to 4,096 lists over 1M news takes minutes here; this takes seconds.)"""
+    import faiss
+
+    nlist, dim = list_count(count), vectors.shape[1]
+    rng = np.random.default_rng(0)
+    sample = np.ascontiguousarray(vectors[1 + np.sort(rng.choice(count, min(count, POINTS_PER_LIST * nlist), False))])
+    coarse = faiss.Kmeans(dim, max(1, int(np.sqrt(nlist))), niter=20, seed=1, spherical=True)
+    coarse.train(sample)
+    assert coarse.centroids is not None  # set by train
+    owner = coarse.index.search(sample, 1)[1][:, 0]
+    sizes = np.bincount(owner, minlength=coarse.k)
+    shares = np.maximum(1, np.floor(nlist * sizes / sizes.sum())).astype(int)  # lists per coarse centre
+    fine = []
+    for c in range(coarse.k):
+        points = sample[owner == c]
+        if len(points) <= shares[c]:  # too few to cluster: each point a centre (none: the coarse one)
+            fine.append(points if len(points) else coarse.centroids[c : c + 1])
+            continue
+        km = faiss.Kmeans(dim, int(shares[c]), niter=20, seed=1, spherical=True)
+        km.train(points)
+        fine.append(km.centroids)
+    centroids = np.vstack(fine).astype(np.float32)
+    first = np.concatenate([[0], np.cumsum([len(f) for f in fine])])  # coarse c owns lists first[c]..first[c+1]-1
+    assigned = np.empty(count, np.int64)
+    for start in range(0, count, CHUNK):
+        part = np.ascontiguousarray(vectors[1 + start : 1 + min(count, start + CHUNK)])
+        near = coarse.index.search(part, 1)[1][:, 0]
+        for c in np.unique(near):
+            mine = np.flatnonzero(near == c)
+            own = centroids[first[c] : first[c + 1]]
+            assigned[start + mine] = first[c] + np.argmax(part[mine] @ own.T, axis=1)
+    order = np.argsort(assigned, kind="stable")
+    starts = 1 + np.concatenate([[0], np.cumsum(np.bincount(assigned, minlength=len(centroids)))])
+    return order, centroids, starts
+
+
+def _open(folder: Path) -> NewsSnapshot:
+    meta = json.loads((folder / "meta.json").read_text())
+    vectors = np.memmap(folder / "vectors.f32", np.float32, "c", shape=(meta["capacity"], meta["dim"]))
+    ids = Texts.load(folder, "ids")
+    lists = None
+    if meta["lists"]:
+        lists = IvfLists(np.load(folder / "centroids.npy"), np.load(folder / "starts.npy"))
+    return NewsSnapshot(
+        folder,
+        meta["through"],
+        [ids[i] for i in range(len(ids))],
+        vectors,
+        np.load(folder / "published.npy", mmap_mode="r"),
+        Texts.load(folder, "titles"),
+        np.load(folder / "category_codes.npy", mmap_mode="r"),
+        json.loads((folder / "categories.json").read_text()),
+        lists,
+    )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        yield
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def seconds(moment: datetime) -> float:
+    """Seconds since the epoch; a moment without a zone is UTC (as the store writes them)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()

@@ -1,0 +1,48 @@
+"""Requests that arrive while one is computed are computed together, each getting its own answer."""
+
+import threading
+
+import pytest
+
+from newsrec.service.batcher import Batcher
+
+
+def test_requests_waiting_behind_a_batch_are_computed_together_and_answered_each():
+    first_started, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def compute(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
+        if requests == [0]:
+            first_started.set()
+            release.wait(5)
+        return [r * 10 for r in requests]
+
+    batcher = Batcher(compute)
+    answers: dict[int, int] = {}
+    first = threading.Thread(target=lambda: answers.__setitem__(0, batcher.run(0)))
+    first.start()
+    first_started.wait(5)
+    others = [threading.Thread(target=lambda i=i: answers.__setitem__(i, batcher.run(i))) for i in range(1, 6)]
+    for t in others:
+        t.start()
+    while len(batcher._waiting) < 5:  # all five queued behind the running batch
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert answers == {i: i * 10 for i in range(6)}
+    assert batches[0] == [0] and sorted(batches[1]) == [1, 2, 3, 4, 5] and len(batches) == 2
+    assert (batcher.batches, batcher.requests) == (2, 6)
+
+
+def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_still_runs():
+    def compute(requests: list[int]) -> list[int]:
+        if -1 in requests:
+            raise ValueError("bad request in the batch")
+        return requests
+
+    batcher = Batcher(compute)
+    with pytest.raises(ValueError, match="bad request"):
+        batcher.run(-1)
+    assert batcher.run(3) == 3

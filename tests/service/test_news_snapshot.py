@@ -1,0 +1,76 @@
+"""The machine's one copy of the stored news: built once from the store, mapped again while the
+news stored since are few, rebuilt past that; IVF-list order past `lists_above`."""
+
+import numpy as np
+import pytest
+
+from newsrec.service import news_snapshot
+from newsrec.service.news_snapshot import Snapshots
+from newsrec.store import repository as repo
+from newsrec.store.db import make_engine, make_sessions, migrate
+
+DIM, VECTORS = 8, "encoder|text-x"
+
+
+def never_encode(rows):
+    raise AssertionError("stored vectors under the same vector_id are taken as they are")
+
+
+@pytest.fixture
+def store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'news.sqlite'}"
+    migrate(url)
+    sessions = make_sessions(make_engine(url))
+    rng = np.random.default_rng(0)
+
+    def post(first: int, count: int) -> np.ndarray:
+        vectors = rng.normal(size=(count, DIM)).astype(np.float32)
+        items = [repo.NewsRecord(f"N{i}", f"Title {i}", f"cat{i % 3}") for i in range(first, first + count)]
+        with sessions.begin() as session:
+            repo.upsert_news(session, items, vectors, VECTORS)
+        return vectors
+
+    return sessions, post
+
+
+def test_built_once_from_the_store_then_mapped_until_many_news_arrive(store, tmp_path, monkeypatch):
+    sessions, post = store
+    vectors = post(0, 300)
+    snapshots = Snapshots(tmp_path / "snapshots", "db-secret")
+    with sessions() as session:
+        first = snapshots.open(session, VECTORS, DIM, never_encode)
+    assert first.ids == [f"N{i}" for i in range(300)] and first.lists is None
+    assert np.array_equal(first.vectors[1:301], vectors) and not first.vectors[0].any()
+    assert first.titles[7] == "Title 7" and first.categories[first.category_codes[7]] == "cat1"
+    assert len(first.vectors) > 301  # room for news posted while serving
+
+    monkeypatch.setattr(news_snapshot, "REBUILD_AT", 50)
+    post(300, 20)  # few: the same files are mapped again, the 20 come from the feed
+    with sessions() as session:
+        assert snapshots.open(session, VECTORS, DIM, never_encode).folder == first.folder
+    post(320, 60)  # past REBUILD_AT: a new snapshot holds them all, the old one is gone
+    with sessions() as session:
+        second = snapshots.open(session, VECTORS, DIM, never_encode)
+    assert second.folder != first.folder and len(second) == 380 and not first.folder.exists()
+
+
+def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encoded(store, tmp_path):
+    sessions, post = store
+    post(0, 2000)
+    with sessions.begin() as session:  # one item stored by another model: encoded as this one reads it
+        repo.upsert_news(session, [repo.NewsRecord("X", "Other")], np.ones((1, DIM), np.float32), "other|text-y")
+    encoded = []
+
+    def encode(rows):
+        encoded.extend(r.news_id for r in rows)
+        return np.full((len(rows), DIM), 7.0, np.float32)
+
+    with sessions() as session:
+        snapshot = Snapshots(tmp_path / "snapshots", "db-secret", lists_above=1000).open(session, VECTORS, DIM, encode)
+    assert encoded == ["X"] and np.all(snapshot.vectors[snapshot.ids.index("X") + 1] == 7.0)
+    lists = snapshot.lists
+    assert lists is not None and lists.starts[0] == 1 and lists.starts[-1] == 2002
+    assert (np.diff(lists.starts) >= 0).all() and len(lists.centroids) > 16
+    in_list = np.repeat(np.arange(len(lists.centroids)), np.diff(lists.starts))
+    nearest = np.argmax(snapshot.vectors[1:2002] @ lists.centroids.T, axis=1)
+    assert (in_list == nearest).mean() > 0.75  # most rows sit in the list of their nearest centroid (two-level)
