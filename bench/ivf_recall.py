@@ -8,9 +8,9 @@ queries for real users, searched by `SharedIndex` over IVF lists (the snapshot's
   its source's popularity term at the logs' end.
 - Queries: the model's `query_vector` for `--users` users of the dev log with a history, built
   as the service builds them (`service/users.py`).
-Prints recall@10 (mean, 5th percentile, worst) and ms per query per setting: the share of lists
-probed (the service's `probe_share`), and the popular rows on or off (what they add for queries
-ranked by popularity).
+Prints recall@10 (mean, 5th percentile, worst) and ms per query (one BLAS thread, as a worker)
+per setting: the share of lists probed (the service's `probe_share`), and the popular rows on
+or off (what they add for queries ranked by popularity).
 
 Usage: python bench/ivf_recall.py --mind ../shared/data/mind-sample --model runs/mind [--size 1000000]
 """
@@ -25,6 +25,7 @@ from collections import deque
 import numpy as np
 import torch
 from harness import table
+from threadpoolctl import threadpool_limits
 
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--probe-share", type=float, nargs="+", default=[1 / 64, 1 / 32, 1 / 16, 1 / 8])
     args = parser.parse_args()
+    threadpool_limits(1)  # as a service worker of two on two cores searches (`serve --workers 2`)
 
     ranker = Ranker.load(args.model, read_news(f"{args.mind}/news.tsv"), EmbeddingCache())
     qs = queries(ranker, args.mind, args.users)

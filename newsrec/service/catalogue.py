@@ -90,7 +90,7 @@ class Catalogue:
         dim = self.ranker.model.item_dim - 1
         snapshot = self.snapshots.open(session, self.ranker.vector_id, dim, self._encode)
         with self.lock.writing():
-            table = self.ranker.table = NewsTable.over(snapshot.ids, snapshot.vectors)
+            table = self.ranker.table = NewsTable.over(list(snapshot.ids), snapshot.vectors)  # its own ids: it grows
             self.published = np.zeros(len(snapshot.vectors))
             self.published[: len(snapshot) + 1] = snapshot.published
             self.items = Items(table, np.zeros(len(snapshot.vectors), np.float32), snapshot.lists, len(snapshot))

@@ -1,6 +1,9 @@
 """The machine's one copy of the stored news: built once from the store, mapped again while the
 news stored since are few, rebuilt past that; IVF-list order past `lists_above`."""
 
+import multiprocessing
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,3 +77,31 @@ def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encod
     in_list = np.repeat(np.arange(len(lists.centroids)), np.diff(lists.starts))
     nearest = np.argmax(snapshot.vectors[1:2002] @ lists.centroids.T, axis=1)
     assert (in_list == nearest).mean() > 0.75  # most rows sit in the list of their nearest centroid (two-level)
+
+
+def _open_in_a_process(root: str, url: str, start) -> tuple[str, bool]:
+    """(the snapshot folder this process mapped, whether it built it), after `start` is set."""
+    import logging
+
+    built = []
+    handler = logging.Handler()
+    handler.emit = lambda record: built.append("reading" in record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("newsrec.service.news_snapshot").addHandler(handler)
+    logging.getLogger("newsrec.service.news_snapshot").setLevel(logging.INFO)
+    start.wait(30)
+    with make_sessions(make_engine(url))() as session:
+        snapshot = Snapshots(Path(root), "db-secret").open(session, VECTORS, DIM, never_encode)
+    return str(snapshot.folder), any(built)
+
+
+def test_workers_starting_together_build_one_snapshot_and_map_the_same_files(store, tmp_path):
+    sessions, post = store
+    post(0, 5000)
+    url = str(sessions.kw["bind"].url)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        start = manager.Event()
+        results = [pool.apply_async(_open_in_a_process, (str(tmp_path / "snapshots"), url, start)) for _ in range(2)]
+        start.set()
+        (first, first_built), (second, second_built) = [r.get(120) for r in results]
+    assert first == second and first_built != second_built  # one built under the lock, the other mapped it
