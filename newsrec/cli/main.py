@@ -261,7 +261,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes sharing the port")] = 1,
-    index: Annotated[str | None, typer.Option(help="faiss (in process) | milvus")] = None,
+    index: Annotated[str | None, typer.Option(help="shared (in process, the default) | milvus")] = None,
     milvus_uri: Annotated[str | None, typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
 ) -> None:
     """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin"; every

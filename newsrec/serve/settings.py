@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
         "signs, the others are still accepted (rotation); default: the database's own",
     )
     token_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, description="longest life of a user token")
-    index: Literal["faiss", "milvus"] = "faiss"
+    index: Literal["shared", "milvus"] = Field("shared", description="shared: in process over the mapped vectors")
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
     probe_share: float = Field(
         1 / 16, gt=0, le=1, description="share of the IVF lists (about 4 sqrt(news)) an approximate search reads"

@@ -174,10 +174,10 @@ def make_index(
     kind: str, items: Items, probe_share: float = 1 / 16, milvus_uri: str | None = None, name: str = "news"
 ) -> VectorIndex:
     """An index over `items`; `name` keeps the collections of several served models apart in Milvus."""
-    if kind == "faiss":
+    if kind == "shared":
         return SharedIndex(items, probe_share)
     if kind == "milvus":
         if not milvus_uri:
             raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
         return MilvusIndex(items, milvus_uri, name)
-    raise ValueError(f"unknown index {kind!r}: choose faiss or milvus")
+    raise ValueError(f"unknown index {kind!r}: choose shared or milvus")
