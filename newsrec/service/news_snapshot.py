@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -144,6 +145,7 @@ def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Enc
     for rows in _chunks(session, through):
         first = len(ids) + 1
         vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
+        _release(vectors)
         published[first : first + len(rows)] = [seconds(r.published_at or r.updated_at) for r in rows]
         ids += [r.news_id for r in rows]
         titles += [r.title for r in rows]
@@ -157,6 +159,7 @@ def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Enc
         for start in range(0, count, CHUNK):
             part = order[start : start + CHUNK]
             ordered[1 + start : 1 + start + len(part)] = vectors[1 + part]
+            _release(ordered, vectors)
         ordered.flush()
         del vectors, ordered
         os.replace(work / "ordered.f32", work / "vectors.f32")
@@ -235,6 +238,7 @@ def _list_order(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray
             mine = np.flatnonzero(near == c)
             own = centroids[first[c] : first[c + 1]]
             assigned[start + mine] = first[c] + np.argmax(part[mine] @ own.T, axis=1)
+        _release(vectors)
     order = np.argsort(assigned, kind="stable")
     starts = 1 + np.concatenate([[0], np.cumsum(np.bincount(assigned, minlength=len(centroids)))])
     return order, centroids, starts
@@ -258,6 +262,15 @@ def _open(folder: Path) -> NewsSnapshot:
         json.loads((folder / "categories.json").read_text()),
         lists,
     )
+
+
+def _release(*maps: np.ndarray) -> None:
+    """Unmap the pages of these file maps from this process: written ones stay in the page cache
+    (the file), so the builder's memory stays at a chunk, not the whole vector file twice."""
+    for array in maps:
+        mapped = getattr(array, "_mmap", None)  # np.memmap's own mmap object (not typed by NumPy)
+        if isinstance(mapped, mmap.mmap):
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 @contextmanager
