@@ -1,7 +1,7 @@
 """The library's environment, read in one place (pydantic-settings).
 
 `NEWSREC_CACHE_DIR` (vectors, LLM outputs, unpacked weights), `NEWSREC_LLM_API_KEY` (for an
-OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language),
+OpenAI-compatible server), `NEWSREC_LLM_MODELS` (the local LLM per language or task and language),
 `NEWSREC_PROGRESS_SECONDS` (how often long work logs a progress line) and torchrun's
 `WORLD_SIZE` and `LOCAL_RANK`. The service has its own settings (`serve/settings.py`). Read afresh on each call,
 so a test or a command can change them.
@@ -24,7 +24,8 @@ class Environment(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, description="key sent to an OpenAI-compatible LLM server")
     llm_models: dict[str, str] = Field(
         default_factory=dict,
-        description='local LLM per language over the defaults (llm/backends.py), JSON: {"zh": "qwen2.5-coder-1.5b"}',
+        description="local LLM over --llm auto's choice (llm/backends.py auto_models), JSON keyed by language or "
+        'task:language: {"zh": "qwen2.5-coder-1.5b", "paraphrase:en": "gemma3-270m"}',
     )
     progress_seconds: float = Field(5.0, gt=0, description="seconds between progress lines when not on a terminal")
     world_size: int = Field(1, ge=1, validation_alias=AliasChoices("WORLD_SIZE"), description="set by torchrun")

@@ -26,8 +26,8 @@ LLMOpt = Annotated[
     str,
     typer.Option(
         "--llm",
-        help="auto (the local model of each language: NEWSREC_LLM_MODELS), a local model "
-        "(smollm2, gemma3-270m, qwen2.5-coder-1.5b) or a server URL",
+        help="auto (the measured best local model for the task and language; NEWSREC_LLM_MODELS "
+        "overrides it), a local model (smollm2, gemma3-270m, qwen2.5-coder-1.5b) or a server URL",
     ),
 ]
 LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to send to a server")]

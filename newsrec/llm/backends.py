@@ -7,12 +7,14 @@
 `load_llm("smollm2")` gives a local model by name; `load_llm("http://127.0.0.1:8000/v1",
 model="x")` a remote one.
 
-Each task writes in the language of its input, so it needs a model that writes that language:
-`LanguageLLMs("auto")` takes the local model of each language from `NEWSREC_LLM_MODELS` over
-`DEFAULT_MODELS` (English: SmolLM2, Chinese: Qwen2.5-Coder-1.5B), loading each on first use. A
-local model named outright is used for the languages it writes; for another one, like Chinese
-news with the English-only SmolLM2, and for a model that is not installed, the error names the
-package to install. A server's model is trusted with every language. Tasks take an `AnyLLM`:
+Each task writes in the language of its input, so it needs a model that writes that language,
+and the packaged models differ per task in how often their texts pass the grounding check:
+`LanguageLLMs("auto")` takes, per task and language, the local model of `AUTO_MODELS` (the
+pick of the measured table in docs/RESULTS.md, "LLM texts"; the rule is in the README), under
+`NEWSREC_LLM_MODELS` (`auto_models`), loading each on first use. A local model named outright
+is used for every task, in the languages it writes; for another one, like Chinese news with
+the English-only SmolLM2, and for a model that is not installed, the error names the package
+to install. A server's model is trusted with every task and language. Tasks take an `AnyLLM`:
 one model (used as given, but a local one only for its languages) or a `LanguageLLMs`.
 """
 
@@ -21,7 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol, get_args
 
 import httpx
 
@@ -39,14 +42,26 @@ __all__ = [
     "llm_for",
     "model_id_for",
     "AUTO",
-    "DEFAULT_MODELS",
+    "Task",
+    "TASKS",
+    "AUTO_MODELS",
+    "auto_models",
 ]
 
 logger = logging.getLogger(__name__)
 
-AUTO = "auto"  # the local model of each language
-DEFAULT_MODELS = {"en": "smollm2", "zh": "qwen2.5-coder-1.5b"}  # NEWSREC_LLM_MODELS overrides them
+AUTO = "auto"  # the measured best local model of each task and language
+Task = Literal["explain", "profile", "paraphrase", "enrich"]  # enrich: a summary and keywords
+TASKS: tuple[Task, ...] = get_args(Task)
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+# What `auto` runs: per task and language, the model docs/RESULTS.md ("LLM texts") recommends by the
+# README's rule; only Qwen2.5 writes Chinese. NEWSREC_LLM_MODELS overrides it (`auto_models`).
+AUTO_MODELS: dict[Task, dict[str, str]] = {
+    "explain": {"en": "gemma3-270m", "zh": "qwen2.5-coder-1.5b"},
+    "profile": {"en": "smollm2", "zh": "qwen2.5-coder-1.5b"},
+    "paraphrase": {"en": "qwen2.5-coder-1.5b", "zh": "qwen2.5-coder-1.5b"},
+    "enrich": {"en": "qwen2.5-coder-1.5b", "zh": "qwen2.5-coder-1.5b"},
+}
 
 
 class LLMError(RuntimeError):
@@ -151,11 +166,11 @@ def load_llm(spec: str, model: str = "default", api_key: str | None = None) -> L
     raise _unknown(spec)
 
 
-def _check_writes(name: str, language: str) -> None:
-    """An LLMError naming a model that can, unless local model `name` writes `language`."""
+def _check_writes(name: str, task: Task, language: str) -> None:
+    """An LLMError naming the model `auto` uses instead, unless local model `name` writes `language`."""
     if language in GGUF_MODELS[name].languages:
         return
-    able = GGUF_MODELS[DEFAULT_MODELS[language]]
+    able = GGUF_MODELS[AUTO_MODELS[task][language]]
     raise LLMError(
         f"{name} cannot write {LANGUAGE_NAMES[language]}, the language of this input: use --llm {able.name} "
         f"(install it with `{able.install}`, or scripts/install-llm --all-models), "
@@ -163,34 +178,51 @@ def _check_writes(name: str, language: str) -> None:
     )
 
 
+def auto_models(overrides: Mapping[str, str]) -> dict[tuple[Task, str], str]:
+    """The local model `auto` takes per (task, language): `AUTO_MODELS`, under `overrides`
+    (NEWSREC_LLM_MODELS), whose keys are a language ("zh": every task in it) or a task and a
+    language ("paraphrase:en"), the latter winning."""
+    keys = [*LANGUAGE_NAMES, *(f"{task}:{language}" for task in TASKS for language in LANGUAGE_NAMES)]
+    if unknown := sorted(set(overrides) - set(keys)):
+        raise LLMError(f"NEWSREC_LLM_MODELS: unknown key(s) {unknown}: use a language or task:language of {keys}")
+    return {
+        (task, language): overrides.get(f"{task}:{language}", overrides.get(language, AUTO_MODELS[task][language]))
+        for task in TASKS
+        for language in LANGUAGE_NAMES
+    }
+
+
 class LanguageLLMs:
-    """The LLM that writes each language, each loaded on first use (see the module docstring)."""
+    """The LLM for each task and language, each loaded on first use (see the module docstring)."""
 
     def __init__(self, spec: str = AUTO, model: str = "default", api_key: str | None = None):
         if not (spec == AUTO or spec in GGUF_MODELS or _is_url(spec)):
             raise _unknown(spec)
         self._server = load_llm(spec, model, api_key) if _is_url(spec) else None
-        # language -> local model name
+        # (task, language) -> local model name
         self._names = (
-            {**DEFAULT_MODELS, **environment().llm_models} if spec == AUTO else dict.fromkeys(LANGUAGE_NAMES, spec)
+            auto_models(environment().llm_models)
+            if spec == AUTO
+            else dict.fromkeys(((t, lang) for t in TASKS for lang in LANGUAGE_NAMES), spec)
         )
-        self._local: dict[str, LLM] = {}
+        self._local: dict[str, LLM] = {}  # one of each model, whatever the tasks sharing it
 
-    def _local_name(self, language: str) -> str:
-        name = self._names[language]
+    def _local_name(self, task: Task, language: str) -> str:
+        name = self._names[task, language]
         if name not in GGUF_MODELS:  # a name from NEWSREC_LLM_MODELS
             raise _unknown(name)
-        _check_writes(name, language)
+        _check_writes(name, task, language)
         return name
 
-    def model_id(self, language: str) -> str:
-        """The `model_id` of the LLM for `language`, without loading it (for cache look-ups)."""
-        return self._server.model_id if self._server else self._local_name(language)
+    def model_id(self, task: Task, language: str) -> str:
+        """The `model_id` of the LLM for `task` in `language`, without loading it (for cache look-ups)."""
+        return self._server.model_id if self._server else self._local_name(task, language)
 
-    def for_language(self, language: str) -> LLM:
+    def for_task(self, task: Task, language: str) -> LLM:
+        """The LLM for `task` in `language`, loaded on first use and shared by the tasks choosing it."""
         if self._server:
             return self._server
-        name = self._local_name(language)
+        name = self._local_name(task, language)
         if name not in self._local:
             try:
                 self._local[name] = load_llm(name)
@@ -202,15 +234,15 @@ class LanguageLLMs:
 AnyLLM = LLM | LanguageLLMs
 
 
-def llm_for(llm: AnyLLM, language: str) -> LLM:
-    """The model to write `language`: a `LanguageLLMs`'s choice, or `llm` itself if it can."""
+def llm_for(llm: AnyLLM, task: Task, language: str) -> LLM:
+    """The model to do `task` in `language`: a `LanguageLLMs`'s choice, or `llm` itself if it can."""
     if isinstance(llm, LanguageLLMs):
-        return llm.for_language(language)
+        return llm.for_task(task, language)
     if isinstance(llm, LlamaCppLLM):
-        _check_writes(llm.model_id, language)
+        _check_writes(llm.model_id, task, language)
     return llm
 
 
-def model_id_for(llm: AnyLLM, language: str) -> str:
-    """What `llm_for(llm, language).model_id` is, without loading a model."""
-    return llm.model_id(language) if isinstance(llm, LanguageLLMs) else llm.model_id
+def model_id_for(llm: AnyLLM, task: Task, language: str) -> str:
+    """What `llm_for(llm, task, language).model_id` is, without loading a model."""
+    return llm.model_id(task, language) if isinstance(llm, LanguageLLMs) else llm.model_id

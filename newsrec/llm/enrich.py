@@ -166,7 +166,7 @@ def _request(llm: AnyLLM, news: News) -> tuple[Writing, str, str, Sources]:
     category = _tag(news.category, writing) or UNKNOWN_CATEGORY[writing.language]
     abstract = news.abstract[:600]
     prompt = PROMPT[writing.language].format(title=news.title, category=category, abstract=abstract or "-")
-    key = LLMCache.key("enrich", model_id_for(llm, writing.language), PROMPT_VERSION, prompt)
+    key = LLMCache.key("enrich", model_id_for(llm, "enrich", writing.language), PROMPT_VERSION, prompt)
     tags = (category, _tag(news.subcategory, writing), news.category, news.subcategory)
     return writing, prompt, key, Sources((news.title, abstract, *tags), FRAMING[writing.language])
 
@@ -175,7 +175,7 @@ def enrich_one(llm: AnyLLM, news: News, cache: LLMCache | None = None) -> Enrich
     writing, prompt, key, sources = _request(llm, news)
 
     def make() -> dict:
-        model, system = llm_for(llm, writing.language), SYSTEM[writing.language]
+        model, system = llm_for(llm, "enrich", writing.language), SYSTEM[writing.language]
         fallback = lambda: fallback_enrichment(news)  # noqa: E731
         value, _ = generate_structured(
             model, system, prompt, Enrichment, fallback, writing, context={"sources": sources}

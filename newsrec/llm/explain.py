@@ -115,10 +115,10 @@ def explain(
 
     def make() -> dict:
         ask = facts + FACTS[writing.language]["ask"]
-        reply = llm_for(llm, writing.language).generate(SYSTEM[writing.language], ask, max_tokens=60)
+        reply = llm_for(llm, "explain", writing.language).generate(SYSTEM[writing.language], ask, max_tokens=60)
         return {"reply": writing.fit(" ".join(reply.split()))}
 
-    key = LLMCache.key("explain", model_id_for(llm, writing.language), PROMPT_VERSION, facts)
+    key = LLMCache.key("explain", model_id_for(llm, "explain", writing.language), PROMPT_VERSION, facts)
     reply = LLMCache.through(cache, key, make)["reply"]  # the raw reply: a stricter check needs no new generation
     problems = _problems(reply, reason, _sources(reason, candidate, news, writing.language), writing.language, news)
     return Explanation(template, False, problems, reply) if problems else Explanation(reply, True, reply=reply)

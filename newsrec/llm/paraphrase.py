@@ -73,9 +73,10 @@ def paraphrase_titles(llm: AnyLLM, news: list[News], cache: LLMCache | None = No
 
         def make(title: str = n.title, writing: Writing = writing) -> dict:
             prompt = PROMPT[writing.language].format(title=title)
-            return {"reply": llm_for(llm, writing.language).generate(SYSTEM[writing.language], prompt, max_tokens=40)}
+            model = llm_for(llm, "paraphrase", writing.language)
+            return {"reply": model.generate(SYSTEM[writing.language], prompt, max_tokens=40)}
 
-        key = LLMCache.key("paraphrase", model_id_for(llm, writing.language), PROMPT_VERSION, n.title)
+        key = LLMCache.key("paraphrase", model_id_for(llm, "paraphrase", writing.language), PROMPT_VERSION, n.title)
         reply = LLMCache.through(cache, key, make)["reply"].strip()  # raw: a stricter check needs no new generation
         line = label_stripped(reply.splitlines()[0]).strip().strip(QUOTES).strip() if reply else ""
         text = writing.fit(line)

