@@ -140,7 +140,8 @@ def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Enc
     vectors = np.memmap(work / "vectors.f32", np.float32, "w+", shape=(capacity, dim))  # sparse past the news
     ids: list[str] = []
     titles: list[str] = []
-    categories: list[str] = []
+    category_code: dict[str, int] = {}  # category -> its code, in order of first sight
+    codes = np.zeros(count, np.int32)
     published = np.zeros(count + 1)
     for rows in _chunks(session, through):
         first = len(ids) + 1
@@ -149,9 +150,8 @@ def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Enc
         published[first : first + len(rows)] = [seconds(r.published_at or r.updated_at) for r in rows]
         ids += [r.news_id for r in rows]
         titles += [r.title for r in rows]
-        categories += [r.category or "" for r in rows]
-    names, codes = np.unique(np.array(categories, dtype=object).astype(str), return_inverse=True)
-    codes = codes.astype(np.int32)
+        in_order = [category_code.setdefault(r.category or "", len(category_code)) for r in rows]
+        codes[first - 1 : first - 1 + len(rows)] = in_order
     meta = {"through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
     if lists:
         order, centroids, starts = _list_order(vectors, count)
@@ -174,7 +174,7 @@ def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Enc
     Texts.write(work, "titles", titles)
     np.save(work / "category_codes.npy", codes)
     np.save(work / "published.npy", published)
-    (work / "categories.json").write_text(json.dumps(names.tolist()))
+    (work / "categories.json").write_text(json.dumps(list(category_code)))
     (work / "meta.json").write_text(json.dumps(meta))  # last: a folder with meta.json is complete
     built = folder / f"through-{through:012d}"
     shutil.rmtree(built, ignore_errors=True)
