@@ -70,17 +70,21 @@ class Catalogue:
         returns the ids of news that replaced older versions."""
         if self.index is None:
             self._start(session, now)
-        replaced: set[str] = set()
-        for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
-            replaced |= self.add_news(rows, now)
+        replaced = self._follow_news(session, now)
         assert self.items is not None
         if self.snapshots.due(self.items.listed, len(self.items) - self.items.listed, self.items.lists is not None):
             self._start(session, now)  # a new snapshot holds the news since (in list order past lists_above)
-            for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
-                replaced |= self.add_news(rows, now)
+            replaced |= self._follow_news(session, now)
         self.count_traffic(
             [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies") for t in rows], now
         )
+        return replaced
+
+    def _follow_news(self, session: Session, now: float) -> set[str]:
+        """Add the news stored after the cursor; the ids that replaced older versions."""
+        replaced: set[str] = set()
+        for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
+            replaced |= self.add_news(rows, now)
         return replaced
 
     def _start(self, session: Session, now: float) -> None:

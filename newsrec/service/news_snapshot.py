@@ -123,18 +123,20 @@ class Snapshots:
                 if not self.due(meta["count"], since, meta["lists"]):
                     return _open(newest_built.parent)
             count, through = repo.news_extent(session)
-            built = _build(folder, session, vector_id, dim, encode, through, count > self.lists_above)
+            built = _build(folder, session, vector_id, dim, encode, count, through, count > self.lists_above)
             for old in folder.glob("through-*"):
                 if old != built:
                     shutil.rmtree(old, ignore_errors=True)
             return _open(built)
 
 
-def _build(folder: Path, session: Session, vector_id: str, dim: int, encode: Encode, through: int, lists: bool) -> Path:
+def _build(
+    folder: Path, session: Session, vector_id: str, dim: int, encode: Encode, count: int, through: int, lists: bool
+) -> Path:
+    """Write the `count` news with seq <= `through` (what `news_extent` just found) into a new folder."""
     work = folder / f"building-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    count, _ = repo.news_extent(session, after=0, through=through)
     logger.info("news snapshot: reading %d stored news (through seq %d) into %s", count, through, folder)
     capacity = 1 + count + max(1024, int(SPARE_SHARE * count))
     vectors = np.memmap(work / "vectors.f32", np.float32, "w+", shape=(capacity, dim))  # sparse past the news

@@ -1,8 +1,8 @@
 """The machine's one copy of the stored news: built once from the store, mapped again while the
 news stored since are few, rebuilt past that; IVF-list order past `lists_above`."""
 
-import multiprocessing
-from pathlib import Path
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -79,29 +79,29 @@ def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encod
     assert (in_list == nearest).mean() > 0.75  # most rows sit in the list of their nearest centroid (two-level)
 
 
-def _open_in_a_process(root: str, url: str, start) -> tuple[str, bool]:
-    """(the snapshot folder this process mapped, whether it built it), after `start` is set."""
-    import logging
-
-    built = []
-    handler = logging.Handler()
-    handler.emit = lambda record: built.append("reading" in record.getMessage())  # type: ignore[method-assign]
-    logging.getLogger("newsrec.service.news_snapshot").addHandler(handler)
-    logging.getLogger("newsrec.service.news_snapshot").setLevel(logging.INFO)
-    start.wait(30)
-    with make_sessions(make_engine(url))() as session:
-        snapshot = Snapshots(Path(root), "db-secret").open(session, VECTORS, DIM, never_encode)
-    return str(snapshot.folder), any(built)
-
-
-def test_workers_starting_together_build_one_snapshot_and_map_the_same_files(store, tmp_path):
+def test_workers_starting_together_build_one_snapshot_and_map_the_same_files(store, tmp_path, monkeypatch):
+    """Two openers at once (threads: an flock is held per open file, so they exclude each other as
+    processes do): one builds, slowly, while the other waits on the lock and then maps its files."""
     sessions, post = store
-    post(0, 5000)
-    url = str(sessions.kw["bind"].url)
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, context.Pool(2) as pool:
-        start = manager.Event()
-        results = [pool.apply_async(_open_in_a_process, (str(tmp_path / "snapshots"), url, start)) for _ in range(2)]
-        start.set()
-        (first, first_built), (second, second_built) = [r.get(120) for r in results]
-    assert first == second and first_built != second_built  # one built under the lock, the other mapped it
+    post(0, 500)
+    built, real_build = [], news_snapshot._build
+
+    def slow_build(*args, **kwargs):
+        built.append(threading.get_ident())
+        time.sleep(0.5)  # the other opener arrives meanwhile
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(news_snapshot, "_build", slow_build)
+    start, folders, snapshots = threading.Barrier(2), [], Snapshots(tmp_path / "snapshots", "db-secret")
+
+    def open_one() -> None:
+        start.wait(10)
+        with sessions() as session:
+            folders.append(snapshots.open(session, VECTORS, DIM, never_encode).folder)
+
+    openers = [threading.Thread(target=open_one) for _ in range(2)]
+    for t in openers:
+        t.start()
+    for t in openers:
+        t.join(30)
+    assert len(built) == 1 and len(folders) == 2 and folders[0] == folders[1]
