@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
+from newsrec.progress import progress
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow
 
@@ -145,7 +146,7 @@ def _build(
     category_code: dict[str, int] = {}  # category -> its code, in order of first sight
     codes = np.zeros(count, np.int32)
     published = np.zeros(count + 1)
-    for rows in _chunks(session, through):
+    for rows in progress(_chunks(session, through), "news snapshot: reading the store", "news", count, by=len):
         first = len(ids) + 1
         vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
         _release(vectors)
@@ -156,9 +157,11 @@ def _build(
         codes[first - 1 : first - 1 + len(rows)] = in_order
     meta = {"through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
     if lists:
+        logger.info("news snapshot: k-means of %d news into %d IVF lists", count, list_count(count))
         order, centroids, starts = _list_order(vectors, count)
         ordered = np.memmap(work / "ordered.f32", np.float32, "w+", shape=(capacity, dim))
-        for start in range(0, count, CHUNK):
+        chunks = range(0, count, CHUNK)
+        for start in progress(chunks, "news snapshot: list order", "news", count, by=lambda at: min(CHUNK, count - at)):
             part = order[start : start + CHUNK]
             ordered[1 + start : 1 + start + len(part)] = vectors[1 + part]
             _release(ordered, vectors)
