@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 import torch
 from harness import table
-from service_load import HEADERS, free_port, ms, seed_pool, start, vector_id
+from service_load import HEADERS, free_port, healthy_after, launch, ms, seed_pool, stop
 
 from newsrec.models.ranker import MODEL_FILE, model_version
 
@@ -110,7 +110,9 @@ def swap_pause(base: str, second: Path, clients: int = 4) -> dict:
     thread.start()
     time.sleep(5)
     requested = time.perf_counter()
-    httpx.post(f"{base}/v1/admin/model", json={"model_dir": str(second)}, headers=USER, timeout=60).raise_for_status()
+    reply = httpx.post(f"{base}/v1/admin/model", json={"model_dir": str(second)}, headers=USER, timeout=60)
+    if reply.is_error:
+        raise RuntimeError(f"the swap was refused: {reply.status_code} {reply.text}")
     deadline = requested + 300
     while time.perf_counter() < deadline:  # every answer from the new model, for two seconds
         recent = [v for t, _, v in samples if t > time.perf_counter() - 2]
@@ -161,16 +163,19 @@ def report(
     with tempfile.TemporaryDirectory() as tmp:
         second = second or perturbed_copy(model, Path(tmp) / "second-model")
         db_url = f"sqlite:///{tmp}/live.sqlite"
-        seed_pool(db_url, pool, vector_id(model))
+        # stored under no model's name, so the service encodes the titles at start: the swap's
+        # check that stored vectors are what the model computes then holds
+        seed_pool(db_url, pool, "synthetic")
         port = free_port()
         with open(Path(tmp) / "server.log", "w") as log:
-            proc = start(model, db_url, port, workers, log, 100_000)
+            proc = launch(model, db_url, port, workers, log, 100_000, Path(tmp) / "snapshots")
             base = f"http://127.0.0.1:{port}"
             try:
+                healthy_after(proc, port)
                 delays = click_delay(base, trials)
                 swap = swap_pause(base, second)
             finally:
-                proc.kill()
+                stop(proc)
     rows = [
         ["click to popularity visible (other connection)", f"{ms(delays, 0.5)} ms", f"{ms(delays, 0.99)} ms", trials],
         [

@@ -2,8 +2,10 @@
 
 Starts `newsrec serve --workers W` on 127.0.0.1 against a fresh SQLite database seeded with a
 synthetic pool of N news (vectors written straight to the database: ingest-time PLM encoding is
-measured apart, by `newsrec serve`'s POST /v1/news figures below), then runs a bounded asyncio
-load generator. Every loop is bounded in count and time and stops by itself.
+measured apart, by `newsrec serve`'s POST /v1/news figures below) and 500 users with 10 clicks
+each, then runs a bounded load: wrk (`apt install wrk`; C, so it takes little of the cores it
+shares with the workers) where it is installed, else an asyncio httpx generator. Every loop is
+bounded in count and time and stops by itself.
 
 Usage: python bench/service_load.py --model runs/demo/model --pool 10000 100000 [--requests 2000]
 Prints a Markdown section for docs/BENCHMARKS.md (`bench/run_all.py` writes it there).
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -52,15 +56,17 @@ def vector_id(model: Path) -> str:
     return Ranker.load(model, {}).vector_id
 
 
-def seed_pool(db_url: str, n: int, named: str, seed: int = 0) -> None:
+def seed_pool(db_url: str, n: int, named: str, users: int = 0, reads: int = 10, seed: int = 0) -> None:
     """N news with unit vectors around 20 topic centres (so users have something to prefer),
-    stored under the vector name `named`."""
+    stored under the vector name `named`; users user0.. each with `reads` clicks on news of
+    two topics of their own (so every request asks a real content query, not popularity alone)."""
     migrate(db_url)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(20, DIM))
     sessions = make_sessions(make_engine(db_url))
+    topic_of = np.zeros(n, np.int64)
     for start in range(0, n, 5000):
-        topics = rng.integers(0, 20, size=min(5000, n - start))
+        topics = topic_of[start : start + 5000] = rng.integers(0, 20, size=min(5000, n - start))
         vectors = centres[topics] + rng.normal(scale=1.5, size=(len(topics), DIM))
         vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         items = [
@@ -69,6 +75,16 @@ def seed_pool(db_url: str, n: int, named: str, seed: int = 0) -> None:
         ]
         with sessions.begin() as session:
             repo.upsert_news(session, items, vectors, named)
+    clicked = datetime.now(timezone.utc) - timedelta(hours=1)
+    events = []
+    for u in range(users):
+        liked = np.flatnonzero(np.isin(topic_of, rng.choice(20, 2, replace=False)))
+        events += [
+            repo.EventRecord(f"read-{u}-{i}", f"user{u}", f"B{b}", "click", clicked)
+            for i, b in enumerate(rng.choice(liked, reads, replace=False))
+        ]
+    with sessions.begin() as session:
+        repo.add_events(session, events)
 
 
 def launch(model: Path, db_url: str, port: int, workers: int, log, approximate_above: int, snapshots: Path):
@@ -150,6 +166,37 @@ def _field(process: Path, name: str, key: str) -> float:
         return next(int(line.split()[1]) for line in lines if line.startswith(key)) / 1024
     except (OSError, StopIteration, IndexError, ValueError):
         return 0.0
+
+
+WRK_SCRIPT = """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/v1/users/user" .. math.random(0, %d) .. "/recommendations?k=10",
+                    {["Authorization"] = "Bearer %s"})
+end
+"""
+
+
+def load_wrk(base: str, users: int, requests: int, concurrency: int) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, requests/s) from wrk (C, one thread, keep-alive connections), for about as
+    long as `requests` take at 250/s: a load generator that takes little of the cores it shares."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % (users - 1, KEY))
+        script.flush()
+        seconds = max(5, requests // 250)
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", script.name, base]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    figures = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.strip()}
+    return _wrk_ms(figures["50%"]), _wrk_ms(figures["99%"]), float(figures["Requests/sec:"])
+
+
+def _wrk_ms(value: str) -> float:
+    for unit, scale in (("us", 1e-3), ("ms", 1.0), ("s", 1000.0)):
+        if value.endswith(unit):
+            return float(value.removesuffix(unit)) * scale
+    raise ValueError(f"not a wrk latency: {value}")
 
 
 async def load(base: str, users: int, requests: int, concurrency: int) -> tuple[np.ndarray, float]:
@@ -263,7 +310,7 @@ def report(
     for i, (pool, approximate_above) in enumerate(runs):
         with tempfile.TemporaryDirectory() as tmp:
             db_url = f"sqlite:///{tmp}/bench.sqlite"
-            seed_pool(db_url, pool, named)
+            seed_pool(db_url, pool, named, users)
             port, started, peaks = free_port(), [], []
             with open(Path(tmp) / "server.log", "w") as log:
                 for _ in ("first start", "restart"):
@@ -276,7 +323,14 @@ def report(
                 base = f"http://127.0.0.1:{port}"
                 try:
                     asyncio.run(load(base, users, min(200, requests), concurrency))  # warm-up
-                    latencies, wall = asyncio.run(load(base, users, requests, concurrency))
+                    if shutil.which("wrk"):
+                        p50, p99, per_second = load_wrk(base, users, requests, concurrency)
+                        generator = "wrk"
+                    else:
+                        latencies, wall = asyncio.run(load(base, users, requests, concurrency))
+                        p50, p99 = 1000 * np.quantile(latencies, 0.5), 1000 * np.quantile(latencies, 0.99)
+                        per_second = len(latencies) / wall
+                        generator = "httpx (asyncio)"
                     index = "exact" if pool <= approximate_above else f"IVF (approximate above {approximate_above:,})"
                     if i == len(pools) - 1:  # the delay and burst figures at the largest pool, default index
                         delays = click_delay(base, delay_trials)
@@ -295,8 +349,8 @@ def report(
                         )
                     peaks.append(watch.stop())
                     rows.append(
-                        [f"{pool:,}", index, workers, requests, concurrency, ms(latencies, 0.5), ms(latencies, 0.99),
-                         f"{len(latencies) / wall:.0f}", f"{started[0]:.1f} / {started[1]:.1f}",
+                        [f"{pool:,}", index, workers, generator, concurrency, f"{p50:.1f}", f"{p99:.1f}",
+                         f"{per_second:.0f}", f"{started[0]:.1f} / {started[1]:.1f}",
                          f"{peaks[0]:.0f} / {peaks[1]:.0f}", f"{peak_rss_mib(proc.pid):.0f}",
                          f"{one_copy_mib(model, pool):.0f}"]
                     )  # fmt: skip
@@ -306,7 +360,7 @@ def report(
         "pool",
         "index",
         "workers",
-        "requests",
+        "load generator",
         "concurrent clients",
         "p50 ms",
         "p99 ms",
@@ -318,9 +372,9 @@ def report(
     ]
     return "\n\n".join(
         [
-            f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users after a warm-up; the load generator "
-            f"shares the machine's cores with the {workers} workers. PSS counts a page shared by the workers "
-            "(the mapped news snapshot) once; the sum of RSS counts it once per process.",
+            f"GET /v1/users/{{id}}/recommendations?k=10 for {users} users (10 clicks each) after a warm-up; "
+            f"the load generator shares the machine's cores with the {workers} workers. PSS counts a page shared "
+            "by the workers (the mapped news snapshot) once; the sum of RSS counts it once per process.",
             table(header, rows),
             *extra,
         ]

@@ -65,25 +65,26 @@ class Catalogue:
         self.refreshed_at = -math.inf  # when every row's popularity was last recomputed
         self.lock = ReadWriteLock()
 
-    def catch_up(self, session: Session, now: float) -> set[str]:
+    def catch_up(self, session: Session, now: float, heads: Mapping[str, int] | None = None) -> set[str]:
         """Apply the news and tallies written since this catalogue last looked, in chunks;
-        returns the ids of news that replaced older versions."""
+        returns the ids of news that replaced older versions. `heads` (`repo.feed_heads`, read
+        just before) spares the queries of feeds that did not move."""
         if self.index is None:
             self._start(session, now)
-        replaced = self._follow_news(session, now)
+        replaced = self._follow_news(session, now, heads)
         assert self.items is not None
         if self.snapshots.due(self.items.listed, len(self.items) - self.items.listed, self.items.lists is not None):
             self._start(session, now)  # a new snapshot holds the news since (in list order past lists_above)
             replaced |= self._follow_news(session, now)
         self.count_traffic(
-            [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies") for t in rows], now
+            [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies", heads) for t in rows], now
         )
         return replaced
 
-    def _follow_news(self, session: Session, now: float) -> set[str]:
+    def _follow_news(self, session: Session, now: float, heads: Mapping[str, int] | None = None) -> set[str]:
         """Add the news stored after the cursor; the ids that replaced older versions."""
         replaced: set[str] = set()
-        for rows in feed_chunks(session, repo.news_since, self.cursor, "news"):
+        for rows in feed_chunks(session, repo.news_since, self.cursor, "news", heads):
             replaced |= self.add_news(rows, now)
         return replaced
 
@@ -120,7 +121,7 @@ class Catalogue:
             for row, news in zip(table.rows(ids), rows):
                 self.published[row] = seconds(news.published_at or news.updated_at)
                 self.news.add(as_news(news))
-                if news.news_id in replaced and row <= self.items.listed:
+                if news.news_id in replaced:
                     self.items.moved.add(row)
             self._write_rows(ids, now)
         return replaced
@@ -164,9 +165,11 @@ class Catalogue:
             if stale:
                 self.refreshed_at = now
 
+    @torch.no_grad()
     def popularity_terms(self, ids: Sequence[str], at: float) -> np.ndarray:
         """(N,) the popularity part of each item's score at `at` (call under `lock`)."""
-        return self.item_vectors(ids, at)[:, -1]
+        features = torch.from_numpy(self.popularity.features(ids, at))
+        return self.ranker.model.popularity_score(features).numpy()
 
     def scores(self, ids: Sequence[str], query: np.ndarray, at: float) -> np.ndarray:
         """(N,) the model's score of each candidate for this query at `at`."""
@@ -180,13 +183,11 @@ class Catalogue:
         features = torch.from_numpy(self.popularity.features(ids, at))
         return self.ranker.model.item_vector(vectors, features).numpy()
 
-    @torch.no_grad()
     def _write_rows(self, ids: Sequence[str], at: float) -> None:
         """Set the popularity term of these news at `at` and tell the index."""
         assert self.items is not None and self.index is not None
         rows = np.array(self.ranker.table.rows(ids), np.int64)
-        features = torch.from_numpy(self.popularity.features(ids, at))
-        self.items.popularity[rows] = self.ranker.model.popularity_score(features).numpy()
+        self.items.popularity[rows] = self.popularity_terms(ids, at)
         self.index.write(rows)
 
     def search(self, query: np.ndarray, seen: set[str], k: int, cutoff: datetime) -> list[tuple[str, float]]:
@@ -242,9 +243,13 @@ class CatalogueNews(Mapping[str, News]):
 FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
 
 
-def feed_chunks(session: Session, since: Callable, cursor: dict[str, int], name: str) -> Iterator[list]:
+def feed_chunks(
+    session: Session, since: Callable, cursor: dict[str, int], name: str, heads: Mapping[str, int] | None = None
+) -> Iterator[list]:
     """Every row of one feed after `cursor[name]`, in chunks; the cursor moves past a chunk once
-    the caller has applied it."""
+    the caller has applied it. Nothing is queried when `heads` says the feed has nothing newer."""
+    if heads is not None and heads[name] <= cursor[name]:
+        return
     while True:
         rows = since(session, cursor[name], FEED_CHUNK)
         if rows:

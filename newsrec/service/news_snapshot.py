@@ -63,12 +63,24 @@ class Texts:
         self.blob, self.at = blob, at
 
     @classmethod
-    def write(cls, folder: Path, name: str, strings: list[str]) -> None:
-        encoded = [s.encode() for s in strings]
-        at = np.zeros(len(encoded) + 1, np.int64)
-        np.cumsum([len(e) for e in encoded], out=at[1:])
-        np.save(folder / f"{name}.npy", np.frombuffer(b"".join(encoded) or b"\0", np.uint8))
-        np.save(folder / f"{name}_at.npy", at)
+    def write(cls, folder: Path, name: str, texts: TextsBuilder, order: np.ndarray | None = None) -> None:
+        """The builder's strings, in `order` (positions) if given, as `name`.npy and `name`_at.npy."""
+        blob, at = texts.blob(), texts.at()
+        if order is None:
+            np.save(folder / f"{name}.npy", blob if len(blob) else np.zeros(1, np.uint8))
+            np.save(folder / f"{name}_at.npy", at)
+            return
+        lengths = np.diff(at)[order]
+        new_at = np.zeros(len(order) + 1, np.int64)
+        np.cumsum(lengths, out=new_at[1:])
+        out = np.lib.format.open_memmap(folder / f"{name}.npy", "w+", np.uint8, (max(1, int(new_at[-1])),))
+        for start in range(0, len(order), CHUNK):  # a chunk of strings at a time: no copy of them all
+            part = order[start : start + CHUNK]
+            pieces = [blob[at[i] : at[i + 1]] for i in part.tolist()]
+            if pieces:
+                out[new_at[start] : new_at[start + len(part)]] = np.concatenate(pieces)
+        out.flush()
+        np.save(folder / f"{name}_at.npy", new_at)
 
     @classmethod
     def load(cls, folder: Path, name: str) -> Texts:
@@ -79,6 +91,28 @@ class Texts:
 
     def __len__(self) -> int:
         return len(self.at) - 1
+
+
+class TextsBuilder:
+    """Strings appended a chunk at a time, kept encoded (one bytes object per chunk)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._lengths: list[np.ndarray] = []
+
+    def extend(self, strings: list[str]) -> None:
+        encoded = [s.encode() for s in strings]
+        self._parts.append(b"".join(encoded))
+        self._lengths.append(np.array([len(e) for e in encoded], np.int64))
+
+    def blob(self) -> np.ndarray:
+        return np.frombuffer(b"".join(self._parts), np.uint8)
+
+    def at(self) -> np.ndarray:
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        at = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=at[1:])
+        return at
 
 
 @dataclass
@@ -141,21 +175,21 @@ def _build(
     logger.info("news snapshot: reading %d stored news (through seq %d) into %s", count, through, folder)
     capacity = 1 + count + max(1024, int(SPARE_SHARE * count))
     vectors = np.memmap(work / "vectors.f32", np.float32, "w+", shape=(capacity, dim))  # sparse past the news
-    ids: list[str] = []
-    titles: list[str] = []
+    ids, titles, read = TextsBuilder(), TextsBuilder(), 0
     category_code: dict[str, int] = {}  # category -> its code, in order of first sight
     codes = np.zeros(count, np.int32)
     published = np.zeros(count + 1)
     for rows in progress(_chunks(session, through), "news snapshot: reading the store", "news", count, by=len):
-        first = len(ids) + 1
+        first, read = read + 1, read + len(rows)
         vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
         _release(vectors)
         published[first : first + len(rows)] = [seconds(r.published_at or r.updated_at) for r in rows]
-        ids += [r.news_id for r in rows]
-        titles += [r.title for r in rows]
+        ids.extend([r.news_id for r in rows])
+        titles.extend([r.title for r in rows])
         in_order = [category_code.setdefault(r.category or "", len(category_code)) for r in rows]
         codes[first - 1 : first - 1 + len(rows)] = in_order
     meta = {"through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
+    order = None
     if lists:
         logger.info("news snapshot: k-means of %d news into %d IVF lists", count, list_count(count))
         order, centroids, starts = _list_order(vectors, count)
@@ -168,15 +202,14 @@ def _build(
         ordered.flush()
         del vectors, ordered
         os.replace(work / "ordered.f32", work / "vectors.f32")
-        ids, titles = [ids[i] for i in order], [titles[i] for i in order]
         codes, published = codes[order], np.concatenate([published[:1], published[1:][order]])
         np.save(work / "centroids.npy", centroids)
         np.save(work / "starts.npy", starts)
     else:
         vectors.flush()
         del vectors
-    Texts.write(work, "ids", ids)
-    Texts.write(work, "titles", titles)
+    Texts.write(work, "ids", ids, order)
+    Texts.write(work, "titles", titles, order)
     np.save(work / "category_codes.npy", codes)
     np.save(work / "published.npy", published)
     (work / "categories.json").write_text(json.dumps(list(category_code)))

@@ -35,6 +35,7 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
+from newsrec.service.batcher import Batcher
 from newsrec.service.catalogue import Catalogue, as_news, feed_chunks
 from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
@@ -101,6 +102,7 @@ class RecommenderService:
         self.users: LRUCache[str, UserState] = LRUCache(user_cache_size)
         self.cursor = {"events": 0, "deletions": 0, "deployments": 0}  # the last seq applied of each feed
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
+        self._syncs: Batcher[None, None] = Batcher(self._follow_feed)
         first = self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
         self.deployments = Deployments(first, self._arm, sessions, cache, self._lock)
         if deployments:  # the database says which models serve: load them before the first answer
@@ -141,27 +143,37 @@ class RecommenderService:
 
     # --- the change feed --------------------------------------------------------------------
     def sync(self) -> None:
-        """Apply news, events, tallies, deletions and deployments written since this worker last looked."""
+        """Apply news, events, tallies, deletions and deployments written before this call.
+
+        Callers that arrive while the feed is being read share the next reading (`Batcher`): each
+        still sees every write made before it called, and N waiting requests cost one round of
+        feed queries, not N."""
+        self._syncs.run(None)
+
+    def _follow_feed(self, callers: list[None]) -> list[None]:
         now = time.time()
         with self._lock, self.sessions() as session:
+            heads = repo.feed_heads(session)  # one query; a feed that did not move is not read
             for arm in self.arms:
-                for user in users_reading(self.users.values(), arm.catalogue.catch_up(session, now)):
+                for user in users_reading(self.users.values(), arm.catalogue.catch_up(session, now, heads)):
                     user.queries.clear()  # a news vector in this history changed
             max_history = self.primary.ranker.spec.max_history
-            for rows in feed_chunks(session, repo.events_since, self.cursor, "events"):
+            for rows in feed_chunks(session, repo.events_since, self.cursor, "events", heads):
                 for event in rows:
                     if (state := self.users.get(event.user_id)) is not None:
                         state.apply(event, self.news, max_history)
-            deletions = repo.deletions_since(session, self.cursor["deletions"])
+            newer = {name: heads[name] > seq for name, seq in self.cursor.items()}
+            deletions = repo.deletions_since(session, self.cursor["deletions"]) if newer["deletions"] else []
             if deletions:
                 erased = {d.user_key for d in deletions}
                 for user_id in [u for u, state in self.users.items() if state.key in erased]:
                     del self.users[user_id]
                 self.cursor["deletions"] = deletions[-1].seq
-            deployments = repo.deployments_since(session, self.cursor["deployments"])
+            deployments = repo.deployments_since(session, self.cursor["deployments"]) if newer["deployments"] else []
             if deployments:
                 self.cursor["deployments"] = deployments[-1].seq
                 self.deployments.follow([arm_specs(row.arms) for row in deployments])
+        return [None] * len(callers)
 
     # --- writes -----------------------------------------------------------------------------
     def add_news(self, items: list[repo.NewsRecord]) -> int:

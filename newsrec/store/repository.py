@@ -263,6 +263,22 @@ def deployments_since(session: Session, seq: int) -> list[DeploymentRow]:
     return list(session.scalars(select(DeploymentRow).where(DeploymentRow.seq > seq).order_by(DeploymentRow.seq)))
 
 
+FEEDS = {  # each feed's seq column
+    "news": NewsRow.seq,
+    "tallies": TallyRow.seq,
+    "events": EventRow.seq,
+    "deletions": DeletionRow.seq,
+    "deployments": DeploymentRow.seq,
+}
+_NEWEST = select(*(select(func.max(seq)).scalar_subquery() for seq in FEEDS.values()))  # built once, asked per request
+
+
+def feed_heads(session: Session) -> dict[str, int]:
+    """The newest `seq` of every feed (0 while empty), in one round trip: a worker reads a feed
+    only when its head moved past what it applied."""
+    return {name: seq or 0 for name, seq in zip(FEEDS, session.execute(_NEWEST).one())}
+
+
 def ping(session: Session) -> None:
     """A read of the service's own table: raises unless the database answers with its schema."""
     session.execute(select(MetaRow.key).limit(1)).all()

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.serve.conftest import NEWS_KEY, USER_KEY, fresh_postgres, make_client, needs_postgres, news_items
 from tests.serve.test_api import click, recs, seed
@@ -36,6 +36,27 @@ def test_a_deletion_reaches_the_other_worker_before_its_next_answer(model_dir, d
             assert not any(i["explanation"].startswith(("Because", "Matches")) for i in recs(b, "reader", k=15))
         click(b, "e1", "reader", "L0")  # the same id again: a new user with a fresh history
         assert a.get("/v1/users/reader/profile", headers=USER_KEY).json()["history"] == ["L0"]
+
+
+def test_a_worker_reads_only_the_feeds_that_moved(model_dir, db_url, tmp_path):
+    """One query asks for the head of every feed; a feed is read only past what the worker has."""
+    a, b = two_workers(model_dir, db_url, tmp_path)
+    with a, b:
+        seed(a)
+        service = b.app.state.service
+        service.sync()
+        statements: list[str] = []
+
+        def note(_conn, _cursor, statement, *_):
+            statements.append(statement)
+
+        event.listen(service.engine, "before_cursor_execute", note)
+        service.sync()
+        assert len(statements) == 1  # nothing new: the heads alone
+        click(a, "e1", "reader", "L10")  # an event, written by the other worker (outside an impression: no tally)
+        statements.clear()
+        service.sync()
+        assert len(statements) == 2 and "FROM events" in statements[1]
 
 
 def test_a_reposted_item_shows_its_new_title_in_every_worker(model_dir, db_url, tmp_path):

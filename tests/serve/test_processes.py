@@ -1,10 +1,10 @@
 """The service as real processes, probed from outside: a supervisor and 2 workers on one port.
 
-Oversized, chunked and trickling bodies, slow headers, rate limits and forged proxy headers,
-metrics of several workers, kill -9 of the supervisor during write bursts (nothing acknowledged
-is lost, workers do not outlive it, its metrics folder is removed by the next start), a
-deployment broken after it was recorded (no worker or restart fails), and SIGTERM, which
-drains requests in flight.
+Keep-alive connections spread over the workers, oversized, chunked and trickling bodies, slow
+headers, rate limits and forged proxy headers, metrics of several workers, kill -9 of the
+supervisor during write bursts (nothing acknowledged is lost, workers do not outlive it, its
+metrics folder is removed by the next start), a deployment broken after it was recorded (no
+worker or restart fails), and SIGTERM, which drains requests in flight.
 """
 
 import json
@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from newsrec.models.ranker import model_version
@@ -141,6 +142,30 @@ def test_bodies_that_trickle_in_are_refused_and_their_connections_closed(server)
             reply += chunk
         assert reply.startswith(b"HTTP/1.1 408") and b"not complete within 2 s" in reply, reply
         assert time.time() - started < 10
+
+
+def test_keep_alive_connections_are_spread_over_the_workers(server):
+    """Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads a client's
+    keep-alive connections over them. (On one shared socket, connections that arrive together
+    were all accepted by the worker that woke first, which then did all the work.)"""
+    connections = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(16)]  # at once, as wrk does
+    try:
+        for c in connections:
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        for c in connections:
+            assert c.recv(65536).startswith(b"HTTP/1.1 200")
+
+        def held(pid: int) -> int:
+            return sum(
+                c.status == psutil.CONN_ESTABLISHED and c.laddr.port == server.port
+                for c in psutil.Process(pid).net_connections("tcp")
+            )
+
+        counts = [held(pid) for pid in server.workers()]
+        assert sum(counts) == 16 and min(counts) >= 2, counts
+    finally:
+        for c in connections:
+            c.close()
 
 
 def test_metrics_add_up_over_every_worker(server):

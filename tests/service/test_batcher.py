@@ -1,6 +1,8 @@
 """Requests that arrive while one is computed are computed together, each getting its own answer."""
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -46,3 +48,15 @@ def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_still_run
     with pytest.raises(ValueError, match="bad request"):
         batcher.run(-1)
     assert batcher.run(3) == 3
+
+
+def test_many_callers_at_once_each_get_their_own_answer_and_none_is_left_waiting():
+    def compute(requests: list[int]) -> list[int]:
+        time.sleep(0.001)  # long enough for others to queue behind
+        return [r * 2 for r in requests]
+
+    batcher = Batcher(compute, max_batch=8)
+    with ThreadPoolExecutor(32) as pool:
+        futures = [pool.submit(batcher.run, r) for r in range(600)]
+        assert [f.result(timeout=20) for f in futures] == [r * 2 for r in range(600)]  # a lost wake-up times out
+    assert batcher.requests == 600 and batcher.batches < 300 and not batcher._waiting

@@ -1,10 +1,12 @@
 """The shared index: exact top-k by the model's score [n, g(pop)] over the catalogue's own rows,
-through writes and new rows; past the snapshot's size, IVF lists plus the most popular rows."""
+through writes and new rows (the fp16 copy only proposes; fp32 decides); past the snapshot's
+size, IVF lists plus the most popular rows."""
 
 import numpy as np
+import pytest
 
 from newsrec.encoders.news_table import NewsTable
-from newsrec.service.index import Items, SharedIndex
+from newsrec.service.index import HalfCopy, Items, SharedIndex
 from newsrec.service.news_snapshot import IvfLists, _list_order
 
 DIM = 8
@@ -36,6 +38,7 @@ def test_exact_search_ranks_by_content_and_popularity_through_writes_and_new_row
         assert np.allclose(scores, items.vectors()[rows] @ query[:-1] + query[-1] * items.popularity[rows], atol=1e-4)
     # replaced vectors, a popularity jump and news past the first capacity: all found at once
     items.table.upsert(["n5", *[f"new{i}" for i in range(40)]], 3 * rng.normal(size=(41, DIM)).astype(np.float32))
+    items.moved.add(items.table.row["n5"])  # as the catalogue marks a replaced row
     items.popularity = np.concatenate([items.popularity, np.zeros(100, np.float32)])
     items.popularity[items.table.row["n9"]] = 50.0
     index.write(np.array(items.table.rows(["n5", "n9"])))
@@ -67,3 +70,33 @@ def test_past_the_snapshot_size_lists_and_popular_rows_find_what_exact_search_fi
     items.popularity = np.concatenate([items.popularity, np.zeros(10, np.float32)])
     one_list.write(np.array([len(items)]))
     assert one_list.search(np.append(vectors[0], 1.0), 1)[1].tolist() == [items.table.row["late"]]
+
+
+def test_the_fp16_copy_proposes_and_the_fp32_rows_decide():
+    """Two rows whose fp16 roundings rank the other way round than their fp32 values: the exact
+    search must still put the fp32 winner first, and the copy's error must stay within its bound."""
+    winner = np.full(DIM, 1.000487, np.float32)  # rounds down to 1.0 in fp16
+    loser = np.full(DIM, 1.0004, np.float32)  # rounds down to 1.0 ...
+    loser[0] = 1.000489  # ... but this one up to 1.000977: the loser's fp16 score is the larger
+    rng = np.random.default_rng(3)
+    vectors = np.vstack([0.1 * rng.normal(size=(500, DIM)), loser, winner]).astype(np.float32)
+    copy = HalfCopy.of(vectors)
+    if copy is None:
+        pytest.skip("this torch has no fbgemm: the exact search scans the fp32 rows")
+    query = np.ones(DIM, np.float32)
+    rough = copy.scores(query[None])[0]
+    assert rough[501] < rough[500] and vectors[501] @ query > vectors[500] @ query
+    assert np.all(np.abs(rough - vectors @ query) <= copy.slack(query))
+    items = items_of(vectors, np.zeros(502, np.float32))
+    index = SharedIndex(items)
+    assert index.search(np.append(query, 0.0), 1)[1].tolist() == [502]
+    assert index._copy is not None  # it was the copy's path that answered
+    # the best row replaced by nothing after the copy was made: its old rough score must not set
+    # the bar that the other rows have to pass
+    vectors[501] = 3.0
+    items = items_of(vectors, np.zeros(502, np.float32))
+    index = SharedIndex(items)
+    assert index.search(np.append(query, 0.0), 1)[1].tolist() == [502]
+    items.table.upsert(["n501"], np.zeros((1, DIM), np.float32))
+    items.moved.add(502)
+    assert index.search(np.append(query, 0.0), 1)[1].tolist() == [501]

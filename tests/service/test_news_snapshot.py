@@ -71,6 +71,8 @@ def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encod
     with sessions() as session:
         snapshot = Snapshots(tmp_path / "snapshots", "db-secret", lists_above=1000).open(session, VECTORS, DIM, encode)
     assert encoded == ["X"] and np.all(snapshot.vectors[snapshot.ids.index("X") + 1] == 7.0)
+    titles = {"X": "Other", **{f"N{i}": f"Title {i}" for i in range(2000)}}
+    assert [snapshot.titles[r] for r in range(len(snapshot))] == [titles[i] for i in snapshot.ids]  # moved together
     lists = snapshot.lists
     assert lists is not None and lists.starts[0] == 1 and lists.starts[-1] == 2002
     assert (np.diff(lists.starts) >= 0).all() and len(lists.centroids) > 16
