@@ -9,7 +9,8 @@
   same socket, so the connections waiting in its queue are answered by its successor.
 - SIGTERM (or Ctrl-C) drains: workers stop accepting, finish the requests in flight, then exit.
 - A connection that has not sent its request headers within `header_timeout_seconds` is
-  closed (slow clients cannot hold connections open forever).
+  closed (slow clients cannot hold connections open forever); a request line and headers over
+  32 KiB are refused with 431.
 - Metrics of all workers add up in one folder (prometheus_client's multiprocess mode), named
   by the supervisor's pid; folders of supervisors that were killed are removed at start.
 - X-Forwarded-For is believed only from `trusted_proxies` (none by default).
@@ -42,31 +43,71 @@ logger = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 30
 METRICS_PREFIX = "newsrec-metrics-"  # + the supervisor's pid: a folder whose supervisor is gone is removed
 PR_SET_PDEATHSIG = 1
+LINGER_SECONDS = 2.0  # a refused connection's bytes are read and dropped this long before it closes
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol (its C parser: 1.3x the requests/s of h11 here), closing
-    connections that take too long to send request headers.
+    """uvicorn's httptools protocol (its C parser: 1.3x the requests/s of h11 here), with two
+    limits on a request's line and headers:
 
-    uvicorn only times out idle keep-alive connections; a client trickling header bytes (or
-    none) would otherwise hold a connection for ever.
+    - time: a connection that takes longer than `header_timeout` to send them is closed (uvicorn
+      only times out idle keep-alive connections; a client trickling header bytes, or none,
+      would otherwise hold a connection for ever);
+    - size: past `max_header_bytes` the request is refused with 431 and the connection closed
+      (httptools would keep appending them in memory; h11 stopped at 16 KiB).
     """
 
     header_timeout = 10.0
+    max_header_bytes = 32 * 1024
     _header_timer: asyncio.TimerHandle | None
+    _in_headers = False  # the parser is inside a request line or headers
+    _headers_done = False  # a request's headers completed in the data being fed
+    _header_bytes = 0  # fed while inside them (httptools holds a header until it is complete)
+    _refused = False  # a 431 was sent: what else arrives is dropped until the connection closes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn
         super().connection_made(transport)
         self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         waiting = self.cycle is None or self.cycle.response_complete  # between requests: headers due
         if waiting and self._header_timer is None:
             self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+        self._headers_done = False
         super().data_received(data)
+        if self.transport.is_closing():  # uvicorn refused the request (400) or an upgrade took it
+            return
+        if self._in_headers and not self._headers_done:  # all of `data` went into unfinished headers
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                self._refuse_headers()
+                return
         if self.cycle is not None and not self.cycle.response_complete and self._header_timer is not None:
             self._header_timer.cancel()  # a request's headers arrived
             self._header_timer = None
+
+    def on_message_begin(self) -> None:
+        self._in_headers = True
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers, self._header_bytes, self._headers_done = False, 0, True
+        super().on_headers_complete()
+
+    def _refuse_headers(self) -> None:
+        """431, then a lingering close: closed at once with the client's bytes unread, the socket
+        would send a reset that can destroy the reply before the client reads it, so what else
+        arrives is dropped unread for a moment while the reply goes out."""
+        text = f"request line and headers over {self.max_header_bytes} bytes: send fewer or shorter headers"
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            + f"content-length: {len(text)}\r\nconnection: close\r\n\r\n{text}".encode()
+        )
+        self._refused = True
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:

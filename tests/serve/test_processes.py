@@ -1,7 +1,7 @@
 """The service as real processes, probed from outside: a supervisor and 2 workers on one port.
 
 Keep-alive connections spread over the workers, oversized, chunked and trickling bodies, slow
-headers, rate limits and forged proxy headers, metrics of several workers, kill -9 of the
+and oversized headers, rate limits and forged proxy headers, metrics of several workers, kill -9 of the
 supervisor during write bursts (nothing acknowledged is lost, workers do not outlive it, its
 metrics folder is removed by the next start), a deployment broken after it was recorded (no
 worker or restart fails), and SIGTERM, which drains requests in flight.
@@ -39,12 +39,20 @@ def rss_mb(pid: int) -> float:
 
 def chunked_upload(port: int, headers: str, total: int, chunk: int = 64 * 1024) -> tuple[bytes, int]:
     """Stream a chunked body of up to `total` bytes; stop when the server answers. (reply, bytes sent)."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(
+    head = (
         f"POST /v1/news HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-        f"Content-Type: application/json\r\n{headers}\r\n".encode()
-    )
-    sent, payload = 0, b'{"items": [' + b" " * (chunk - 11)
+        f"Content-Type: application/json\r\n{headers}\r\n"
+    ).encode()
+    payload = b'{"items": [' + b" " * (chunk - 11)
+    return send_until_answered(port, head, f"{len(payload):x}\r\n".encode() + payload + b"\r\n", total)
+
+
+def send_until_answered(port: int, head: bytes, piece: bytes, total: int) -> tuple[bytes, int]:
+    """Send `head`, then `piece` again and again up to `total` bytes; stop when the server
+    answers. (reply, bytes sent after the head)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(head)
+    sent = 0
     sock.setblocking(False)
     try:
         while sent < total:
@@ -55,11 +63,11 @@ def chunked_upload(port: int, headers: str, total: int, chunk: int = 64 * 1024) 
             except BlockingIOError:
                 pass
             try:
-                sock.sendall(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+                sock.sendall(piece)
             except (BlockingIOError, BrokenPipeError, ConnectionResetError):
                 time.sleep(0.01)
                 continue
-            sent += len(payload)
+            sent += len(piece)
         return whole_reply(sock, b""), sent
     finally:
         sock.close()
@@ -119,6 +127,18 @@ def test_connections_that_never_finish_their_headers_are_closed(server):
             started = time.time()
             assert sock.recv(100) == b"" and time.time() - started < 4  # closed after about 1 s
     assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_oversized_request_headers_are_refused_with_431_and_cost_no_memory(server):
+    before = sum(rss_mb(p) for p in server.workers())
+    reply, sent = send_until_answered(
+        server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a" * 65536, 200 * MB
+    )
+    assert reply.startswith(b"HTTP/1.1 431") and b"headers over 32768 bytes" in reply and sent < 20 * MB
+    reply, sent = send_until_answered(server.port, b"GET /health?q=", b"a" * 65536, 200 * MB)  # a long URL too
+    assert reply.startswith(b"HTTP/1.1 431") and sent < 20 * MB
+    assert sum(rss_mb(p) for p in server.workers()) - before < 50
+    assert httpx.get(f"{server.url}/health", headers={"X-Fine": "a" * 20_000}).status_code == 200
 
 
 def test_bodies_that_trickle_in_are_refused_and_their_connections_closed(server):
