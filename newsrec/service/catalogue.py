@@ -41,7 +41,7 @@ from newsrec.service.rwlock import ReadWriteLock
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow, TallyRow
 
-__all__ = ["Catalogue", "CatalogueNews", "feed_chunks", "as_news"]
+__all__ = ["Catalogue", "CatalogueNews", "feed_chunks", "has_newer", "as_news"]
 
 
 class Catalogue:
@@ -243,12 +243,17 @@ class CatalogueNews(Mapping[str, News]):
 FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
 
 
+def has_newer(heads: Mapping[str, int] | None, cursor: Mapping[str, int], name: str) -> bool:
+    """Whether feed `name` may hold rows past `cursor[name]`: always, unless `heads` says otherwise."""
+    return heads is None or heads[name] > cursor[name]
+
+
 def feed_chunks(
     session: Session, since: Callable, cursor: dict[str, int], name: str, heads: Mapping[str, int] | None = None
 ) -> Iterator[list]:
     """Every row of one feed after `cursor[name]`, in chunks; the cursor moves past a chunk once
     the caller has applied it. Nothing is queried when `heads` says the feed has nothing newer."""
-    if heads is not None and heads[name] <= cursor[name]:
+    if not has_newer(heads, cursor, name):
         return
     while True:
         rows = since(session, cursor[name], FEED_CHUNK)

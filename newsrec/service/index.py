@@ -146,7 +146,8 @@ class SharedIndex:
             scores += self.items.popularity[1 : n + 1, None] * queries[:, -1]
             return [_top(np.ascontiguousarray(scores[:, b]), k, first_row=1) for b, (_, k) in enumerate(requests)]
         rough = copy.scores(queries[:, :-1])
-        return [self._refine(copy, rough[b], query, k) for b, (query, k) in enumerate(requests)]
+        stale = np.fromiter((r for r in self.items.moved if r <= copy.rows), np.int64)  # replaced since the copy
+        return [self._refine(copy, rough[b], stale, query, k) for b, (query, k) in enumerate(requests)]
 
     def _half_copy(self) -> HalfCopy | None:
         """The fp16 copy, made again when the rows posted since it are many (they are scored exactly)."""
@@ -156,7 +157,9 @@ class SharedIndex:
             self._copyable = self._copy is not None
         return self._copy
 
-    def _refine(self, copy: HalfCopy, rough: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _refine(
+        self, copy: HalfCopy, rough: np.ndarray, stale: np.ndarray, query: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The exact top k of one query, from its rough scores over the copy's rows.
 
         With `floor` the k-th largest rough score of the copy's current rows, less the slack, a
@@ -164,7 +167,6 @@ class SharedIndex:
         others, the rows replaced since the copy and those posted after it are scored from the
         fp32 rows."""
         items, n, content = self.items, len(self.items), query[:-1]
-        stale = np.fromiter((r for r in items.moved if r <= copy.rows), np.int64)
         if k > copy.rows - len(stale) or not content.any():
             return self._scan_one(query, k)
         estimate = rough + query[-1] * items.popularity[1 : copy.rows + 1]

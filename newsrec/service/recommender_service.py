@@ -36,7 +36,7 @@ from sqlalchemy.orm import sessionmaker
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.service.batcher import Batcher
-from newsrec.service.catalogue import Catalogue, as_news, feed_chunks
+from newsrec.service.catalogue import Catalogue, as_news, feed_chunks, has_newer
 from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
 from newsrec.service.index import Items, VectorIndex
@@ -162,14 +162,21 @@ class RecommenderService:
                 for event in rows:
                     if (state := self.users.get(event.user_id)) is not None:
                         state.apply(event, self.news, max_history)
-            newer = {name: heads[name] > seq for name, seq in self.cursor.items()}
-            deletions = repo.deletions_since(session, self.cursor["deletions"]) if newer["deletions"] else []
+            deletions = (
+                repo.deletions_since(session, self.cursor["deletions"])
+                if has_newer(heads, self.cursor, "deletions")
+                else []
+            )
             if deletions:
                 erased = {d.user_key for d in deletions}
                 for user_id in [u for u, state in self.users.items() if state.key in erased]:
                     del self.users[user_id]
                 self.cursor["deletions"] = deletions[-1].seq
-            deployments = repo.deployments_since(session, self.cursor["deployments"]) if newer["deployments"] else []
+            deployments = (
+                repo.deployments_since(session, self.cursor["deployments"])
+                if has_newer(heads, self.cursor, "deployments")
+                else []
+            )
             if deployments:
                 self.cursor["deployments"] = deployments[-1].seq
                 self.deployments.follow([arm_specs(row.arms) for row in deployments])
