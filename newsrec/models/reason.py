@@ -30,6 +30,7 @@ from newsrec.data.mind import News
 __all__ = [
     "Reason",
     "reason_from_matches",
+    "reasons_from_matches",
     "interest_topics",
     "content_words",
     "mentions",
@@ -110,10 +111,10 @@ def _strongest(names: Sequence[str], scores: np.ndarray, top: int) -> list[tuple
     return [(names[i], float(scores[i])) for i in order]
 
 
-def cosines(vectors: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """The cosine of each row of `vectors` (K, D) with `candidate` (D,); 0 for a zero vector."""
-    norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(candidate)
-    return np.divide(vectors @ candidate, norms, out=np.zeros(len(vectors), np.float32), where=norms > 0)
+def cosines(vectors: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(C, K) the cosine of each candidate (C, D) with each row of `vectors` (K, D); 0 for a zero vector."""
+    norms = np.linalg.norm(candidates, axis=1)[:, None] * np.linalg.norm(vectors, axis=1)
+    return np.divide(candidates @ vectors.T, norms, out=np.zeros(norms.shape, np.float32), where=norms > 0)
 
 
 def reason_from_matches(
@@ -131,11 +132,31 @@ def reason_from_matches(
     history item h, `topic_vectors` (T, D) each interest topic's text vector; the strength of a
     fact is its cosine with n (see WEAK_MATCH).
     """
-    matched = _strongest(history, cosines(history_directions, candidate), top) if len(history) else []
-    topic_facts = (
-        _strongest(topics, cosines(topic_vectors, candidate), top) if topics and topic_vectors is not None else []
-    )
-    return Reason(matched, popularity, topic_facts, " ".join(topics))
+    facts = reasons_from_matches(candidate[None], history, history_directions, [popularity], topics, topic_vectors, top)
+    return facts[0]
+
+
+def reasons_from_matches(
+    candidates: np.ndarray,
+    history: Sequence[str],
+    history_directions: np.ndarray,
+    popularity: Sequence[float],
+    topics: Sequence[str] = (),
+    topic_vectors: np.ndarray | None = None,
+    top: int = TOP_FACTS,
+) -> list[Reason]:
+    """`reason_from_matches` for each of several candidates (C, D) of one reader, in one product."""
+    read = cosines(history_directions, candidates) if len(history) else None
+    liked = cosines(topic_vectors, candidates) if topics and topic_vectors is not None else None
+    return [
+        Reason(
+            _strongest(history, read[c], top) if read is not None else [],
+            pop,
+            _strongest(topics, liked[c], top) if liked is not None else [],
+            " ".join(topics),
+        )
+        for c, pop in enumerate(popularity)
+    ]
 
 
 def interest_topics(text: str) -> list[str]:

@@ -8,6 +8,7 @@ at /openapi.json, the web page at /.
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 import faiss
@@ -66,8 +67,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         service.sync()
         app.state.service = service
         open_request_log(settings.request_log)
+        # what start-up built lives as long as the worker: out of the collector's sight, a full
+        # collection does not walk its half a million objects (a 100-230 ms pause at 100k news)
+        gc.freeze()
         yield
-        service.eraser.cancel()
+        service.close()
         engine.dispose()
 
     app = FastAPI(

@@ -54,7 +54,9 @@ class Observe:
         self.routes = routes
 
     def _route_template(self, scope: Scope) -> str:
-        # matched here, not read from the router: the guard may reply before any routing happens
+        if (routed := scope.get("route")) is not None:  # the router's match, set in the shared scope
+            return getattr(routed, "path", "unmatched")
+        # the guard may have replied before any routing happened: matched here then
         for route in self.routes:
             if route.matches(scope)[0] == Match.FULL:
                 return getattr(route, "path", "unmatched")

@@ -9,16 +9,22 @@ matrix product that reads them once.
 Each waiting caller is woken once, by its own event: when its answer is ready, or when it is to
 compute the next batch. (Waking every waiter on every batch, as one shared condition would, cost
 a fifth of a busy worker's GIL time.)
+
+`Batcher` serves threads; `LoopBatcher` serves coroutines of one event loop and computes each
+batch in a thread of its own, so the loop hands work to a thread once per batch, not once per
+request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "LoopBatcher"]
 
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
@@ -75,3 +81,52 @@ class Batcher(Generic[Request, Answer]):
             following[0].woken.set()
         for s in batch[1:]:  # the first is this caller's own: nobody waits on it
             s.woken.set()
+
+
+class LoopBatcher(Generic[Request, Answer]):
+    """The same group commit for coroutines on one event loop: `await run(request)`.
+
+    A batch is computed in this batcher's own thread (the loop stays free to read and answer
+    other connections); the requests awaited meanwhile form the next batch. A caller that goes
+    away (its task cancelled) is simply not answered."""
+
+    def __init__(self, compute: Callable[[list[Request]], list[Answer]], name: str, max_batch: int = 64):
+        self.compute, self.max_batch = compute, max_batch
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._waiting: list[tuple[Request, asyncio.Future]] = []
+        self._busy = False
+        self.batches = 0
+        self.requests = 0
+
+    async def run(self, request: Request) -> Answer:
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        self._waiting.append((request, answer))
+        if not self._busy:
+            self._start(loop)
+        return await answer
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        self._busy = bool(batch)
+        if batch:
+            work = loop.run_in_executor(self._thread, self.compute, [request for request, _ in batch])
+            work.add_done_callback(lambda done: self._finish(loop, batch, done))
+
+    def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Request, asyncio.Future]], done) -> None:
+        error = None if done.cancelled() else done.exception()
+        answers = done.result() if not done.cancelled() and error is None else [None] * len(batch)
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():  # cancelled: its caller went away
+                continue
+            if done.cancelled():  # the batcher was closed before this batch ran
+                future.cancel()
+            elif error is not None:  # every caller of the batch hears of it
+                future.set_exception(error)
+            else:
+                future.set_result(answer)
+        self.batches, self.requests = self.batches + 1, self.requests + len(batch)
+        self._start(loop)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)

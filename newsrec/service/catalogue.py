@@ -190,20 +190,31 @@ class Catalogue:
         self.items.popularity[rows] = self.popularity_terms(ids, at)
         self.index.write(rows)
 
-    def search(self, query: np.ndarray, seen: set[str], k: int, cutoff: datetime) -> list[tuple[str, float]]:
-        """The k best unread news published after `cutoff`, by the model's score (call under `lock`)."""
+    def search(
+        self, requests: Sequence[tuple[np.ndarray, set[str], int]], cutoff: datetime
+    ) -> list[list[tuple[str, float]]]:
+        """For each (query, seen, k): the k best news not in `seen` published after `cutoff`, by the
+        model's score, all queries in one index call (call under `lock`)."""
         assert self.index is not None
-        ids, oldest, want = self.ranker.table.ids, cutoff.timestamp(), k + len(seen) + 32
-        while True:
-            scores, rows = self.index.search(query, want)
-            picked = [
-                (ids[row - 1], float(score))
-                for score, row in zip(scores, rows.tolist())
-                if ids[row - 1] not in seen and self.published[row] >= oldest
-            ][:k]
-            if len(picked) == k or want >= len(self.index):
-                return picked
-            want *= 4  # many were read or stale: look deeper
+        ids, oldest = self.ranker.table.ids, cutoff.timestamp()
+        wants = [k + len(seen) + 32 for _, seen, k in requests]
+        answers: list[list[tuple[str, float]]] = [[] for _ in requests]
+        todo = list(range(len(requests)))
+        while todo:
+            found = self.index.search_many([(requests[i][0], wants[i]) for i in todo])
+            deeper = []
+            for i, (scores, rows) in zip(todo, found, strict=True):
+                _, seen, k = requests[i]
+                answers[i] = [
+                    (ids[row - 1], float(score))
+                    for score, row in zip(scores, rows.tolist())
+                    if ids[row - 1] not in seen and self.published[row] >= oldest
+                ][:k]
+                if len(answers[i]) < k and wants[i] < len(self.index):
+                    wants[i] *= 4  # many were read or stale: look deeper
+                    deeper.append(i)
+            todo = deeper
+        return answers
 
     def unknown(self, news_ids: Iterable[str]) -> set[str]:
         with self.lock.reading():

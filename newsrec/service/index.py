@@ -7,7 +7,7 @@ table, mapped from the machine's one shared copy: `news_snapshot.py`) and its po
 
 `SharedIndex` reads those arrays in place:
 - exact up to the snapshot's `lists_above` news: one matrix product over every row for all the
-  requests waiting at that moment (`batcher.py`: B requests read the vectors once, not B times).
+  queries of a batch (`search_many`: B queries read the vectors once, not B times).
   Where torch has fbgemm (x86), the product reads this worker's fp16 copy of the rows
   (`HalfCopy`, half the bytes) and gives each row's score within a bound of the rounding; the
   rows that the bound cannot rule out of the top k are scored again from the fp32 rows, so the
@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from newsrec.encoders.news_table import NewsTable
-from newsrec.service.batcher import Batcher
 from newsrec.service.news_snapshot import IvfLists
 
 __all__ = ["Items", "VectorIndex", "SharedIndex", "HalfCopy", "MilvusIndex", "make_index"]
@@ -71,6 +70,9 @@ class VectorIndex(Protocol):
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k by the model's score for one query (D + 1,): (scores (k,), rows (k,)), best first."""
+
+    def search_many(self, requests: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`search` for each (query, k), at once where the index can (a batch of requests)."""
 
     def __len__(self) -> int: ...
 
@@ -116,7 +118,6 @@ class HalfCopy:
 class SharedIndex:
     def __init__(self, items: Items, probe_share: float = 1 / 16, popular: int = 1024):
         self.items, self.probe_share, self.popular = items, probe_share, popular
-        self._batcher = Batcher(self._exact)
         self._popular_rows = np.zeros(0, np.int64)
         self._popular_at = -np.inf  # when `_popular_rows` was computed; -inf: stale
         self._copy: HalfCopy | None = None
@@ -130,14 +131,16 @@ class SharedIndex:
         self._popular_at = min(self._popular_at, time.monotonic() - POPULAR_REFRESH_SECONDS)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self))
-        if k == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        query = np.asarray(query, dtype=np.float32)
-        return self._batcher.run((query, k)) if self.exact else self._approximate(query, k)
+        return self.search_many([(query, k)])[0]
+
+    def search_many(self, requests: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if len(self) == 0:
+            return [(np.zeros(0, np.float32), np.zeros(0, np.int64))] * len(requests)
+        requests = [(np.asarray(query, dtype=np.float32), min(k, len(self))) for query, k in requests]
+        return self._exact(requests) if self.exact else [self._approximate(query, k) for query, k in requests]
 
     def _exact(self, requests: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Every row scored for every waiting request in one product: the vectors are read once."""
+        """Every row scored for every request of the batch in one product: the vectors are read once."""
         queries = np.stack([query for query, _ in requests])
         copy = self._half_copy()
         if copy is None:
@@ -253,8 +256,15 @@ class MilvusIndex:
         self._count = self._client.get_collection_stats(self.collection)["row_count"]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        hits = self._client.search(self.collection, [np.asarray(query, np.float32).tolist()], limit=k)[0]
-        return np.array([h["distance"] for h in hits], np.float32), np.array([h["id"] for h in hits], np.int64)
+        return self.search_many([(query, k)])[0]
+
+    def search_many(self, requests: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        queries = [np.asarray(query, np.float32).tolist() for query, _ in requests]
+        found = self._client.search(self.collection, queries, limit=max(k for _, k in requests))
+        return [
+            (np.array([h["distance"] for h in hits[:k]], np.float32), np.array([h["id"] for h in hits[:k]], np.int64))
+            for hits, (_, k) in zip(found, requests, strict=True)
+        ]
 
     def __len__(self) -> int:
         return self._count

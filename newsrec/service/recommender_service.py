@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
-from newsrec.service.batcher import Batcher
+from newsrec.service.batcher import Batcher, LoopBatcher
 from newsrec.service.catalogue import Catalogue, as_news, feed_chunks, has_newer
 from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
@@ -103,12 +104,18 @@ class RecommenderService:
         self.cursor = {"events": 0, "deletions": 0, "deployments": 0}  # the last seq applied of each feed
         self._lock = threading.RLock()  # FastAPI runs sync routes in threads
         self._syncs: Batcher[None, None] = Batcher(self._follow_feed)
+        self._answers: LoopBatcher[tuple[str, int], Recommendations] = LoopBatcher(self.recommend_many, "answers")
         first = self._arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
         self.deployments = Deployments(first, self._arm, sessions, cache, self._lock)
         if deployments:  # the database says which models serve: load them before the first answer
             self.cursor["deployments"] = deployments[-1].seq
             self.deployments.start([arm_specs(row.arms) for row in deployments])
         self.eraser.resume()
+
+    def close(self) -> None:
+        """Stop this worker's background work (erasure timer, the answering thread)."""
+        self.eraser.cancel()
+        self._answers.close()
 
     def _arm(self, spec: ArmSpec, ranker: Ranker) -> Arm:
         if ranker.encoder is None:
@@ -241,24 +248,28 @@ class RecommenderService:
         return removed
 
     # --- users ------------------------------------------------------------------------------
-    def _user(self, user_id: str) -> UserState:
-        """The user's state, from the LRU or loaded whole from the database; interests read fresh."""
+    def _users(self, user_ids: Sequence[str]) -> list[UserState]:
+        """Each user's state, from the LRU or loaded whole from the database; interests read fresh
+        (call under `_lock`)."""
         with self.sessions() as session:
-            interests = repo.get_interests(session, user_id)
-            state = self.users.get(user_id)
-            if state is None:
-                state = UserState(repo.user_key(self._secret, user_id))
-                for event in repo.user_events(session, user_id):
-                    state.apply(event, self.news, self.primary.ranker.spec.max_history)
-                self.users[user_id] = state
-        state.set_interests(interests)
-        return state
+            interests = repo.interests_of(session, user_ids)
+            states = []
+            for user_id in user_ids:
+                state = self.users.get(user_id)
+                if state is None:
+                    state = UserState(repo.user_key(self._secret, user_id))
+                    for event in repo.user_events(session, user_id):
+                        state.apply(event, self.news, self.primary.ranker.spec.max_history)
+                    self.users[user_id] = state
+                state.set_interests(interests.get(user_id))
+                states.append(state)
+        return states
 
     def _snapshot(self, user_id: str) -> tuple[Arm, UserQuery, set[str]]:
         """The user's arm, its query for them and what they have seen."""
         self.sync()
         with self._lock:
-            state = self._user(user_id)
+            state = self._users([user_id])[0]
             arm = pick_arm(self.arms, user_id)
             return arm, user_query(arm.ranker, state), set(state.seen)
 
@@ -272,21 +283,41 @@ class RecommenderService:
         return None
 
     # --- answers ----------------------------------------------------------------------------
-    def recommend(self, user_id: str, k: int = 10, now: datetime | None = None) -> Recommendations:
-        """Top-k fresh news the user has not seen, with a grounded one-line explanation."""
-        arm, query, seen = self._snapshot(user_id)
+    async def recommend(self, user_id: str, k: int = 10) -> Recommendations:
+        """Top-k fresh news the user has not seen, with a grounded one-line explanation.
+
+        Awaited on the event loop: the requests that arrive while a batch is computed (in a
+        thread of its own) are answered together by `recommend_many`."""
+        return await self._answers.run((user_id, k))
+
+    def recommend_many(self, requests: Sequence[tuple[str, int]], now: datetime | None = None) -> list[Recommendations]:
+        """The answer to each (user id, k): one reading of the change feed, one query for the
+        users' interests and one search per served model for them all."""
+        self.sync()
+        with self._lock:
+            users = self._users([user_id for user_id, _ in requests])
+            arms = [pick_arm(self.arms, user_id) for user_id, _ in requests]
+            queries = [user_query(arm.ranker, user) for arm, user in zip(arms, users, strict=True)]
+            seen = [set(user.seen) for user in users]
         moment = now or datetime.now(timezone.utc)
-        catalogue = arm.catalogue
-        with catalogue.lock.reading():
-            picked = catalogue.search(query.vector, seen, k, moment - self.recency)
-            ids = [news_id for news_id, _ in picked]
-            popularity = catalogue.popularity_terms(ids, moment.timestamp()) if ids else np.zeros(0)
-            items = []
-            for (news_id, score), pop in zip(picked, popularity):
-                title = catalogue.news[news_id].title
-                reason = query.reason(arm.ranker, news_id, float(pop))
-                items.append(Recommendation(news_id, title, score, reason.sentence(catalogue.news, title)))
-        return Recommendations(new_impression_id(arm.version), arm.version, items)
+        answers: dict[int, Recommendations] = {}
+        for arm in {id(arm): arm for arm in arms}.values():
+            mine = [i for i, a in enumerate(arms) if a is arm]
+            catalogue = arm.catalogue
+            with catalogue.lock.reading():
+                asked = [(queries[i].vector, seen[i], requests[i][1]) for i in mine]
+                picks = catalogue.search(asked, moment - self.recency)
+                ids = [[news_id for news_id, _ in picked] for picked in picks]
+                every = [news_id for some in ids for news_id in some]
+                terms = iter(catalogue.popularity_terms(every, moment.timestamp()).tolist() if every else [])
+                for i, picked, picked_ids in zip(mine, picks, ids, strict=True):
+                    reasons = queries[i].reasons(arm.ranker, picked_ids, list(islice(terms, len(picked_ids))))
+                    items = []
+                    for (news_id, score), reason in zip(picked, reasons, strict=True):
+                        title = catalogue.news[news_id].title
+                        items.append(Recommendation(news_id, title, score, reason.sentence(catalogue.news, title)))
+                    answers[i] = Recommendations(new_impression_id(arm.version), arm.version, items)
+        return [answers[i] for i in range(len(requests))]
 
     def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> tuple[str, list]:
         """(model version, [(news id, score)] best first): the given candidates scored for this user
@@ -301,7 +332,7 @@ class RecommenderService:
     def profile(self, user_id: str) -> dict:
         self.sync()
         with self._lock:
-            state = self._user(user_id)
+            state = self._users([user_id])[0]
             categories = Counter(self.news[n].category or "uncategorised" for n in state.history)
             return {
                 "user_id": user_id,

@@ -4,7 +4,7 @@ and the query each served model derives from that (recomputed only after a chang
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ranker import Ranker
-from newsrec.models.reason import Reason, interest_topics, reason_from_matches
+from newsrec.models.reason import Reason, interest_topics, reasons_from_matches
 from newsrec.store.models import POSITIVE_EVENTS, EventRow
 
 __all__ = ["UserQuery", "UserState", "user_query", "users_reading", "COMMENTS_KEPT"]
@@ -30,10 +30,11 @@ class UserQuery:
     topics: list[str]  # interest topics from the user's own words
     topic_vectors: np.ndarray | None  # (T, D)
 
-    def reason(self, ranker: Ranker, news_id: str, popularity: float) -> Reason:
-        n = ranker.table.vectors[ranker.table.row[news_id]].numpy()
+    def reasons(self, ranker: Ranker, news_ids: Sequence[str], popularity: Sequence[float]) -> list[Reason]:
+        """The facts behind recommending each of these news to this user (`reasons_from_matches`)."""
+        candidates = ranker.table.vectors.numpy()[ranker.table.rows(news_ids)]
         directions = self.history_directions[: len(self.history)]
-        return reason_from_matches(n, self.history, directions, popularity, self.topics, self.topic_vectors)
+        return reasons_from_matches(candidates, self.history, directions, popularity, self.topics, self.topic_vectors)
 
 
 @dataclass

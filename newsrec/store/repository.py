@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import CursorResult, Delete, delete, func, select, text
+from sqlalchemy import CursorResult, Delete, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,7 +51,7 @@ __all__ = [
     "add_impressions",
     "impressions_named",
     "tallies_since",
-    "get_interests",
+    "interests_of",
     "set_interests",
     "delete_user",
     "deletions_since",
@@ -207,9 +208,14 @@ def user_events(session: Session, user_id: str) -> list[EventRow]:
     return list(session.scalars(select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.seq)))
 
 
-def get_interests(session: Session, user_id: str) -> str | None:
-    row = session.get(InterestRow, user_id)
-    return row.text if row else None
+_INTERESTS = select(InterestRow.user_id, InterestRow.text).where(
+    InterestRow.user_id.in_(bindparam("users", expanding=True))
+)  # built once, asked per batch of answers
+
+
+def interests_of(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
+    """The free-text interests of those of these users who gave some."""
+    return {user_id: text for user_id, text in session.execute(_INTERESTS, {"users": list(set(user_ids))})}
 
 
 def set_interests(session: Session, user_id: str, text: str) -> None:

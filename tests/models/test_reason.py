@@ -3,7 +3,14 @@
 import numpy as np
 
 from newsrec.data.mind import News
-from newsrec.models.reason import Reason, content_words, interest_topics, mentions, reason_from_matches
+from newsrec.models.reason import (
+    Reason,
+    content_words,
+    interest_topics,
+    mentions,
+    reason_from_matches,
+    reasons_from_matches,
+)
 
 NEWS = {"N1": News("N1", "Lakers win the opener"), "N2": News("N2", "Fed cuts rates")}
 
@@ -21,6 +28,19 @@ def test_the_strongest_history_items_and_topics_are_kept_in_order():
     assert reason_from_matches(CANDIDATE, [], np.zeros((0, 2)), 0.0).matched == []
     zero = reason_from_matches(CANDIDATE, ["N1"], np.zeros((1, 2)), 0.0)
     assert zero.matched == [("N1", 0.0)]
+
+
+def test_several_candidates_at_once_get_the_facts_each_would_get_alone():
+    rng = np.random.default_rng(0)
+    candidates, directions, topic_vectors = rng.normal(size=(6, 4)), rng.normal(size=(5, 4)), rng.normal(size=(3, 4))
+    candidates[2] = 0.0  # a zero vector matches nothing
+    history, topics, popularity = ["N1", "N2", "N3", "N4", "N5"], ["nba", "rates", "f1"], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    together = reasons_from_matches(candidates, history, directions, popularity, topics, topic_vectors)
+    alone = [
+        reason_from_matches(c, history, directions, p, topics, topic_vectors)
+        for c, p in zip(candidates, popularity, strict=True)
+    ]
+    assert together == alone and len({tuple(r.matched) for r in together}) > 2  # not one reason repeated
 
 
 def test_the_template_names_the_strongest_fact_and_never_a_weak_one():

@@ -1,5 +1,8 @@
 """Every endpoint, the auth matrix, idempotent events, deletion, real-time updates."""
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
 from newsrec.store.db import make_engine, make_sessions
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 
@@ -68,6 +71,28 @@ def test_a_click_changes_the_next_recommendations(client):
     assert sorted(i["news_id"] for i in after[:4]) == ["L11", "L12", "L13", "L14"]  # the other finance news lead
     assert after[0]["explanation"].startswith("Because you read")
     assert [i["news_id"] for i in after] != [n for n in before if n != "L10"]
+
+
+def test_answers_computed_together_are_each_users_own(client):
+    seed(client)
+    click(client, "e1", "reader", "L10")
+    r = client.put("/v1/users/fan/interests", json={"text": "I love basketball"}, headers=USER_KEY)
+    assert r.status_code == 200
+    svc, now = client.app.state.service, datetime.now(timezone.utc)
+    asked = [("reader", 5), ("fan", 3), ("nobody", 7), ("reader", 2)]
+
+    def facts(answer):
+        return [(i.news_id, round(i.score, 5), i.explanation) for i in answer.items]
+
+    together = svc.recommend_many(asked, now)
+    alone = [svc.recommend_many([request], now)[0] for request in asked]
+    assert [facts(a) for a in together] == [facts(a) for a in alone]
+    assert [len(a.items) for a in together] == [5, 3, 7, 2] and facts(together[0]) != facts(together[1])
+    assert "L10" not in [i.news_id for i in together[0].items]
+
+    with ThreadPoolExecutor(12) as pool:  # over HTTP at once: batched on the worker's loop, each its own list
+        replies = list(pool.map(lambda a: recs(client, a[0], a[1]), asked * 6))
+    assert [[i["news_id"] for i in r] for r in replies] == [[n for n, _, _ in facts(a)] for a in alone] * 6
 
 
 def test_events_are_idempotent_and_unknown_news_is_reported(client):

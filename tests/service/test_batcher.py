@@ -1,12 +1,13 @@
 """Requests that arrive while one is computed are computed together, each getting its own answer."""
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from newsrec.service.batcher import Batcher
+from newsrec.service.batcher import Batcher, LoopBatcher
 
 
 def test_requests_waiting_behind_a_batch_are_computed_together_and_answered_each():
@@ -60,3 +61,67 @@ def test_many_callers_at_once_each_get_their_own_answer_and_none_is_left_waiting
         futures = [pool.submit(batcher.run, r) for r in range(600)]
         assert [f.result(timeout=20) for f in futures] == [r * 2 for r in range(600)]  # a lost wake-up times out
     assert batcher.requests == 600 and batcher.batches < 300 and not batcher._waiting
+
+
+async def _until(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def test_coroutines_awaiting_behind_a_batch_are_computed_together_off_the_loop():
+    started, release = threading.Event(), threading.Event()
+    batches: list[tuple[list[int], str]] = []
+
+    def compute(requests: list[int]) -> list[int]:
+        batches.append((list(requests), threading.current_thread().name))
+        if requests == [0]:
+            started.set()
+            release.wait(5)
+        return [r * 10 for r in requests]
+
+    async def scenario() -> list[int]:
+        batcher = LoopBatcher(compute, "answers")
+        first = asyncio.create_task(batcher.run(0))
+        await _until(started.is_set)  # the loop is free while the batch computes
+        others = [asyncio.create_task(batcher.run(i)) for i in range(1, 6)]
+        await _until(lambda: len(batcher._waiting) == 5)
+        release.set()
+        answers = await asyncio.wait_for(asyncio.gather(first, *others), 5)
+        assert (batcher.batches, batcher.requests) == (2, 6)
+        batcher.close()
+        return answers
+
+    assert asyncio.run(scenario()) == [i * 10 for i in range(6)]
+    assert [requests for requests, _ in batches] == [[0], [1, 2, 3, 4, 5]]
+    assert all(thread.startswith("answers") for _, thread in batches)
+
+
+def test_a_batch_error_reaches_its_callers_a_caller_that_left_is_skipped_and_the_next_batch_runs():
+    started, release = threading.Event(), threading.Event()
+
+    def compute(requests: list[int]) -> list[int]:
+        if requests == [0]:
+            started.set()
+            release.wait(5)
+        if -1 in requests:
+            raise ValueError("bad request in the batch")
+        return requests
+
+    async def scenario() -> None:
+        batcher = LoopBatcher(compute, "answers")
+        first = asyncio.create_task(batcher.run(0))
+        await _until(started.is_set)
+        gone, failing = asyncio.create_task(batcher.run(7)), asyncio.create_task(batcher.run(-1))
+        await _until(lambda: len(batcher._waiting) == 2)
+        gone.cancel()  # its client went away while it waited
+        release.set()
+        assert await asyncio.wait_for(first, 5) == 0
+        with pytest.raises(ValueError, match="bad request"):
+            await asyncio.wait_for(failing, 5)
+        assert gone.cancelled()
+        assert await asyncio.wait_for(batcher.run(3), 5) == 3  # a lost batch would time out
+        batcher.close()
+
+    asyncio.run(scenario())

@@ -64,7 +64,7 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
     with sessions.begin() as s:
         assert repo.delete_user(s, "alice", key) == {"events": 1, "impressions": 0, "interests": 1}
     with sessions() as s:
-        assert repo.user_events(s, "alice") == [] and repo.get_interests(s, "alice") is None
+        assert repo.user_events(s, "alice") == [] and repo.interests_of(s, ["alice"]) == {}
         assert [e.user_id for e in repo.events_since(s, 0, 100)] == ["bob"]
         tombstones = repo.deletions_since(s, 0)
         assert [t.user_key for t in tombstones] == [key] and "alice" not in key and len(key) == 64
