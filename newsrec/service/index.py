@@ -122,6 +122,8 @@ class SharedIndex:
         self._popular_at = -np.inf  # when `_popular_rows` was computed; -inf: stale
         self._copy: HalfCopy | None = None
         self._copyable = True  # False once torch said it has no fbgemm
+        if self.exact:  # made now, while the worker starts: not by the first requests, which would wait
+            self._half_copy()
 
     @property
     def exact(self) -> bool:
