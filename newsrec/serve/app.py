@@ -71,6 +71,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # collection does not walk its half a million objects (a 100-230 ms pause at 100k news)
         gc.freeze()
         yield
+        gc.unfreeze()  # an app stopped in a longer-lived process (tests): its cycles collectable again
         service.close()
         engine.dispose()
 

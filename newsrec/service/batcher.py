@@ -87,8 +87,10 @@ class LoopBatcher(Generic[Request, Answer]):
     """The same group commit for coroutines on one event loop: `await run(request)`.
 
     A batch is computed in this batcher's own thread (the loop stays free to read and answer
-    other connections); the requests awaited meanwhile form the next batch. A caller that goes
-    away (its task cancelled) is simply not answered."""
+    other connections); the requests awaited meanwhile form the next batch. A batch that fails is
+    computed again one request at a time, so only the requests that fail alone hear of an error
+    (one bad request does not fail the others that waited beside it). A caller that goes away
+    (its task cancelled) is simply not answered."""
 
     def __init__(self, compute: Callable[[list[Request]], list[Answer]], name: str, max_batch: int = 64):
         self.compute, self.max_batch = compute, max_batch
@@ -110,18 +112,28 @@ class LoopBatcher(Generic[Request, Answer]):
         batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
         self._busy = bool(batch)
         if batch:
-            work = loop.run_in_executor(self._thread, self.compute, [request for request, _ in batch])
+            work = loop.run_in_executor(self._thread, self._outcomes, [request for request, _ in batch])
             work.add_done_callback(lambda done: self._finish(loop, batch, done))
 
+    def _outcomes(self, requests: list[Request]) -> list[tuple[Any, BaseException | None]]:
+        """(answer, None) or (None, error) for each request: together, or alone if that failed."""
+        try:
+            return [(answer, None) for answer in self.compute(requests)]
+        except Exception as error:
+            if len(requests) == 1:
+                return [(None, error)]
+        return [self._outcomes([request])[0] for request in requests]
+
     def _finish(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[Request, asyncio.Future]], done) -> None:
-        error = None if done.cancelled() else done.exception()
-        answers = done.result() if not done.cancelled() and error is None else [None] * len(batch)
-        for (_, future), answer in zip(batch, answers, strict=True):
+        closed = done.cancelled()  # the batcher was closed before this batch ran
+        escaped = None if closed else done.exception()  # not an Exception (e.g. SystemExit): for all
+        outcomes = done.result() if not closed and escaped is None else [(None, escaped)] * len(batch)
+        for (_, future), (answer, error) in zip(batch, outcomes, strict=True):
             if future.done():  # cancelled: its caller went away
                 continue
-            if done.cancelled():  # the batcher was closed before this batch ran
+            if closed:
                 future.cancel()
-            elif error is not None:  # every caller of the batch hears of it
+            elif error is not None:
                 future.set_exception(error)
             else:
                 future.set_result(answer)

@@ -98,10 +98,12 @@ def test_coroutines_awaiting_behind_a_batch_are_computed_together_off_the_loop()
     assert all(thread.startswith("answers") for _, thread in batches)
 
 
-def test_a_batch_error_reaches_its_callers_a_caller_that_left_is_skipped_and_the_next_batch_runs():
+def test_a_failing_request_fails_alone_a_caller_that_left_is_skipped_and_the_next_batch_runs():
     started, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
 
     def compute(requests: list[int]) -> list[int]:
+        batches.append(list(requests))
         if requests == [0]:
             started.set()
             release.wait(5)
@@ -113,15 +115,17 @@ def test_a_batch_error_reaches_its_callers_a_caller_that_left_is_skipped_and_the
         batcher = LoopBatcher(compute, "answers")
         first = asyncio.create_task(batcher.run(0))
         await _until(started.is_set)
-        gone, failing = asyncio.create_task(batcher.run(7)), asyncio.create_task(batcher.run(-1))
-        await _until(lambda: len(batcher._waiting) == 2)
-        gone.cancel()  # its client went away while it waited
+        waiting = [asyncio.create_task(batcher.run(r)) for r in (7, -1, 8, 9)]
+        await _until(lambda: len(batcher._waiting) == 4)
+        waiting[0].cancel()  # its client went away while it waited
         release.set()
         assert await asyncio.wait_for(first, 5) == 0
         with pytest.raises(ValueError, match="bad request"):
-            await asyncio.wait_for(failing, 5)
-        assert gone.cancelled()
+            await asyncio.wait_for(waiting[1], 5)
+        assert await asyncio.wait_for(asyncio.gather(*waiting[2:]), 5) == [8, 9]  # their batch-mates failed, not they
+        assert waiting[0].cancelled()
         assert await asyncio.wait_for(batcher.run(3), 5) == 3  # a lost batch would time out
         batcher.close()
 
     asyncio.run(scenario())
+    assert batches[:3] == [[0], [7, -1, 8, 9], [7]] and [-1] in batches and [9] in batches

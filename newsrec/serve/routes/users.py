@@ -31,8 +31,8 @@ async def get_recommendations(
     user_id: UserAccess, svc: Service, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> RecommendationsOut:
     """Top-k fresh, unread news with a one-line explanation; unknown users get cold-start picks."""
-    # async: requests waiting together are answered in one batch in the service's own thread
-    # (one hand-off per batch; FastAPI's thread per plain route was the busiest route's largest cost)
+    # async: the requests awaiting together are answered in one batch by the service's answering
+    # thread (one thread hand-off per batch, not one per request)
     answer = await svc.recommend(user_id, k)
     items = [RecommendationOut(**vars(r)) for r in answer.items]
     return RecommendationsOut(
