@@ -265,13 +265,13 @@ class RecommenderService:
                 states.append(state)
         return states
 
-    def _snapshot(self, user_id: str) -> tuple[Arm, UserQuery, set[str]]:
-        """The user's arm, its query for them and what they have seen."""
+    def _snapshots(self, user_ids: Sequence[str]) -> list[tuple[Arm, UserQuery, set[str]]]:
+        """Each user's arm, its query for them and what they have seen, after one feed reading."""
         self.sync()
         with self._lock:
-            state = self._users([user_id])[0]
-            arm = pick_arm(self.arms, user_id)
-            return arm, user_query(arm.ranker, state), set(state.seen)
+            arms = [pick_arm(self.arms, user_id) for user_id in user_ids]
+            users = self._users(user_ids)
+            return [(arm, user_query(arm.ranker, user), set(user.seen)) for arm, user in zip(arms, users, strict=True)]
 
     def unready(self) -> str | None:
         """Why this worker cannot answer users now (its database does not answer), or None."""
@@ -293,12 +293,7 @@ class RecommenderService:
     def recommend_many(self, requests: Sequence[tuple[str, int]], now: datetime | None = None) -> list[Recommendations]:
         """The answer to each (user id, k): one reading of the change feed, one query for the
         users' interests and one search per served model for them all."""
-        self.sync()
-        with self._lock:
-            users = self._users([user_id for user_id, _ in requests])
-            arms = [pick_arm(self.arms, user_id) for user_id, _ in requests]
-            queries = [user_query(arm.ranker, user) for arm, user in zip(arms, users, strict=True)]
-            seen = [set(user.seen) for user in users]
+        arms, queries, seen = zip(*self._snapshots([user_id for user_id, _ in requests]), strict=True)
         moment = now or datetime.now(timezone.utc)
         answers: dict[int, Recommendations] = {}
         for arm in {id(arm): arm for arm in arms}.values():
@@ -323,7 +318,7 @@ class RecommenderService:
         """(model version, [(news id, score)] best first): the given candidates scored for this user
         by their model with popularity at `at` (default now); unknown ids raise UnknownNewsError."""
         self._check_known(set(candidates))
-        arm, query, _ = self._snapshot(user_id)
+        arm, query, _ = self._snapshots([user_id])[0]
         moment = (at or datetime.now(timezone.utc)).timestamp()
         scores = arm.catalogue.scores(list(candidates), query.vector, moment)
         order = np.argsort(-scores, kind="stable")
