@@ -20,7 +20,7 @@ from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.settings_options import settings_options
-from newsrec.data.behaviors import Behaviors, NewsIds
+from newsrec.data.behaviors import Behaviors, BehaviorsFiles, NewsIds
 from newsrec.data.mind import parse_time, read_news
 from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
@@ -105,18 +105,14 @@ def train(
 
     Every setting is a flag below, a --set NAME=VALUE pair or a line of a --config file
     (precedence in that order). Run it under `torchrun --nproc_per_node=N` for data-parallel
-    training in N processes.
+    training in N processes, each reading its own part of the logs.
     """
-    impressions = Behaviors.read([*behaviors])
-    if until:
-        cut = parse_time(until)
-        impressions = impressions.select(np.flatnonzero(~(impressions.moments >= (np.inf if cut is None else cut))))
     result = run_training(
         settings,
         read_news(news),
-        impressions,
+        BehaviorsFiles(tuple(behaviors), until=parse_time(until) if until else None),
         out,
-        valid_impressions=Behaviors.read(valid) if valid else None,
+        valid_impressions=BehaviorsFiles((valid,)) if valid else None,
         cache=EmbeddingCache(cache),
         restart=restart,
         init=init,

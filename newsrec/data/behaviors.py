@@ -7,13 +7,18 @@ impression, where a Python `Impression` with its id strings took about 3 KB.
 
 `Behaviors` is a sequence of `Impression`s: `behaviors[i]` makes one when asked for, so code
 that reads a few impressions keeps its plain form, while training, evaluation and prediction
-read the arrays. `Behaviors.read` reads a behaviors.tsv whole; `Behaviors.stream` reads it in
-chunks that share one `NewsIds`, so a 2.37M-impression test file is never in memory at once.
+read the arrays. `Behaviors.read` reads a behaviors.tsv whole, or one process's part of it
+(every N-th impression: under torchrun a process holds its part only); `Behaviors.stream` reads
+it in chunks that share one `NewsIds`, so a 2.37M-impression test file is never in memory at
+once. Each impression keeps its place in the files (`origin`), which lines a part up with the
+whole log (the popularity replay, training/sharded_replay.py). `BehaviorsFiles` names files to
+read later, by whichever process needs them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
@@ -25,6 +30,7 @@ from newsrec.data.mind import Impression, resolve_mind_file
 __all__ = [
     "NewsIds",
     "Behaviors",
+    "BehaviorsFiles",
     "NO_LABEL",
     "read_behaviors",
     "read_all_behaviors",
@@ -71,29 +77,45 @@ class Behaviors(Sequence[Impression]):
         candidates_at: np.ndarray,
         labels: np.ndarray,
         moments: np.ndarray,
+        origin: np.ndarray,
     ):
         self.news = news
         self.impression_ids, self.user_ids, self.times = impression_ids, user_ids, times  # strings, as written
         self.history, self.history_at = history, history_at  # int32 codes; int64 offsets (n + 1)
         self.candidates, self.candidates_at, self.labels = candidates, candidates_at, labels
         self.moments = moments  # float64 seconds since the epoch; NaN where the file gives no time
+        self.origin = origin  # int64: each impression's place among all those its files (or list) hold
 
     # --- reading ---------------------------------------------------------------------------------
     @classmethod
-    def read(cls, paths: str | Path | Sequence[str | Path], news: NewsIds | None = None) -> Behaviors:
-        """Every impression of one or more behaviors.tsv files (or folders), in order."""
-        builder = ArrayBuilder(NewsIds() if news is None else news)
+    def read(
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        news: NewsIds | None = None,
+        part: int = 0,
+        parts: int = 1,
+        histories: bool = True,
+    ) -> Behaviors:
+        """The impressions of one or more behaviors.tsv files (or folders), in order: all of them,
+        or with `parts` > 1 part `part` of that many (impressions part, part + parts, ...; the
+        other lines are checked for columns only). `histories=False` leaves the histories empty."""
+        if not 0 <= part < parts:
+            raise ValueError(f"part {part} of {parts} does not exist")
+        builder = ArrayBuilder(NewsIds() if news is None else news, histories)
+        place = 0
         for path in [paths] if isinstance(paths, (str, Path)) else paths:
             for where, row in tsv_rows(resolve_mind_file(path, "behaviors.tsv")):
-                builder.add(where, row)
+                if place % parts == part:
+                    builder.add(where, row, place)
+                place += 1
         return cls._built(builder)
 
     @classmethod
     def stream(cls, path: str | Path, chunk: int = 50_000, news: NewsIds | None = None) -> Iterator[Behaviors]:
         """The impressions of one file in chunks of at most `chunk`, sharing one `NewsIds`."""
         builder = ArrayBuilder(NewsIds() if news is None else news)
-        for where, row in tsv_rows(resolve_mind_file(path, "behaviors.tsv")):
-            builder.add(where, row)
+        for place, (where, row) in enumerate(tsv_rows(resolve_mind_file(path, "behaviors.tsv"))):
+            builder.add(where, row, place)
             if builder.count == chunk:
                 yield cls._built(builder)
                 builder = ArrayBuilder(builder.news)
@@ -146,6 +168,10 @@ class Behaviors(Sequence[Impression]):
         for start in range(0, len(self), size):
             yield self[start : start + size]
 
+    def part(self, part: int, parts: int) -> Behaviors:
+        """Impressions part, part + parts, ...: what `read(..., part, parts)` would have read."""
+        return self.select(np.arange(part, len(self), parts))
+
     # --- arrays ----------------------------------------------------------------------------------
     def candidate_counts(self) -> np.ndarray:
         return np.diff(self.candidates_at)
@@ -175,12 +201,30 @@ class Behaviors(Sequence[Impression]):
             candidates_at,
             new_labels,
             self.moments[keep],
+            self.origin[keep],
         )
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (the strings' slots included, not their arenas)."""
-        arrays = (self.impression_ids, self.user_ids, self.times, self.moments, self.history, self.history_at)
-        return sum(a.nbytes for a in (*arrays, self.candidates, self.candidates_at, self.labels))
+        strings = (self.impression_ids, self.user_ids, self.times)
+        runs = (self.history, self.history_at, self.candidates, self.candidates_at, self.labels)
+        return sum(a.nbytes for a in (*strings, self.moments, self.origin, *runs))
+
+
+@dataclass(frozen=True)
+class BehaviorsFiles:
+    """behaviors.tsv files (or folders) to read, in order, when a process knows which part it
+    needs; `until`: only the impressions before this moment (seconds; untimed ones stay)."""
+
+    paths: tuple[Path, ...]
+    until: float | None = None
+
+    def read(self, part: int = 0, parts: int = 1, histories: bool = True) -> Behaviors:
+        """All impressions, or part `part` of `parts` (see `Behaviors.read`)."""
+        behaviors = Behaviors.read(self.paths, part=part, parts=parts, histories=histories)
+        if self.until is None:
+            return behaviors
+        return behaviors.select(np.flatnonzero(~(behaviors.moments >= self.until)))
 
 
 def _runs(

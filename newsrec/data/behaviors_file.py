@@ -33,23 +33,28 @@ def tsv_rows(path: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 class ArrayBuilder:
-    """Grows the arrays line by line (array.array: 4 bytes a code, no Python object per id)."""
+    """Grows the arrays line by line (array.array: 4 bytes a code, no Python object per id).
 
-    def __init__(self, news: NewsIds):
-        self.news = news
+    `histories=False` leaves every history empty: what the popularity replay reads is the
+    candidates and their clicks only."""
+
+    def __init__(self, news: NewsIds, histories: bool = True):
+        self.news, self.histories = news, histories
         self.strings: list[tuple[str, str, str]] = []  # impression id, user id, time: made into arrays
         self.string_arrays: list[np.ndarray] = []  # every STRING_BLOCK lines (no Python str per line kept)
         self.history, self.candidates = array("i"), array("i")
         self.labels = array("b")
         self.history_at, self.candidates_at = array("q", [0]), array("q", [0])
         self.moments = array("d")
+        self.origin = array("q")  # each impression's place among those its files hold
 
     @property
     def count(self) -> int:
         return len(self.moments)
 
-    def add(self, where: str, row: list[str]) -> None:
-        """One behaviors.tsv line, checked (MindFormatError names file and line)."""
+    def add(self, where: str, row: list[str], origin: int) -> None:
+        """One behaviors.tsv line, checked (MindFormatError names file and line); `origin`: its
+        impression's place in the files read."""
         if len(row) != BEHAVIORS_COLUMNS:
             raise MindFormatError(
                 f"{where}: expected {BEHAVIORS_COLUMNS} tab-separated columns "
@@ -67,14 +72,18 @@ class ArrayBuilder:
             raise MindFormatError(f"{where}: {e}") from None
         ids, labels = _candidates(tokens, where)
         # MIND's train/dev samples here have no user id: each impression is its own user
-        self._append(imp_id, user_id or f"imp-{imp_id}", time, moment, history.split(), ids, labels)
+        clicked = history.split() if self.histories else []
+        self._append(origin, imp_id, user_id or f"imp-{imp_id}", time, moment, clicked, ids, labels)
 
     def add_impression(self, imp: Impression) -> None:
         labels = [NO_LABEL] * len(imp.candidates) if imp.labels is None else imp.labels
-        self._append(imp.impression_id, imp.user_id, imp.time, imp.timestamp, imp.history, imp.candidates, labels)
+        history = imp.history if self.histories else []
+        place = self.count  # in the list given
+        self._append(place, imp.impression_id, imp.user_id, imp.time, imp.timestamp, history, imp.candidates, labels)
 
     def _append(
         self,
+        origin: int,
         imp_id: str,
         user_id: str,
         time: str,
@@ -83,6 +92,7 @@ class ArrayBuilder:
         candidates: list[str],
         labels: list[int],
     ) -> None:
+        self.origin.append(origin)
         self.strings.append((imp_id, user_id, time))
         if len(self.strings) == STRING_BLOCK:
             self._strings_to_array()
@@ -111,6 +121,7 @@ class ArrayBuilder:
             "candidates_at": np.frombuffer(self.candidates_at, np.int64),
             "labels": np.frombuffer(self.labels, np.int8),
             "moments": np.frombuffer(self.moments, np.float64),
+            "origin": np.frombuffer(self.origin, np.int64),
         }
 
 

@@ -124,6 +124,11 @@ class Popularity:
             out[known] = popularity_features(c * keep, v * keep, first, at)
         return out
 
+    def first_seen(self, news_ids: Sequence[str]) -> np.ndarray:
+        """(N,) when each item was first counted (0 for one never counted)."""
+        rows = np.array([self.row.get(i, -1) for i in news_ids], dtype=np.int64)
+        return np.where(rows >= 0, self._counts[rows, 3], 0.0) if len(self._counts) else np.zeros(len(rows))
+
     def clicks_at_end(self) -> dict[str, float]:
         """Each item's (decayed) clicks at the logs' end: what novelty and the popularity baseline read."""
         return {news_id: self.counts(news_id, self.end)[0] for news_id in self.ids}

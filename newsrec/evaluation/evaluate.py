@@ -73,6 +73,21 @@ class MetricTally:
             per["diversity@10"].append(metrics.category_diversity(top, self.category))
             per["novelty@10"].append(metrics.novelty(top, self.clicks, self.total_clicks))
 
+    def counted(self) -> tuple[dict[str, array], set[str], set[str]]:
+        """What was counted (per-impression metrics, items shown and listed), to be `merged`."""
+        return self.per, self.shown, self.catalogue
+
+    @classmethod
+    def merged(cls, parts: Sequence[tuple[dict[str, array], set[str], set[str]]]) -> MetricTally:
+        """One tally of the impressions several tallies counted (e.g. one per process), in order."""
+        tally = cls({})
+        for per, shown, catalogue in parts:
+            for name, values in per.items():
+                tally.per[name].extend(values)
+            tally.shown |= shown
+            tally.catalogue |= catalogue
+        return tally
+
     def result(self) -> dict[str, float]:
         judged = len(self.per["auc"])
         if not judged:

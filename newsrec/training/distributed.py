@@ -2,10 +2,11 @@
 (and `--nnodes M --node_rank R --rdzv_endpoint HOST:PORT` across machines).
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR; a plain `newsrec train` is a world
-of one and touches none of this. Every process holds the whole model and the news vectors,
-takes its share of each batch (rows rank, rank + N, ...), and DistributedDataParallel averages
-the gradients, so N processes take the same steps as one process on the full batch. On CUDA
-each process drives the GPU of its LOCAL_RANK over NCCL; on the CPU the processes talk gloo.
+of one and touches none of this. Every process holds the whole model, reads and trains on its
+own part of the impressions (every N-th; training/parts.py), and DistributedDataParallel
+averages the gradients of each step; sums, extremes and gathered objects (`total`, `most`,
+`least`, `gather`) keep what all processes decide alike. On CUDA each process drives the GPU
+of its LOCAL_RANK over NCCL; on the CPU the processes talk gloo.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -37,9 +38,32 @@ class World:
         """The process that writes files and logs."""
         return self.rank == 0
 
-    def shard(self, rows: np.ndarray) -> np.ndarray:
-        """This process's share of a batch."""
-        return rows[self.rank :: self.size]
+    def total(self, count: int) -> int:
+        """`count` summed over every process."""
+        return self._reduce(count, dist.ReduceOp.SUM)
+
+    def most(self, count: int) -> int:
+        """The largest `count` of any process."""
+        return self._reduce(count, dist.ReduceOp.MAX)
+
+    def least(self, count: int) -> int:
+        """The smallest `count` of any process."""
+        return self._reduce(count, dist.ReduceOp.MIN)
+
+    def _reduce(self, count: int, op: dist.ReduceOp.RedOpType) -> int:
+        if self.size == 1:
+            return count
+        value = torch.tensor([count], dtype=torch.int64, device=self.device)  # NCCL reduces on the GPU
+        dist.all_reduce(value, op)
+        return int(value.item())
+
+    def gather(self, thing: Any) -> list[Any]:
+        """Every process's `thing` (picklable), in rank order, in every process."""
+        if self.size == 1:
+            return [thing]
+        gathered: list[Any] = [None] * self.size
+        dist.all_gather_object(gathered, thing)
+        return gathered
 
     def wrap(self, module: nn.Module) -> nn.Module:
         if self.size == 1:

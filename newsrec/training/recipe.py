@@ -6,7 +6,8 @@ Loss: softmax cross-entropy over each click and K sampled non-clicks of its impr
 sample takes seconds. With `finetune_layers > 0` the top layers learn (fully, LoRA, AdaLoRA
 or adapters). Everything that differs between the two, augmentation included, lives in
 news_encoding.py.
-Under torchrun, training is data-parallel (distributed.py).
+Under torchrun, training is data-parallel (distributed.py): each process reads, trains on and
+validates its own part of the impressions (parts.py).
 
 `train` reads in parts: `load_data` and `set_up` (encoder, model, optimiser; setup.py), `_resume`,
 then per epoch `_train_epoch`, `_validate` and `_end_epoch` (best model, metrics line, checkpoint). The
@@ -30,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from newsrec.data.behaviors import BehaviorsFiles
 from newsrec.data.mind import Impression, News
 from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
@@ -71,9 +73,9 @@ def seed_everything(seed: int) -> None:
 def train(
     config: TrainConfig,
     news: dict[str, News],
-    train_impressions: Sequence[Impression],
+    train_impressions: Sequence[Impression] | BehaviorsFiles,
     out_dir: str | Path,
-    valid_impressions: Sequence[Impression] | None = None,
+    valid_impressions: Sequence[Impression] | BehaviorsFiles | None = None,
     cache: EmbeddingCache | None = None,
     restart: bool = False,
     init: str | Path | None = None,
@@ -81,9 +83,10 @@ def train(
 ) -> TrainResult:
     """Train a recommender and save it to `out_dir`; resumes from its checkpoint if present.
 
-    `init` starts from the weights of a trained (e.g. served) model folder with the same
-    settings of encoder and recommender. Under `torchrun --nproc_per_node=N` each process
-    trains on its share of every batch. `device`: see `newsrec/device.py`.
+    The impressions are given in memory or as files (`BehaviorsFiles`); under
+    `torchrun --nproc_per_node=N` each process takes every N-th impression, and with files
+    reads only those. `init` starts from the weights of a trained (e.g. served) model folder
+    with the same settings of encoder and recommender. `device`: see `newsrec/device.py`.
     """
     started = time.perf_counter()
     world = join_world(resolve_device(device))
@@ -93,12 +96,13 @@ def train(
 
     stages = Stages()
     with stages("missing news and popularity replay"):
-        data = load_data(config, news, train_impressions, valid_impressions)
+        data = load_data(config, news, train_impressions, valid_impressions, world, out_dir)
     with stages("news encoding and model"):
         run = set_up(config, data, cache, out_dir, world, started)
     if init is not None:
         start_from(Path(init), run)
     progress = _resume(run, restart)
+    training_impressions = world.total(len(data.train))
     for epoch in range(len(progress.history) + 1, config.epochs + 1):
         if progress.bad_epochs >= config.patience:
             break
@@ -116,7 +120,7 @@ def train(
             trainable_parameters=run.trainable,
             seconds=round(time.perf_counter() - started, 1),
             processes=world.size,
-            training_impressions=len(data.train),
+            training_impressions=training_impressions,
         )
     world.barrier()
     return _result(run, progress.history)
@@ -146,23 +150,34 @@ def _resume(run: TrainingRun, restart: bool) -> TrainingState:
 
 
 def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
-    """One pass over freshly sampled non-clicks; the epoch's record of loss, rows and time."""
+    """One pass over freshly sampled non-clicks; the epoch's record of loss, rows and time.
+
+    Each process samples rows from its part; a step takes batch_size / N of them in each of N
+    processes. All take as many steps as the process with the most rows: one with fewer starts
+    its rows over (as torch's DistributedSampler pads)."""
     config, world = run.config, run.world
     run.model.train()
     run.encoding.start_epoch()
-    rows = sample_rows(run.data.train, config.negatives, random.Random(config.seed + epoch))
-    losses, seen, epoch_started = [], 0, time.perf_counter()
-    with Progress(f"epoch {epoch}", len(rows), "rows", enabled=world.is_main) as bar:  # the main process reports
-        for start in range(0, len(rows), config.batch_size):
-            share = world.shard(rows[start : start + config.batch_size])
-            seen += len(share)
+    rng = random.Random((config.seed + epoch) * world.size + world.rank)  # one process: seed + epoch
+    rows = sample_rows(run.data.train, config.negatives, rng)
+    per_process = -(-config.batch_size // world.size)
+    batches = [rows[start : start + per_process] for start in range(0, len(rows), per_process)]
+    steps = world.most(len(batches))
+    if not world.least(len(batches)):
+        alone = "" if world.size == 1 else " in some process's part: use fewer processes"
+        raise ValueError(f"no training impression has a click with a non-click beside it{alone}")
+    shares = [batches[step % len(batches)] for step in range(steps)]
+    losses, epoch_started = [], time.perf_counter()
+    # the main process reports its own rows
+    with Progress(f"epoch {epoch}", sum(map(len, shares)), "rows", enabled=world.is_main) as bar:
+        for share in shares:
             losses.append(_step(run, progress, share))
-            bar.update(len(rows[start : start + config.batch_size]))
+            bar.update(len(share))
     run.encoding.after_epoch()
     return {
         "epoch": epoch,
         "train_loss": float(np.mean(losses)),
-        "train_rows": seen,  # this process's share
+        "train_rows": sum(map(len, shares)),  # this process's
         "step_seconds": round(time.perf_counter() - epoch_started, 2),  # this epoch's training steps
         "seconds": round(time.perf_counter() - run.started, 1),  # since the run started
     }
@@ -195,16 +210,19 @@ def _batch(run: TrainingRun, rows: np.ndarray) -> Batch:
 
 
 def _validate(run: TrainingRun) -> dict[str, float]:
-    """This epoch's `valid_*` metrics; none without validation impressions."""
-    valid, popularity = run.data.valid, run.data.popularity
-    if not valid:
+    """This epoch's `valid_*` metrics; none without validation impressions. Each process scores
+    its part; every process gets the metrics of all the parts together."""
+    valid, popularity, world = run.data.valid, run.data.popularity, run.world
+    if valid is None or not world.total(len(valid)):
         return {}
     ranker = Ranker(run.model, run.encoding.table, popularity, run.config)
     tally = MetricTally(run.data.news, popularity.clicks_at_end())
-    with Progress("validating", len(valid), "impressions", enabled=run.world.is_main) as bar:
+    with Progress("validating", len(valid), "impressions", enabled=world.is_main) as bar:
         for chunk in valid.chunks(CHUNK):
             tally.add(chunk, ranker.score(chunk))
             bar.update(len(chunk))
+    if world.size > 1:
+        tally = MetricTally.merged(world.gather(tally.counted()))
     return {f"valid_{k}": v for k, v in tally.result().items() if k != "impressions"}
 
 

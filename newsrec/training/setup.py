@@ -1,11 +1,11 @@
-"""What a training run sets up once: its data (the missing-news rule applied, the popularity
-replay), the encoder and news vectors, the recommender, loss and optimiser (`set_up`), and
-optionally the weights of a trained model to go on from (`start_from`)."""
+"""What a training run sets up once: its data (this process's part under torchrun, the
+missing-news rule applied, the popularity replay), the encoder and news vectors, the
+recommender, loss and optimiser (`set_up`), and optionally the weights of a trained model to go
+on from (`start_from`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from newsrec.data.behaviors import Behaviors
-from newsrec.data.mind import Impression, News
+from newsrec.data.mind import News
 from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.data.popularity import CountsBefore, Popularity
 from newsrec.encoders.cache import EmbeddingCache
@@ -27,6 +27,7 @@ from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World
 from newsrec.training.loss import ClickLoss
 from newsrec.training.news_encoding import NewsEncoding, encode_news
+from newsrec.training.parts import Log, read_part, shared_replay
 
 __all__ = ["TrainingData", "TrainingRun", "load_data", "set_up", "start_from"]
 
@@ -62,19 +63,24 @@ class TrainingRun:
 
 
 def load_data(
-    config: TrainConfig,
-    news: dict[str, News],
-    train_impressions: Sequence[Impression],
-    valid_impressions: Sequence[Impression] | None,
+    config: TrainConfig, news: dict[str, News], train: Log, valid: Log | None, world: World, out_dir: Path
 ) -> TrainingData:
-    """Drop ids without text (reported) and replay the training logs for popularity (theirs only)."""
+    """This process's part of the logs (all of them in a world of one; parts.py), ids without
+    text dropped (reported), and the training log's popularity replay (its counts only)."""
     news = config.prepare_news(news)
-    train_imps, _ = drop_missing_news(train_impressions, news, require_click=True)
-    valid_imps = drop_missing_news(valid_impressions, news, require_click=True)[0] if valid_impressions else None
-    if not len(train_imps):
+    train_imps, _ = drop_missing_news(read_part(train, world), news, require_click=True)
+    valid_imps = drop_missing_news(read_part(valid, world), news, require_click=True)[0] if valid else None
+    if not world.total(len(train_imps)):
         raise ValueError("no training impression has a click on a news item found in news.tsv")
-    steps_per_epoch = -(-train_imps.clicks() // config.batch_size)
-    popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
+    if not world.least(len(train_imps)):
+        raise ValueError(f"some of the {world.size} processes have no training impression: use fewer processes")
+    if world.size > 1:
+        logger.info("process %d of %d: %d training impressions (its part)", world.rank, world.size, len(train_imps))
+    steps_per_epoch = -(-world.total(train_imps.clicks()) // config.batch_size)
+    if world.size == 1:
+        popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
+    else:
+        popularity, before = shared_replay(train, train_imps, news, config.popularity_half_life_hours, world, out_dir)
     return TrainingData(news, train_imps, valid_imps, popularity, before, steps_per_epoch)
 
 
@@ -84,7 +90,7 @@ def set_up(
     """Encoder and news vectors (frozen or tuned), recommender, loss and optimiser."""
     encoder = config.build_encoder(total_steps=data.steps_per_epoch * config.epochs, device=str(world.device))
     used = {**news_used_by(data.train, data.news), **(news_used_by(data.valid, data.news) if data.valid else {})}
-    encoding = encode_news(encoder, used, config, cache, world)
+    encoding = encode_news(encoder, _with_every_part(used, data.news, world), config, cache, world)
     table_row = np.array(encoding.table.rows(data.train.news.ids), np.int64)
     model = NewsRecommender(
         RecommenderConfig(
@@ -115,6 +121,15 @@ def set_up(
     return TrainingRun(
         config, out_dir, world, started, data, encoding, table_row, model, loss, optimizer, scaler, trainable
     )
+
+
+def _with_every_part(used: dict[str, News], news: dict[str, News], world: World) -> dict[str, News]:
+    """The news this process needs; for the main process, which fills the embedding cache before
+    the others read it, those of every process's part."""
+    every_part = world.gather(list(used))
+    if not world.is_main or world.size == 1:
+        return used
+    return {news_id: news[news_id] for ids in every_part for news_id in ids}
 
 
 def start_from(model_dir: Path, run: TrainingRun) -> None:
