@@ -24,15 +24,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from newsrec.data.behaviors import BehaviorsFiles
-from newsrec.data.mind import Impression, News
+from newsrec.data.mind import News
 from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import MetricTally
@@ -45,6 +43,7 @@ from newsrec.training.checkpoint import TrainingState, load_checkpoint, save_che
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import join_world
 from newsrec.training.logbook import METRICS_FILE, log_epoch, write_summary
+from newsrec.training.parts import Log
 from newsrec.training.samples import impressions_of, sample_rows
 from newsrec.training.setup import TrainingRun, load_data, set_up, start_from
 
@@ -73,9 +72,9 @@ def seed_everything(seed: int) -> None:
 def train(
     config: TrainConfig,
     news: dict[str, News],
-    train_impressions: Sequence[Impression] | BehaviorsFiles,
+    train_impressions: Log,
     out_dir: str | Path,
-    valid_impressions: Sequence[Impression] | BehaviorsFiles | None = None,
+    valid_impressions: Log | None = None,
     cache: EmbeddingCache | None = None,
     restart: bool = False,
     init: str | Path | None = None,
@@ -102,7 +101,6 @@ def train(
     if init is not None:
         start_from(Path(init), run)
     progress = _resume(run, restart)
-    training_impressions = world.total(len(data.train))
     for epoch in range(len(progress.history) + 1, config.epochs + 1):
         if progress.bad_epochs >= config.patience:
             break
@@ -120,7 +118,7 @@ def train(
             trainable_parameters=run.trainable,
             seconds=round(time.perf_counter() - started, 1),
             processes=world.size,
-            training_impressions=training_impressions,
+            training_impressions=data.train_impressions,
         )
     world.barrier()
     return _result(run, progress.history)
@@ -167,9 +165,10 @@ def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
         alone = "" if world.size == 1 else " in some process's part: use fewer processes"
         raise ValueError(f"no training impression has a click with a non-click beside it{alone}")
     shares = [batches[step % len(batches)] for step in range(steps)]
+    taken = sum(map(len, shares))  # this process's rows, a repeated batch counted again
     losses, epoch_started = [], time.perf_counter()
     # the main process reports its own rows
-    with Progress(f"epoch {epoch}", sum(map(len, shares)), "rows", enabled=world.is_main) as bar:
+    with Progress(f"epoch {epoch}", taken, "rows", enabled=world.is_main) as bar:
         for share in shares:
             losses.append(_step(run, progress, share))
             bar.update(len(share))
@@ -177,7 +176,7 @@ def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
     return {
         "epoch": epoch,
         "train_loss": float(np.mean(losses)),
-        "train_rows": sum(map(len, shares)),  # this process's
+        "train_rows": taken,
         "step_seconds": round(time.perf_counter() - epoch_started, 2),  # this epoch's training steps
         "seconds": round(time.perf_counter() - run.started, 1),  # since the run started
     }

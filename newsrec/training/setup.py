@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class TrainingData:
     news: dict[str, News]  # as the model reads them (enrichment attached)
-    train: Behaviors
+    train: Behaviors  # this process's part (all of them in a world of one)
     valid: Behaviors | None
+    train_impressions: int  # in every process's part together
     popularity: Popularity  # the training logs' counts at their end (what the saved model starts from)
     train_popularity: CountsBefore  # per training candidate: its item's counts just before the impression
     steps_per_epoch: int
@@ -70,7 +71,8 @@ def load_data(
     news = config.prepare_news(news)
     train_imps, _ = drop_missing_news(read_part(train, world), news, require_click=True)
     valid_imps = drop_missing_news(read_part(valid, world), news, require_click=True)[0] if valid else None
-    if not world.total(len(train_imps)):
+    train_impressions = world.total(len(train_imps))
+    if not train_impressions:
         raise ValueError("no training impression has a click on a news item found in news.tsv")
     if not world.least(len(train_imps)):
         raise ValueError(f"some of the {world.size} processes have no training impression: use fewer processes")
@@ -81,7 +83,7 @@ def load_data(
         popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
     else:
         popularity, before = shared_replay(train, train_imps, news, config.popularity_half_life_hours, world, out_dir)
-    return TrainingData(news, train_imps, valid_imps, popularity, before, steps_per_epoch)
+    return TrainingData(news, train_imps, valid_imps, train_impressions, popularity, before, steps_per_epoch)
 
 
 def set_up(
