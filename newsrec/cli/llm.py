@@ -140,8 +140,9 @@ def register(app: typer.Typer, console: Console) -> None:
     ) -> None:
         """Top-k news for a user (history, description or both), each with an explanation.
 
-        An LLM's explanation is shown only when everything it states comes from the item, the
-        matched reads or your interests; otherwise the template is shown (and counted)."""
+        An LLM's explanation quotes the item and what you read or said, and names what links
+        them; it is shown only when it passes every check (no fact of its own, none joined across
+        stories); otherwise the template is shown (and counted)."""
         from newsrec.llm.explain import explain
         from newsrec.models.ranker import Ranker
 
@@ -169,7 +170,7 @@ def register(app: typer.Typer, console: Console) -> None:
                     "score": round(score, 4),
                     "explanation": said.text,
                     "explained_by": "llm" if said.by_llm else "template",
-                    "llm_unsupported_words": said.unsupported,
+                    "llm_problems": said.problems,
                 }
             )
         if as_json:
@@ -180,4 +181,6 @@ def register(app: typer.Typer, console: Console) -> None:
             console.print(f"   {escape(str(row['explanation']))}")
         if generator is not None:
             withheld = sum(row["explained_by"] == "template" for row in listed)
-            console.print(f"[dim]{withheld} of {len(listed)} LLM explanations unsupported: template shown[/]")
+            console.print(
+                f"[dim]{withheld} of {len(listed)} explanations by the template (the LLM's withheld or unasked)[/]"
+            )

@@ -73,8 +73,16 @@ class LLM(Protocol):
 
     model_id: str
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
-        """Reply to `prompt` under the `system` instruction; `json_schema` constrains it to such a JSON object."""
+    def generate(
+        self,
+        system: str,
+        prompt: str,
+        max_tokens: int = 128,
+        json_schema: dict | None = None,
+        grammar: str | None = None,
+    ) -> str:
+        """Reply to `prompt` under the `system` instruction; `json_schema` constrains it to such a
+        JSON object, `grammar` (GBNF) to the texts it allows, where the backend can (a server may ignore it)."""
         ...
 
 
@@ -97,26 +105,36 @@ class LlamaCppLLM:
             verbose=False,
         )
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
+    def generate(
+        self,
+        system: str,
+        prompt: str,
+        max_tokens: int = 128,
+        json_schema: dict | None = None,
+        grammar: str | None = None,
+    ) -> str:
         # a JSON schema becomes a grammar: small models then cannot leave the required shape
+        from llama_cpp import LlamaGrammar
+
+        rules = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         if self.chat:
             chat: Any = self._llm.create_chat_completion(  # a dict: stream is off
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
                 max_tokens=max_tokens,
                 temperature=0.0,
                 response_format={"type": "json_object", "schema": json_schema} if json_schema else None,
+                grammar=rules,
             )
             return chat["choices"][0]["message"]["content"] or ""
         # a base model continues text: state the task, then open the answer for it
-        from llama_cpp import LlamaGrammar
-
-        grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False) if json_schema else None
+        if json_schema:
+            rules = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
         completion: Any = self._llm.create_completion(  # a dict: stream is off
             f"{system}\n\n{prompt}\nAnswer: ",
             max_tokens=max_tokens,
             temperature=0.0,
-            grammar=grammar,
-            stop=None if json_schema else ["\n\n"],
+            grammar=rules,
+            stop=None if rules else ["\n\n"],
         )
         return completion["choices"][0]["text"]
 
@@ -128,8 +146,15 @@ class OpenAICompatibleLLM:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 
-    def generate(self, system: str, prompt: str, max_tokens: int = 128, json_schema: dict | None = None) -> str:
-        body = {
+    def generate(
+        self,
+        system: str,
+        prompt: str,
+        max_tokens: int = 128,
+        json_schema: dict | None = None,
+        grammar: str | None = None,
+    ) -> str:
+        body: dict[str, Any] = {
             "model": self._model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
@@ -137,6 +162,8 @@ class OpenAICompatibleLLM:
         }
         if json_schema:  # llama.cpp's server form; vLLM and Ollama accept json_object too
             body["response_format"] = {"type": "json_object", "schema": json_schema}
+        if grammar:  # llama.cpp's server form; a server without it writes free text, which the caller checks
+            body["grammar"] = grammar
         try:
             reply = self._client.post("/chat/completions", json=body)
             reply.raise_for_status()

@@ -3,7 +3,8 @@
 Output is JSON, validated; bad output is retried, then replaced by a fallback built from the
 title (marked `from_llm=False`). Valid means grounded too: the summary and every keyword may
 state only what the title, abstract and category hold (`grounding.Sources`; a summary may add
-the words that talk about an article, "reports", "describes"). Results are cached by model +
+the words that talk about an article, "reports", "describes"), and every name and number of the
+summary must be the item's own, as a whole word (`claims.claim_problems`). Results are cached by model +
 prompt version + text, so a rerun or a resumed batch redoes nothing already finished. Chinese
 news is summarised in Chinese, in its own script, by a model that writes Chinese (`backends.llm_for`).
 """
@@ -24,6 +25,7 @@ from newsrec.data.language import fold, words
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.claims import claim_problems
 from newsrec.llm.grounding import Sources, vocabulary
 from newsrec.llm.structured import distinct_phrases, generate_structured
 from newsrec.llm.writing import Writing, count_words
@@ -120,6 +122,10 @@ class Enrichment(BaseModel):
         sources = (info.context or {}).get("sources")
         if sources is not None:
             sources.require(self.summary, "summary")
+            if problems := claim_problems(self.summary, [" ".join(sources.texts)]):
+                raise ValueError(
+                    f"the summary says what the article does not ({problems[0]}): use its names and numbers"
+                )
             for keyword in self.keywords:
                 sources.require(keyword, "keyword", framing=False)
         return self

@@ -30,7 +30,6 @@ __all__ = [
     "vocabulary",
     "FUNCTION_WORDS",
     "label_stripped",
-    "names_and_numbers_missing",
 ]
 
 
@@ -149,17 +148,3 @@ def unsupported(reply: str, sources: Iterable[str], framing: Iterable[str] = ())
     """The claims of `reply` that neither `sources` nor the task's `framing` words support, as
     written in the reply; empty when the reply is grounded."""
     return judged(reply, sources, framing)["unsupported"]
-
-
-# A second rule, sharing no code with the one above, for measuring it (experiments/llm_quality.py)
-# and for checking recorded replies: numbers and capitalised words that do not open a sentence.
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][A-Za-z'’-]+")
-
-
-def names_and_numbers_missing(text: str, sources: Iterable[str]) -> list[str]:
-    """The numbers and capitalised words (not opening a sentence) of `text` that occur in no
-    source as a plain case-insensitive substring."""
-    haystack = " ".join(sources).lower()
-    found = _NUMBER.findall(text) + [w for w in _CAPITALISED.findall(text.strip()) if w != "I"]
-    return [w for w in found if w.lower() not in haystack]

@@ -5,8 +5,10 @@ its own script.
 A paraphrase is kept only when it differs from its title (in words, not only in case,
 punctuation, script or a leading "Headline:") and keeps its facts: the same numbers and the
 same names written with capitals inside (LAPD, NFL, McDonald's), none lost and none added;
-a paraphrase in sentence case may not add a capitalised word either ("the former Supreme Court
-Justice" of a title that named no court). Title Case hides names, so there only the first rule holds.
+a paraphrase in sentence case may not add a name either ("the former Supreme Court Justice" of
+a title that named no court): each of its names must be the title's own, as a whole word
+(`claims.claim_problems`). Title Case hides names, so a sentence-case title may not be
+rewritten in it; a Title Case title's paraphrase is held to the first rule only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from newsrec.data.language import fold
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.claims import claim_problems, is_title_case
 from newsrec.llm.grounding import label_stripped
 from newsrec.llm.writing import Writing, count_words
 from newsrec.progress import progress
@@ -34,7 +37,6 @@ PROMPT = {"en": "Headline: {title}\nRewritten headline:", "zh": "标题：{title
 QUOTES = '"“”「」『』'  # models like to quote the headline they write
 
 
-_CAPITALISED = re.compile(r"(?<![.!?:]\s)(?<!^)\b[A-Z][\w'’-]*")  # not opening a sentence
 _FACT = re.compile(r"\d+(?:[.,:]\d+)*|\w*[A-Z]\w*[A-Z]\w*(?:'\w+)?")  # numbers; words with two capitals
 
 
@@ -47,22 +49,15 @@ def problems(original: str, reply: str) -> list[str]:
     """Why `reply` is not a usable paraphrase of `original` (empty when it is)."""
     if not 2 <= count_words(reply) <= 2 * count_words(original) + 5:
         return ["(too short or too long)"]
-    if _plain(label_stripped(reply)) == _plain(original):
+    if _plain(original) in (_plain(reply), _plain(label_stripped(reply))):  # "Report: ..." is no label to strip
         return ["(the title again)"]
+    if is_title_case(reply) and not is_title_case(original):
+        return ["(a sentence-case title in Title Case, which hides its names)"]
     kept, said = set(_FACT.findall(original)), set(_FACT.findall(reply))
     problems = [f"lost {f}" for f in sorted(kept - said)] + [f"added {f}" for f in sorted(said - kept)]
-    if _sentence_case(reply):
-        known = {w.lower() for w in re.findall(r"[\w'’-]+", original)}
-        problems += [
-            f"added {w}" for w in _CAPITALISED.findall(reply.strip()) if w.lower() not in known and w not in said
-        ]
+    if not is_title_case(reply):  # a capital inside marks a name: each must be the title's own
+        problems += [p for p in claim_problems(reply, [original]) if not any(f in p for f in said - kept)]
     return problems
-
-
-def _sentence_case(text: str) -> bool:
-    """Whether most words of `text` start in lower case (so a capital inside marks a name)."""
-    letters = [w for w in text.split() if w[:1].isalpha()]
-    return sum(w[0].isupper() for w in letters) < len(letters) / 2
 
 
 def paraphrase_titles(llm: AnyLLM, news: list[News], cache: LLMCache | None = None) -> dict[str, str]:

@@ -7,7 +7,9 @@ Chinese script) of what the user read and wrote.
 Grounded or counted: the topics are chosen from a list (the history's category names and the
 content words of the titles and the reader's own words; a grammar holds a local model to it),
 and the profile sentence may state only what the titles, their categories and the reader's
-words hold (`grounding.Sources`), and must draw on the history when there is one. A reply that
+words hold (`grounding.Sources`), and must draw on the history when there is one. It may join
+headlines only by topic: the names and numbers of each of its sentences must stand in one
+headline (`claims.claim_problems`), never two stories' facts merged. A reply that
 fails is retried with its unsupported words named, then replaced by the counted profile.
 """
 
@@ -23,6 +25,7 @@ from newsrec.data.categories import tag_name
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.claims import claim_problems
 from newsrec.llm.grounding import Sources, claims, vocabulary
 from newsrec.llm.structured import distinct_phrases, generate_structured, reply_schema
 from newsrec.llm.writing import Writing
@@ -82,6 +85,8 @@ class UserProfile(BaseModel):
         context = info.context or {}
         if "sources" in context:
             context["sources"].require(self.profile, "profile")
+            if problems := claim_problems(self.profile, context["sources"].texts):
+                raise ValueError(f"the profile {problems[0]}: describe topics, not facts joined from several headlines")
             for topic in self.topics:
                 context["sources"].require(topic, "topic")
         history = context.get("history")

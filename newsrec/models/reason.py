@@ -181,13 +181,13 @@ def _split_at_and(text: str) -> list[str]:
     return [join_words(g, text) for g in groups if g]
 
 
-def content_words(text: str) -> set[str]:
+def content_words(text: str, inside: bool = True) -> set[str]:
     """The words of `text` that carry its topic, in Simplified script and lower case: Chinese
-    words of two or more characters that are not stop words (the words inside long ones too:
-    "篮球比赛" gives "篮球"), other words of five or more letters (shorter English words are
-    mostly function words)."""
+    words of two or more characters that are not stop words (with `inside`, the words inside
+    long ones too: "篮球比赛" gives "篮球"), other words of five or more letters (shorter English
+    words are mostly function words)."""
     out = set()
-    for word in words(fold(text), search=True):
+    for word in words(fold(text), search=inside):
         word = word.strip(_PUNCTUATION)
         if (len(word) > 1 and word not in STOP_WORDS_ZH) if is_han(word) else len(word) > 4:
             out.add(word)

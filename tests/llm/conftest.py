@@ -32,11 +32,13 @@ class ScriptedLLM:
         self.prompts: list[str] = []
         self.systems: list[str] = []
         self.schemas: list[dict | None] = []
+        self.grammars: list[str | None] = []
 
-    def generate(self, system, prompt, max_tokens=128, json_schema=None):
+    def generate(self, system, prompt, max_tokens=128, json_schema=None, grammar=None):
         self.prompts.append(prompt)
         self.systems.append(system)
         self.schemas.append(json_schema)
+        self.grammars.append(grammar)
         return self.replies.pop(0)
 
 

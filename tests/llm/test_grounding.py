@@ -9,7 +9,7 @@ from newsrec.llm.enrich import enrich_news
 from newsrec.llm.explain import explain
 from newsrec.llm.grounding import Sources, claims, judged, label_stripped, unsupported
 from newsrec.llm.paraphrase import paraphrase_titles, problems
-from newsrec.llm.profiles import build_profile, topic_choices
+from newsrec.llm.profiles import FRAMING, UserProfile, build_profile, topic_choices
 from newsrec.models.reason import Reason
 from tests.llm.conftest import ScriptedLLM
 
@@ -32,12 +32,12 @@ def test_the_recorded_inventions_are_withheld(candidate, reply, invented):
     reason = Reason(matched=[("H1", 0.6)], popularity=0.0)
     said = explain(ScriptedLLM([reply]), reason, candidate, NEWS)
     assert not said.by_llm and said.text == reason.sentence(NEWS, candidate.title)
-    assert invented <= set(said.unsupported)  # what it invented is named, to be counted
+    assert invented <= set(said.problems)  # what it invented is named, to be counted
 
 
 def test_a_reply_made_of_the_facts_and_framing_words_is_shown():
     reason = Reason(matched=[("H1", 0.6)], popularity=0.0)
-    reply = "Because you read about a man shot and killed near Van Nuys, here is the LAPD story from Sherman Oaks."
+    reply = f"Because you read “{READ.title}”, you may like “{LAPD.title}”; both are about the LAPD."
     said = explain(ScriptedLLM([reply]), reason, LAPD, NEWS)
     assert said.by_llm and said.text == reply
 
@@ -78,13 +78,21 @@ def test_a_paraphrase_differs_and_keeps_its_numbers_and_names():
     assert problems(title, "lapd officers arrest 3 after nfl game!") == ["(the title again)"]
     assert problems(title, "Three held by LAPD after NFL match") == ["lost 3"]
     assert problems(title, "LAPD arrests 3 people after NFL game in NYC") == ["added NYC"]
+    assert problems(title, "LAPD arrests 3 people after an NFL game in Ohio") == ["Ohio is in no source"]
     rbg = "Ruth Bader Ginsburg hailed as an inspiration"
     assert problems(rbg, "Ruth Bader Ginsburg, the former Supreme Court Justice, is hailed as an inspiration") == [
-        "added Supreme",
-        "added Court",
-        "added Justice",
+        "Supreme Court Justice is in no source"
     ]
-    assert problems(rbg, "Ruth Bader Ginsburg Praised As An Inspiration") == []  # Title Case hides names
+    # Title Case hides names: a sentence-case title may not be rewritten in it ("Landmass" of a "ghost ship")
+    assert problems(rbg, "Ruth Bader Ginsburg Praised As An Inspiration") == [
+        "(a sentence-case title in Title Case, which hides its names)"
+    ]
+    assert (
+        problems("Ruth Bader Ginsburg Hailed As An Inspiration", "Ruth Bader Ginsburg Praised As An Inspiration") == []
+    )
+    assert problems("Report: 24 teams to attend workout", "Report: 24 teams to attend workout.") == [
+        "(the title again)"
+    ]
     good = "Three people arrested by LAPD after an NFL game: 3 in custody"
     assert problems(title, good) == [] and paraphrase_titles(ScriptedLLM([good]), news) == {"A": good}
 
@@ -97,9 +105,16 @@ def test_the_profile_of_the_issue_is_replaced_by_one_that_reflects_the_history()
     profile = build_profile(llm, history, ["I like F1"])
     assert not profile.from_llm and "news" in profile.topics  # the counted profile: the history's categories
     assert "Profile" in llm.prompts[1]  # the retry names the unsupported word
-    reflects = json.dumps({"profile": "Reads crime news from the LAPD and likes F1.", "topics": ["crime", "F1"]})
+    reflects = json.dumps({"profile": "Reads crime news from the LAPD. Likes F1.", "topics": ["crime", "F1"]})
     good = build_profile(ScriptedLLM([reflects]), history, ["I like F1"])
     assert good.from_llm and good.topics == ["crime", "F1"]
+    # one sentence joining the LAPD's story and the Lakers' game: facts of two headlines merged
+    merged = json.dumps({"profile": "Reads about the LAPD and the Lakers.", "topics": ["crime"]})
+    assert not build_profile(ScriptedLLM([merged, merged, merged]), history).from_llm
+    with pytest.raises(ValueError, match="no one source holds together"):
+        UserProfile.model_validate_json(
+            merged, context={"sources": Sources(tuple(n.title for n in history), FRAMING["en"])}
+        )
 
 
 def test_profile_topics_are_chosen_from_the_history_and_the_readers_words():
