@@ -66,7 +66,7 @@ def _shared_name(candidate: str, anchor: str) -> str | None:
     (sure_c, unsure_c), (sure_a, unsure_a) = _names(candidate), _names(anchor)
     shared = (sure_c & (sure_a | unsure_a)) | (unsure_c & sure_a)
     shared = {n for n in shared if holds(fold(candidate), n) and holds(fold(anchor), n)}
-    return max(shared, key=lambda n: (len(n.split()), len(n)), default=None)
+    return max(shared, key=lambda n: (len(n.split()), len(n), n), default=None)  # n: the same pick every run
 
 
 def _shared_word(candidate: str, anchor: str) -> str | None:

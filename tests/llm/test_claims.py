@@ -5,6 +5,10 @@ The first replies are the issue's faulty LLM texts, rebuilt here with sources of
 word-level check, and each is refused now.
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from newsrec.data.mind import News
@@ -137,3 +141,17 @@ def test_the_packaged_model_writes_the_explanation_under_the_grammar_locally_and
         assert said.by_llm, said.problems
         assert f"“{PHILLIES}”" in said.text and f"“{CANDIDATE.title}”" in said.text
         assert said.text.endswith("Joe Girardi.")
+
+
+def test_the_link_is_the_same_in_every_process():
+    """Two names of one length tie; the pick must not follow the process's string hashing."""
+    code = (
+        "from newsrec.data.mind import News; from newsrec.llm.links import Anchor, link_between; "
+        "c = News('N1', 'Coast Guard searching for man who went overboard from Carnival cruise ship off Texas'); "
+        "a = Anchor('Coast Guard searches for man who fell from cruise off Texas', 'read'); "
+        "print(link_between(c, a, 'en').term)"
+    )
+    run = [sys.executable, "-c", code]
+    seeds = [{**os.environ, "PYTHONHASHSEED": str(seed)} for seed in range(4)]
+    picks = {subprocess.run(run, env=env, capture_output=True, text=True).stdout.strip() for env in seeds}
+    assert picks == {"Texas"}
