@@ -79,7 +79,7 @@ def _shared_word(candidate: str, anchor: str) -> str | None:
 
 def link_between(candidate: News, anchor: Anchor, language: str) -> Link | None:
     """What links `candidate` to `anchor`: a shared name, then a shared tag (or a tag an
-    interest names), then a shared content word; None when they share none of these."""
+    interest names), then (English only) a shared content word; None when they share none."""
     if name := _shared_name(candidate.title, anchor.text):
         return Link(name, "name")
     for tag in (candidate.subcategory, candidate.category):
@@ -88,6 +88,8 @@ def link_between(candidate: News, anchor: Anchor, language: str) -> Link | None:
             return Link(term, "tag")
         if term and anchor.kind == "interest" and (word := _shared_word(term, anchor.text)):
             return Link(word, "tag")  # "baseball" of an interest, for an item tagged "MLB baseball"
-    if word := _shared_word(candidate.title, anchor.text):
+    # a shared Chinese word is too often a part of a name jieba does not know ("花园" of
+    # "迈阿密花园", Miami Gardens) or a word of no topic ("许多", many): names and tags only
+    if language != "zh" and (word := _shared_word(candidate.title, anchor.text)):
         return Link(word, "word")
     return None

@@ -155,3 +155,11 @@ def test_the_link_is_the_same_in_every_process():
     seeds = [{**os.environ, "PYTHONHASHSEED": str(seed)} for seed in range(4)]
     picks = {subprocess.run(run, env=env, capture_output=True, text=True).stdout.strip() for env in seeds}
     assert picks == {"Texas"}
+
+
+def test_a_chinese_word_alone_is_no_link():
+    garden = News("Z1", "克里斯·布朗在他的家里开了一场花园贩卖活动", "lifestyle", "lifestylebuzz")
+    police = Anchor("迈阿密花园警方需要协助寻找枪杀青少年的人", "read", ("newscrime", "news"))  # Miami Gardens
+    assert link_between(garden, police, "zh") is None
+    song = Anchor("克里斯·布朗发布新歌", "read", ("music", "music"))
+    assert link_between(garden, song, "zh").term == "克里斯"  # a name jieba tags
