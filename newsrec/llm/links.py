@@ -66,7 +66,9 @@ def _shared_name(candidate: str, anchor: str) -> str | None:
     (sure_c, unsure_c), (sure_a, unsure_a) = _names(candidate), _names(anchor)
     shared = (sure_c & (sure_a | unsure_a)) | (unsure_c & sure_a)
     shared = {n for n in shared if holds(fold(candidate), n) and holds(fold(anchor), n)}
-    return max(shared, key=lambda n: (len(n.split()), len(n), n), default=None)  # n: the same pick every run
+    # ties go to the name said later in the story's title: a title opens with its label ("The Latest:
+    # ... Brexit"), and a set's order would follow the process's string hashing
+    return max(shared, key=lambda n: (len(n.split()), len(n), fold(candidate).rfind(fold(n)), n), default=None)
 
 
 def _shared_word(candidate: str, anchor: str) -> str | None:

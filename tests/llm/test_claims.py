@@ -163,3 +163,9 @@ def test_a_chinese_word_alone_is_no_link():
     assert link_between(garden, police, "zh") is None
     song = Anchor("克里斯·布朗发布新歌", "read", ("music", "music"))
     assert link_between(garden, song, "zh").term == "克里斯"  # a name jieba tags
+
+
+def test_a_tie_goes_to_the_name_after_the_title_s_label():
+    latest = News("N7", "The Latest: Boris Johnson accepts 3-month Brexit extension", "news", "newsworld")
+    read = Anchor("The Latest: EU envoys agree that Brexit extension is needed", "read", ("europe", "news"))
+    assert link_between(latest, read, "en").term == "Brexit"  # not "Latest", of the same length
