@@ -39,6 +39,7 @@ from pathlib import Path
 from judge import judge
 
 from newsrec.data.behaviors import read_behaviors
+from newsrec.data.categories import tag_name
 from newsrec.data.language import detect_language
 from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
@@ -111,6 +112,33 @@ def rejudge(records: list[Path]) -> None:
             print("   ", r["texts"][0][:160])
 
 
+def export(records: list[Path], out: Path) -> None:
+    """The explanation records as tests/llm/data keeps them: each quoted title replaced by
+    {story} or {read:N} (the test puts the sample's titles back), so no news text is committed."""
+    with out.open("w") as f:
+        for r in (json.loads(line) for path in records for line in path.read_text().splitlines()):
+            if r["task"] != "explain":
+                continue
+            reply = r["reply"] or ""
+            for title, mark in [(r["story"], "{story}"), *((t, f"{{read:{i}}}") for i, t in enumerate(r["titles"]))]:
+                reply = reply.replace(f"“{title}”", f"“{mark}”").replace(f"「{title}」", f"「{mark}」")
+            row = {k: r[k] for k in ("model", "news_id", "matched", "by_llm")}
+            row |= {"language": detect_language(r["story"]), "reply": reply}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def tags(item: News) -> str:
+    """An item's category and subcategory, as tags and as named in the language of its title."""
+    language = detect_language(item.title)
+    return " ".join(
+        [
+            item.category,
+            item.subcategory,
+            *(tag_name(t, language) or "" for t in (item.category, item.subcategory) if t),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mind", type=Path, default=Path("../shared/data/mind-sample"))
@@ -121,7 +149,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/llm-quality.json"))
     parser.add_argument("--record", type=Path, help="append every item's texts here (JSON lines)")
     parser.add_argument("--rejudge", type=Path, nargs="+", help="judge these recorded items again, and stop")
+    parser.add_argument("--export", type=Path, help="with --rejudge: write their explanations here, titles masked")
     args = parser.parse_args()
+    if args.rejudge and args.export:
+        return export(args.rejudge, args.export)
     if args.rejudge:
         return rejudge(args.rejudge)
     if not (args.model and args.llm):
@@ -143,9 +174,10 @@ def main() -> None:
             item = news[news_id]
             said = explain(llm, reason, item, news)
             read = tuple(news[h].title for h, _ in reason.matched)
-            story = " ".join([item.title, item.abstract, item.category, item.subcategory])
+            # each item with its tags, named as the explanation names them ("电视明星" for tv-celebrity)
+            sources = [f"{n.title} {n.abstract} {tags(n)}" for n in [item, *(news[h] for h, _ in reason.matched)]]
             facts = {"news_id": news_id, "matched": reason.matched, "problems": said.problems}
-            return Made([said.text], said.by_llm, [story, *read], item.title, read, said.reply, facts)
+            return Made([said.text], said.by_llm, sources, item.title, read, said.reply, facts)
 
         def profiled(user, llm=llm) -> Made:
             read = [news[h] for h in user.history if h in news]

@@ -57,7 +57,7 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 # What `auto` runs: per task and language, the model docs/RESULTS.md ("LLM texts") recommends by the
 # README's rule; only Qwen2.5 writes Chinese. NEWSREC_LLM_MODELS overrides it (`auto_models`).
 AUTO_MODELS: dict[Task, dict[str, str]] = {
-    "explain": {"en": "gemma3-270m", "zh": "qwen2.5-coder-1.5b"},
+    "explain": {"en": "smollm2", "zh": "qwen2.5-coder-1.5b"},
     "profile": {"en": "smollm2", "zh": "qwen2.5-coder-1.5b"},
     "paraphrase": {"en": "qwen2.5-coder-1.5b", "zh": "qwen2.5-coder-1.5b"},
     "enrich": {"en": "qwen2.5-coder-1.5b", "zh": "qwen2.5-coder-1.5b"},

@@ -42,6 +42,14 @@ class ScriptedLLM:
         return self.replies.pop(0)
 
 
+def unmasked(row: dict, news: dict) -> str:
+    """A recorded reply (tests/llm/data) with the sample's titles back in place of {story} and {read:N}."""
+    reply = row["reply"].replace("{story}", news[row["news_id"]].title)
+    for i, (news_id, _) in enumerate(row["matched"]):
+        reply = reply.replace(f"{{read:{i}}}", news[news_id].title)
+    return reply
+
+
 @pytest.fixture(scope="session")
 def smollm2():
     if not HAS_LLAMA:
