@@ -220,16 +220,17 @@ def explain(
     anchor, link = linked[0]
     line = ANCHOR_LINE[language][anchor.kind].format(text=anchor.text)
     prompt = PROMPT[language].format(candidate=candidate.title, anchor_line=line, link=link.term)
+    grammar = explanation_grammar(candidate.title, anchor, link, language)
 
     def make() -> dict:
         model = llm_for(llm, "explain", language)
-        grammar = explanation_grammar(candidate.title, anchor, link, language)
         reply = writing.fit(" ".join(model.generate(SYSTEM[language], prompt, max_tokens=160, grammar=grammar).split()))
         for title in (candidate.title, anchor.text):  # the news's script, but each quoted title exactly as written
             reply = reply.replace(writing.fit(" ".join(title.split())), title)
         return {"reply": reply}
 
-    key = LLMCache.key("explain", model_id_for(llm, "explain", language), PROMPT_VERSION, prompt)
+    # the grammar is part of the request: a reply cached under another grammar is not this one's
+    key = LLMCache.key("explain", model_id_for(llm, "explain", language), PROMPT_VERSION, prompt + grammar)
     reply = LLMCache.through(cache, key, make)["reply"]  # the raw reply: a stricter check needs no new generation
     problems = _problems(reply, candidate, anchor, link, reason, news)
     return Explanation(template, False, problems, reply) if problems else Explanation(reply, True, reply=reply)

@@ -13,6 +13,7 @@ import pytest
 
 from newsrec.data.mind import News
 from newsrec.llm.backends import load_llm
+from newsrec.llm.cache import LLMCache
 from newsrec.llm.claims import claim_problems, facts, sentences, unquoted
 from newsrec.llm.explain import FRAMING, ROLES, explain, explanation_grammar
 from newsrec.llm.grounding import unsupported
@@ -169,3 +170,15 @@ def test_a_tie_goes_to_the_name_after_the_title_s_label():
     latest = News("N7", "The Latest: Boris Johnson accepts 3-month Brexit extension", "news", "newsworld")
     read = Anchor("The Latest: EU envoys agree that Brexit extension is needed", "read", ("europe", "news"))
     assert link_between(latest, read, "en").term == "Brexit"  # not "Latest", of the same length
+
+
+def test_a_reply_cached_under_another_grammar_is_asked_again(tmp_path, monkeypatch):
+    cache = LLMCache(tmp_path / "llm.sqlite")
+    first = ScriptedLLM([GOOD])
+    for _ in range(2):
+        assert explain(first, REASON, CANDIDATE, NEWS, cache).by_llm
+    assert len(first.prompts) == 1  # the second answer came from the cache
+    monkeypatch.setitem(ROLES["en"], "because", ["Since"])  # the same prompt under another grammar
+    second = ScriptedLLM([GOOD])
+    explain(second, REASON, CANDIDATE, NEWS, cache)
+    assert len(second.prompts) == 1
