@@ -40,7 +40,7 @@ from judge import judge
 
 from newsrec.data.behaviors import read_behaviors
 from newsrec.data.categories import tag_name
-from newsrec.data.language import detect_language
+from newsrec.data.language import detect_language, in_script, script_of
 from newsrec.data.mind import News, read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.llm.backends import load_llm
@@ -129,12 +129,12 @@ def export(records: list[Path], out: Path) -> None:
 
 def tags(item: News) -> str:
     """An item's category and subcategory, as tags and as named in the language of its title."""
-    language = detect_language(item.title)
+    language, script = detect_language(item.title), script_of(item.title)
     return " ".join(
         [
             item.category,
             item.subcategory,
-            *(tag_name(t, language) or "" for t in (item.category, item.subcategory) if t),
+            *(in_script(tag_name(t, language) or "", script) for t in (item.category, item.subcategory) if t),
         ]
     )
 

@@ -1,7 +1,9 @@
 """A hand-read sample: the first 50 explanations each model showed on the sample's readers
 (experiments/llm_quality.py), each read by a person against the titles it quotes and judged
 faithful or not, with a note where a reader could take it wrongly (tests/llm/data/hand_read.jsonl;
-the quoted titles are masked as {story} and {read:N}, and put back from the sample here).
+the quoted titles are masked as {story} and {read:N}, and put back from the sample here;
+"language" names the sample: "zh" rows are Qwen2.5 on the xMIND sample, one of them an English
+story that xMIND left untranslated).
 
 Each text is still shown by the product when the model gives the same reply, and none was
 judged faulty: a change of the checks that starts hiding these, or a sample with a faulty one,
