@@ -4,7 +4,8 @@ Output is JSON, validated; bad output is retried, then replaced by a fallback bu
 title (marked `from_llm=False`). Valid means grounded too: the summary and every keyword may
 state only what the title, abstract and category hold (`grounding.Sources`; a summary may add
 the words that talk about an article, "reports", "describes"), and every name and number of the
-summary must be the item's own, as a whole word (`claims.claim_problems`). Results are cached by model +
+summary must be the item's own, as a whole word (`claims.claim_problems`); a summary that only
+repeats the title is no summary. Results are cached by model +
 prompt version + text, so a rerun or a resumed batch redoes nothing already finished. Chinese
 news is summarised in Chinese, in its own script, by a model that writes Chinese (`backends.llm_for`).
 """
@@ -28,7 +29,7 @@ from newsrec.llm.cache import LLMCache
 from newsrec.llm.claims import claim_problems
 from newsrec.llm.grounding import Sources, vocabulary
 from newsrec.llm.structured import distinct_phrases, generate_structured
-from newsrec.llm.writing import Writing, count_words
+from newsrec.llm.writing import Writing, count_words, letters_only
 from newsrec.models.reason import content_words
 from newsrec.progress import progress as counted
 
@@ -121,6 +122,8 @@ class Enrichment(BaseModel):
         """With the item's sources in the context (an LLM's reply): nothing they do not hold."""
         sources = (info.context or {}).get("sources")
         if sources is not None:
+            if letters_only(self.summary) == letters_only(sources.texts[0]):  # the title comes first
+                raise ValueError("the summary repeats the title: say what the article reports")
             sources.require(self.summary, "summary")
             if problems := claim_problems(self.summary, [" ".join(sources.texts)]):
                 raise ValueError(

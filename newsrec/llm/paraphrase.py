@@ -17,13 +17,12 @@ import json
 import re
 from pathlib import Path
 
-from newsrec.data.language import fold
 from newsrec.data.mind import News
 from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.claims import claim_problems, is_title_case
 from newsrec.llm.grounding import label_stripped
-from newsrec.llm.writing import Writing, count_words
+from newsrec.llm.writing import Writing, count_words, letters_only
 from newsrec.progress import progress
 
 __all__ = ["paraphrase_titles", "write_paraphrases", "read_paraphrases", "PROMPT_VERSION"]
@@ -40,16 +39,12 @@ QUOTES = '"“”「」『』'  # models like to quote the headline they write
 _FACT = re.compile(r"\d+(?:[.,:]\d+)*|\w*[A-Z]\w*[A-Z]\w*(?:'\w+)?")  # numbers; words with two capitals
 
 
-def _plain(text: str) -> str:
-    """`text` as words only: folded case and script, punctuation and spaces gone."""
-    return "".join(c for c in fold(text) if c.isalnum())
-
-
 def problems(original: str, reply: str) -> list[str]:
     """Why `reply` is not a usable paraphrase of `original` (empty when it is)."""
     if not 2 <= count_words(reply) <= 2 * count_words(original) + 5:
         return ["(too short or too long)"]
-    if _plain(original) in (_plain(reply), _plain(label_stripped(reply))):  # "Report: ..." is no label to strip
+    # the reply as given, and without a leading label ("Report: ..." may be the title's own words)
+    if letters_only(original) in (letters_only(reply), letters_only(label_stripped(reply))):
         return ["(the title again)"]
     if is_title_case(reply) and not is_title_case(original):
         return ["(a sentence-case title in Title Case, which hides its names)"]

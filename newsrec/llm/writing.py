@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from newsrec.data.language import ChineseScript, detect_language, in_script, script_of, words
+from newsrec.data.language import ChineseScript, detect_language, fold, in_script, script_of, words
 
-__all__ = ["Writing", "ENGLISH", "count_words"]
+__all__ = ["Writing", "ENGLISH", "count_words", "letters_only"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,9 @@ ENGLISH = Writing("en")
 def count_words(text: str) -> int:
     """Words holding a letter or digit: Chinese segmented by jieba, punctuation not counted."""
     return sum(any(c.isalnum() for c in w) for w in words(text))
+
+
+def letters_only(text: str) -> str:
+    """`text` as its letters and digits alone, case and Chinese script folded: two texts equal in
+    this form say the same words ("Title." and "title" do)."""
+    return "".join(c for c in fold(text) if c.isalnum())

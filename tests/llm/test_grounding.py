@@ -141,3 +141,14 @@ def test_a_summary_or_keyword_with_an_invented_fact_falls_back():
 def test_sources_name_what_they_miss():
     with pytest.raises(ValueError, match=r"\(Paris\)"):
         Sources(("Lakers win",)).require("Lakers win in Paris", "summary")
+
+
+def test_a_summary_that_repeats_the_title_is_no_summary():
+    item = News("N9", "Bill Russell finally accepts Basketball Hall of Fame ring", "sports", "basketball_nba", "")
+    copy = json.dumps({"summary": item.title + ".", "keywords": ["Bill Russell", "Hall of Fame", "ring"]})
+    enriched = enrich_news(ScriptedLLM([copy] * 3), [item], progress=False)["N9"]
+    assert not enriched.from_llm  # the counted fallback, marked as such
+    said = json.dumps(
+        {"summary": "Bill Russell accepts his Hall of Fame ring.", "keywords": ["Bill Russell", "ring", "Hall of Fame"]}
+    )
+    assert enrich_news(ScriptedLLM([said]), [item], progress=False)["N9"].from_llm
