@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 
 from newsrec.data.language import fold, is_chinese_name, is_han, words
+from newsrec.llm.grounding import vocabulary
 
 __all__ = ["sentences", "unquoted", "facts", "holds", "claim_problems", "is_title_case"]
 
@@ -33,33 +34,8 @@ _NAME_WORD = rf"(?:[A-Z][{_LATIN}'’]*(?:-[{_LATIN}'’]+)*|[a-z]+[A-Z][{_LATIN
 _NAME_RUN = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD})*")
 _OPENING = re.compile(r"^\W*")
 _PRONOUNS = frozenset({"I", "I'm", "I’m", "I've", "I'd", "I'll"})
-
-
-_SMALL_WORDS = frozenset(
-    [
-        "Is",
-        "Are",
-        "On",
-        "In",
-        "Of",
-        "For",
-        "To",
-        "With",
-        "And",
-        "At",
-        "By",
-        "From",
-        "The",
-        "A",
-        "An",
-        "As",
-        "Or",
-        "But",
-        "Into",
-        "Over",
-        "After",
-    ]
-)
+# small words a Title Case headline capitalises inside, and sentence case never does
+_SMALL_WORDS = vocabulary("Is Are On In Of For To With And At By From The A An As Or But Into Over After")
 
 
 def is_title_case(text: str) -> bool:
