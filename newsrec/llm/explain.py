@@ -179,10 +179,9 @@ def explanation_grammar(candidate: str, anchor: Anchor, link: Link, language: st
 
 
 def _problems(
-    reply: str, candidate: News, anchor: Anchor, link: Link, reason: Reason, news: dict[str, News]
+    reply: str, candidate: News, anchor: Anchor, link: Link, reason: Reason, news: dict[str, News], language: str
 ) -> list[str]:
     """Why `reply` cannot be shown; empty when it can."""
-    language = Writing.of(candidate.title).language
     said = fold(" ".join(reply.split()))
     quoted = [fold(OPEN[language] + " ".join(t.split()) + CLOSE[language]) for t in (candidate.title, anchor.text)]
     problems = []
@@ -194,15 +193,16 @@ def _problems(
     before = said.split(quoted[0])[0].rsplit(fold(CLOSE[language]), 1)[-1] if quoted[0] in said else ""
     if any(fold(p) in before for p in ROLES[language]["read"] + ROLES[language]["interest"]):
         problems.append("(calls the recommended story read)")
-    titles = [candidate.title, *(news[i].title for i, _ in reason.matched if i in news), *(t for t, _ in reason.topics)]
+    # the reader's side: each matched title and interest, a source (and a title to quote) of its own
+    reader = [*(news[i].title for i, _ in reason.matched if i in news), *(t for t, _ in reason.topics)]
+    titles = [candidate.title, *reader]
     connecting = unquoted(reply, titles)
     if fold(link.term) not in fold(connecting):
         problems.append("(does not say what links them)")
     if len(sentences(reply)) != 1 or not 3 <= count_words(connecting) <= MAX_CONNECTING:
         problems.append("(not one short sentence of its own words)")
     tags = [name for tag in (candidate.subcategory, candidate.category) if (name := tag_name(tag, language))]
-    story = " ".join([candidate.title, candidate.abstract, *tags])
-    sources = [story, *(news[i].title for i, _ in reason.matched if i in news), *(t for t, _ in reason.topics)]
+    sources = [" ".join([candidate.title, candidate.abstract, *tags]), *reader]
     problems += unsupported(connecting, sources, FRAMING[language])
     return problems + claim_problems(reply, sources, titles)
 
@@ -232,5 +232,5 @@ def explain(
     # the grammar is part of the request: a reply cached under another grammar is not this one's
     key = LLMCache.key("explain", model_id_for(llm, "explain", language), PROMPT_VERSION, prompt + grammar)
     reply = LLMCache.through(cache, key, make)["reply"]  # the raw reply: a stricter check needs no new generation
-    problems = _problems(reply, candidate, anchor, link, reason, news)
+    problems = _problems(reply, candidate, anchor, link, reason, news, language)
     return Explanation(template, False, problems, reply) if problems else Explanation(reply, True, reply=reply)
