@@ -9,7 +9,9 @@ It runs before any route reads a byte of the body:
    is a plain 401 (it guesses nothing);
 3. rate limit per API key or user;
 4. body size: a declared Content-Length over the limit is refused at once (413), and a chunked
-   body is counted while it streams in and refused as soon as it passes the limit;
+   body is counted while it streams in and refused as soon as it passes the limit; so are its
+   JSON values (commas, brackets and braces: `[1,1,...]` or `[{},{},...]` of a few MB would
+   take gigabytes as Python objects and validation errors), before anything parses it;
 5. body pace: a body not complete `body_timeout_seconds` after its headers is refused (408)
    and its connection closed, so a client trickling bytes cannot hold a worker's connections.
 
@@ -33,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsrec.serve.ratelimit import Rate, SlidingWindowLimiter
 from newsrec.serve.settings import ServiceSettings
 
-__all__ = ["Guard", "BodyRefused", "BodyTooLarge", "BodyTooSlow"]
+__all__ = ["Guard", "BodyRefused", "BodyTooLarge", "BodyTooComplex", "BodyTooSlow"]
 
 
 class BodyRefused(HTTPException):
@@ -43,6 +45,11 @@ class BodyRefused(HTTPException):
 class BodyTooLarge(BodyRefused):
     def __init__(self, limit: int):
         super().__init__(413, f"body over {limit} bytes: send smaller batches")
+
+
+class BodyTooComplex(BodyRefused):
+    def __init__(self, limit: int):
+        super().__init__(413, f"body holds over {limit} JSON values: send smaller batches")
 
 
 class BodyTooSlow(BodyRefused):
@@ -55,6 +62,7 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: ServiceSettings):
         self.app = app
         self.max_body = settings.max_body_bytes
+        self.max_values = settings.max_json_values
         self.body_timeout = settings.body_timeout_seconds
         self.per_address = SlidingWindowLimiter(Rate.parse(settings.rate_limit))
         self.per_caller = SlidingWindowLimiter(Rate.parse(settings.key_rate_limit))
@@ -96,11 +104,11 @@ class Guard:
         await self._with_counted_body(scope, receive, send)
 
     async def _with_counted_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        received, complete, started = 0, False, False
+        received, values, complete, started = 0, 0, False, False
         deadline = time.monotonic() + self.body_timeout
 
         async def counted_receive() -> Message:
-            nonlocal received, complete
+            nonlocal received, values, complete
             if complete:  # past the body only a disconnect can come: no deadline for it
                 return await receive()
             try:
@@ -108,10 +116,14 @@ class Guard:
                     message = await receive()
             except TimeoutError:
                 raise BodyTooSlow(self.body_timeout) from None
-            received += len(message.get("body", b""))
+            body = message.get("body", b"")
+            received += len(body)
+            values += body.count(b",") + body.count(b"[") + body.count(b"{")  # at C speed, over-counting text
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             if received > self.max_body:
                 raise BodyTooLarge(self.max_body)
+            if values > self.max_values:
+                raise BodyTooComplex(self.max_values)
             return message
 
         async def tracked_send(message: Message) -> None:

@@ -31,6 +31,7 @@ import time
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -54,11 +55,18 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
       only times out idle keep-alive connections; a client trickling header bytes, or none,
       would otherwise hold a connection for ever);
     - size: past `max_header_bytes` the request is refused with 431 and the connection closed
-      (httptools would keep appending them in memory; h11 stopped at 16 KiB).
+      (httptools would keep appending them in memory; h11 stopped at 16 KiB), counted over the
+      whole request line and headers, whether they came in one read or many;
+
+    and one on pipelining: a client that sends requests without reading the replies gets at
+    most `max_pipelined` of them queued; past that its connection is closed (uvicorn would queue
+    every request of each read, and read on after each reply it could only buffer).
     """
 
     header_timeout = 10.0
     max_header_bytes = 32 * 1024
+    max_pipelined = 32
+    _line_and_headers = 0  # bytes of the current request's line and headers, as httptools hands them over
     _header_timer: asyncio.TimerHandle | None
     _in_headers = False  # the parser is inside a request line or headers
     _headers_done = False  # a request's headers completed in the data being fed
@@ -89,12 +97,31 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
             self._header_timer = None
 
     def on_message_begin(self) -> None:
-        self._in_headers = True
+        self._in_headers, self._line_and_headers = True, 0
         super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._line_and_headers += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._line_and_headers += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_headers, self._header_bytes, self._headers_done = False, 0, True
+        if self._line_and_headers > self.max_header_bytes:
+            self._refuse_headers()
+            raise httptools.HttpParserCallbackError("headers too large")  # stops the parser's feed
         super().on_headers_complete()
+        if len(self.pipeline) > self.max_pipelined:  # replies unread: nothing more is queued for this client
+            self._refused = True
+            self.transport.close()
+            raise httptools.HttpParserCallbackError("too many pipelined requests")
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # a refusal already answered (431) or closed the connection
+            super().send_400_response(msg)
 
     def _refuse_headers(self) -> None:
         """431, then a lingering close: closed at once with the client's bytes unread, the socket

@@ -52,6 +52,9 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]+$"
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Most items of one batch body (news, events, impressions): in the schema, so a longer list is
+# refused before one element is validated (`max_batch` of the settings may lower it).
+BATCH_CEILING = 5_000
 FROM_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"  # the same rule, told to clients in the OpenAPI document
 
 
@@ -124,7 +127,9 @@ class NewsIn(BaseModel):
 
 class NewsBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[NewsIn] = Field(min_length=1, description="each news id at most once (409 otherwise)")
+    items: list[NewsIn] = Field(
+        min_length=1, max_length=BATCH_CEILING, description="each news id at most once (409 otherwise)"
+    )
 
 
 class EventIn(BaseModel):
@@ -150,7 +155,7 @@ class ImpressionIn(BaseModel):
 
 class ImpressionBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    impressions: list[ImpressionIn] = Field(min_length=1)
+    impressions: list[ImpressionIn] = Field(min_length=1, max_length=BATCH_CEILING)
 
 
 class ImpressionsResult(BaseModel):
@@ -199,7 +204,7 @@ class Deployment(BaseModel):
 
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    events: list[EventIn] = Field(min_length=1)
+    events: list[EventIn] = Field(min_length=1, max_length=BATCH_CEILING)
 
 
 class InterestsIn(BaseModel):

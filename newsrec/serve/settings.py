@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsrec.serve.ratelimit import Rate
+from newsrec.serve.schemas import BATCH_CEILING
 
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
@@ -62,7 +63,15 @@ class ServiceSettings(BaseSettings):
         description="every item's popularity (decay, age) is recomputed this often; items with new traffic at once",
     )
     max_body_bytes: int = Field(5_000_000, ge=1_000, description="largest request body, also when chunked")
-    max_batch: int = Field(5_000, ge=1, description="most news or events in one request")
+    max_batch: int = Field(
+        BATCH_CEILING, ge=1, le=BATCH_CEILING, description="most news, events or impressions in one request"
+    )
+    max_json_values: int = Field(
+        250_000,
+        ge=1_000,
+        description="most commas, brackets and braces in one body (each opens at most one JSON value): "
+        "bounds the memory a body takes to parse, counted while it streams in",
+    )
     rate_limit: str = Field("6000/minute", description="requests per client address, per worker process")
     key_rate_limit: str = Field("30000/minute", description="requests per API key or user, per worker process")
     auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")

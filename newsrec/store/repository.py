@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 FEED_LOCK = 7_301_001  # advisory lock id on PostgreSQL
+# bound parameters of one `IN (...)`: well below SQLite's 32,766 and PostgreSQL's 65,535 (a
+# request may name more ids than that: 5,000 impressions of 200 news)
+IDS_PER_QUERY = 10_000
 
 
 @dataclass
@@ -143,7 +146,10 @@ def newest_news(session: Session, limit: int) -> list[NewsRow]:
 
 
 def known_news_ids(session: Session, news_ids: set[str]) -> set[str]:
-    return set(session.scalars(select(NewsRow.news_id).where(NewsRow.news_id.in_(news_ids))))
+    """Those of `news_ids` that are stored, asked in chunks of `IDS_PER_QUERY`."""
+    ids = sorted(news_ids)
+    chunks = (ids[i : i + IDS_PER_QUERY] for i in range(0, len(ids), IDS_PER_QUERY))
+    return {n for chunk in chunks for n in session.scalars(select(NewsRow.news_id).where(NewsRow.news_id.in_(chunk)))}
 
 
 def _insert_new(session: Session, table: type, rows: list[dict], key: tuple[str, str]) -> set[tuple]:

@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -106,6 +107,18 @@ def test_event_ids_are_unique_per_user_not_across_users(client):
     assert click(client, "shared-id", "bob", "L1").json() == {"stored": 1, "duplicates": []}
     assert click(client, "shared-id", "bob", "L2").json() == {"stored": 0, "duplicates": ["shared-id"]}
     assert client.get("/v1/users/bob/profile", headers=USER_KEY).json()["history"] == ["L1"]
+
+
+@pytest.mark.parametrize("path,field", [("/v1/events", "events"), ("/v1/impressions", "impressions")])
+def test_a_list_longer_than_the_batch_ceiling_is_refused_before_its_items_are_validated(client, path, field):
+    one = {"event_id": "e", "user_id": "u", "news_id": "N1", "type": "click"}
+    if field == "impressions":
+        one = {"impression_id": "i", "user_id": "u", "news_ids": ["N1"]}
+    started = time.perf_counter()
+    r = client.post(path, json={field: [one] * 40_000}, headers=ADMIN_KEY)
+    took = time.perf_counter() - started
+    assert r.status_code == 422 and "at most 5000 items" in r.json()["detail"]
+    assert len(r.json()["errors"]) == 1 and took < 5  # one error, not 40,000 items' worth of work
 
 
 def test_unknown_news_in_events_is_a_conflict_listing_them(client):

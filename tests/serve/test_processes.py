@@ -141,6 +141,57 @@ def test_oversized_request_headers_are_refused_with_431_and_cost_no_memory(serve
     assert httpx.get(f"{server.url}/health", headers={"X-Fine": "a" * 20_000}).status_code == 200
 
 
+def test_headers_are_measured_in_total_also_when_they_come_in_one_write(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"X-A: " + b"a" * 20_000 + b"\r\nX-B: " + b"b" * 20_000)
+        sock.sendall(b"\r\n\r\n")
+        reply = whole_reply(sock, sock.recv(4096))
+    assert reply.startswith(b"HTTP/1.1 431"), reply[:100]
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:  # 100 KB of headers in one write
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 100_000 + b"\r\n\r\n")
+        assert whole_reply(sock, sock.recv(4096)).startswith(b"HTTP/1.1 431")
+
+
+def test_pipelined_requests_whose_replies_are_never_read_cost_no_memory(server):
+    """4 connections each send up to 300k `GET /health` and read nothing (it took a worker from
+    +0 to +1.5 GB before a connection could queue at most `max_pipelined`)."""
+    before = {p: rss_mb(p) for p in server.workers()}
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    sent = [0] * 4
+
+    def flood(i: int) -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            try:
+                for _ in range(3000):
+                    sock.sendall(request * 100)
+                    sent[i] += 100
+            except OSError:  # closed by the server, or no longer read: either stops the flood
+                pass
+
+    threads = [threading.Thread(target=flood, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    growth = max(rss_mb(p) - before[p] for p in before)
+    assert growth < 100, (growth, sent)
+    assert max(sent) < 300_000, sent
+    assert httpx.get(f"{server.url}/health").status_code == 200
+
+
+def test_bodies_of_many_tiny_json_values_are_refused_before_parsing(server):
+    """`[1,1,...]` and `[{},{},...]` under the byte limit would be millions of objects and
+    validation errors; they are refused while they stream in, by their count of values."""
+    before = {p: rss_mb(p) for p in server.workers()}
+    headers = {**USER_KEY, "Content-Type": "application/json"}
+    for flood in (b'{"events": [' + b"1," * 450_000 + b"1]}", b'{"events": [' + b"{}," * 300_000 + b"{}]}"):
+        started = time.time()
+        r = httpx.post(f"{server.url}/v1/events", content=flood, headers=headers, timeout=30)
+        assert r.status_code == 413 and "JSON values" in r.json()["detail"], r.text[:200]
+        assert time.time() - started < 5
+    assert max(rss_mb(p) - before[p] for p in before) < 100
+
+
 def test_bodies_that_trickle_in_are_refused_and_their_connections_closed(server):
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(

@@ -42,6 +42,13 @@ def test_events_are_stored_once_per_user_and_event_id(sessions):
         assert repo.events_since(s, 0, 2) == feed[:2]  # in chunks, oldest first
 
 
+def test_unknown_ids_are_asked_in_chunks_below_every_database_parameter_limit(sessions):
+    with sessions.begin() as s:
+        repo.upsert_news(s, [repo.NewsRecord("N3", "t"), repo.NewsRecord("N69999", "t")], np.zeros((2, 4)))
+    with sessions() as s:  # 70,000 parameters: over both SQLite's and PostgreSQL's limit in one query
+        assert repo.known_news_ids(s, {f"N{i}" for i in range(70_000)}) == {"N3", "N69999"}
+
+
 def test_a_replaced_news_item_comes_back_with_a_larger_seq(sessions):
     vectors = np.ones((2, 4), np.float32)
     with sessions.begin() as s:
