@@ -24,6 +24,7 @@ from newsrec.serve.guard import Guard
 from newsrec.serve.observability import Observe, open_request_log
 from newsrec.serve.routes import admin, events, impressions, news, system, users
 from newsrec.serve.settings import ServiceSettings
+from newsrec.service.counting import CountLimits
 from newsrec.service.index import Items, VectorIndex, make_index
 from newsrec.service.recommender_service import RecommenderService
 from newsrec.store.db import make_engine, make_sessions, migrate
@@ -60,6 +61,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             settings.popularity_refresh_seconds,
             cache,
             settings.erase_within_seconds,
+            CountLimits(settings.counted_views_per_hour, settings.counted_clicks_per_hour),
         )
         app.state.authenticator = Authenticator(
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds

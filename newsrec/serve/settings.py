@@ -72,6 +72,12 @@ class ServiceSettings(BaseSettings):
         description="most commas, brackets and braces in one body (each opens at most one JSON value): "
         "bounds the memory a body takes to parse, counted while it streams in",
     )
+    counted_views_per_hour: int = Field(
+        120, ge=0, description="a user's impressions per hour whose views popularity counts (service/counting.py)"
+    )
+    counted_clicks_per_hour: int = Field(
+        30, ge=0, description="a user's clicks per hour popularity counts, at most one per story (service/counting.py)"
+    )
     rate_limit: str = Field("6000/minute", description="requests per client address, per worker process")
     key_rate_limit: str = Field("30000/minute", description="requests per API key or user, per worker process")
     auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")

@@ -1,6 +1,7 @@
 """The online comparison of served models: which model made each list, and its clicks.
 
-Impression ids the service gives out name the model version (`<version>.<random>`), so a
+Impression ids the service gives out name the model version (`<version>.<nonce>.<mac>`:
+`counting.served_impression_id`), so a
 posted impression is counted for the model that made it, and a click naming that impression
 for the same model at its place in the list. Prometheus counts both per version in every
 worker (`/metrics` adds the workers up); `newsrec report` computes the same from the database.
@@ -10,7 +11,6 @@ labels stay as few as the deployments.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Container
 
 from prometheus_client import Counter
@@ -19,15 +19,11 @@ from sqlalchemy.orm import Session
 from newsrec.store import repository as repo
 from newsrec.store.report import click_rank
 
-__all__ = ["new_impression_id", "version_in", "count_impressions", "count_clicks"]
+__all__ = ["version_in", "count_impressions", "count_clicks"]
 
 VERSION_MARK = "."
 IMPRESSIONS = Counter("newsrec_impressions", "logged impressions", ["version"])
 CLICKS = Counter("newsrec_clicks", "clicks in logged impressions, by place in the list", ["version", "place"])
-
-
-def new_impression_id(version: str) -> str:
-    return f"{version}{VERSION_MARK}{uuid.uuid4().hex[:16]}"
 
 
 def version_in(impression_id: str, deployed: Container[str]) -> str:

@@ -38,7 +38,8 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.service.batcher import Batcher, LoopBatcher
 from newsrec.service.catalogue import Catalogue, as_news, feed_chunks, has_newer
-from newsrec.service.comparison import count_clicks, count_impressions, new_impression_id, version_in
+from newsrec.service.comparison import count_clicks, count_impressions, version_in
+from newsrec.service.counting import CountLimits, TrafficCounter, served_impression_id
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
 from newsrec.service.index import Items, VectorIndex
 from newsrec.service.news_snapshot import Snapshots
@@ -91,12 +92,14 @@ class RecommenderService:
         refresh_seconds: float = 300.0,
         cache: EmbeddingCache | None = None,
         erase_within_seconds: float = 3600.0,
+        count_limits: CountLimits | None = None,
     ):
         self.engine, self.sessions, self.make_index, self.cache = engine, sessions, make_index, cache
         with sessions() as session:
             self._secret = repo.service_secret(session)
             deployments = repo.deployments_since(session, 0)
         self.snapshots = Snapshots(snapshot_dir, self._secret, approximate_above)
+        self.counter = TrafficCounter(self._secret, count_limits or CountLimits())
         self.refresh_seconds = refresh_seconds
         self.eraser = Eraser(engine, erase_within_seconds)
         self.recency = timedelta(days=recency_days)
@@ -207,8 +210,9 @@ class RecommenderService:
         if unknown:
             raise UnknownNewsError(list(unknown))
 
-    def add_events(self, events: list[repo.EventRecord]) -> tuple[int, list[str]]:
+    def add_events(self, events: list[repo.EventRecord], trusted: bool = False) -> tuple[int, list[str]]:
         """Store events once each (per user and event id); returns (stored, duplicate event ids).
+        Clicks count toward popularity by `counting.py`'s rules (`trusted`: the operator's logs).
 
         Unknown news ids raise UnknownNewsError and nothing is stored.
         """
@@ -217,12 +221,15 @@ class RecommenderService:
         first: dict[tuple[str, str], repo.EventRecord] = {}
         repeats = [e.event_id for e in events if first.setdefault((e.user_id, e.event_id), e) is not e]
         with self.sessions.begin() as session:
+            repo.lock_feed(session)
+            self.counter.mark_clicks(session, list(first.values()), trusted)
             duplicates = repo.add_events(session, list(first.values()))
             count_clicks(session, [e for e in first.values() if e not in duplicates])
         return len(first) - len(duplicates), repeats + [e.event_id for e in duplicates]
 
-    def add_impressions(self, impressions: list[repo.ImpressionRecord]) -> tuple[int, list[str]]:
-        """Store what users were shown, once per user and impression id; (stored, duplicate ids)."""
+    def add_impressions(self, impressions: list[repo.ImpressionRecord], trusted: bool = False) -> tuple[int, list[str]]:
+        """Store what users were shown, once per user and impression id; (stored, duplicate ids).
+        Views count toward popularity by `counting.py`'s rules (`trusted`: the operator's logs)."""
         self.sync()
         self._check_known({n for i in impressions for n in i.news_ids})
         first: dict[tuple[str, str], repo.ImpressionRecord] = {}
@@ -230,6 +237,8 @@ class RecommenderService:
         for record in first.values():  # the model behind the list, from the id the service gave it
             record.model_version = version_in(record.impression_id, self.deployments.versions)
         with self.sessions.begin() as session:
+            repo.lock_feed(session)
+            self.counter.mark_views(session, list(first.values()), trusted)
             duplicates = repo.add_impressions(session, list(first.values()))
         count_impressions([record for record in first.values() if record not in duplicates])
         return len(first) - len(duplicates), repeats + [i.impression_id for i in duplicates]
@@ -311,7 +320,8 @@ class RecommenderService:
                     for (news_id, score), reason in zip(picked, reasons, strict=True):
                         title = catalogue.news[news_id].title
                         items.append(Recommendation(news_id, title, score, reason.sentence(catalogue.news, title)))
-                    answers[i] = Recommendations(new_impression_id(arm.version), arm.version, items)
+                    signed = served_impression_id(self._secret, arm.version, requests[i][0], picked_ids)
+                    answers[i] = Recommendations(signed, arm.version, items)
         return [answers[i] for i in range(len(requests))]
 
     def rank(self, user_id: str, candidates: Sequence[str], at: datetime | None = None) -> tuple[str, list]:

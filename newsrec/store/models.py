@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -66,6 +66,7 @@ class EventRow(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "event_id", name="uq_events_user_event"),  # a retried post is stored once
         Index("ix_events_user_seq", "user_id", "seq"),
+        Index("ix_events_user_counted", "user_id", "counted", "received_at"),
         NEVER_REUSED,
     )
 
@@ -77,13 +78,19 @@ class EventRow(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     impression_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the list it was clicked in
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)  # a click popularity counts (service/counting.py)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the service's clock: caps count it
 
 
 class ImpressionRow(Base):
     """A list of news a user was shown (what the client says it showed), once per impression id."""
 
     __tablename__ = "impressions"
-    __table_args__ = (UniqueConstraint("user_id", "impression_id", name="uq_impressions_user_impression"), NEVER_REUSED)
+    __table_args__ = (
+        UniqueConstraint("user_id", "impression_id", name="uq_impressions_user_impression"),
+        Index("ix_impressions_user_counted", "user_id", "counted", "received_at"),
+        NEVER_REUSED,
+    )
 
     seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=True)
     impression_id: Mapped[str] = mapped_column(String(128))
@@ -91,6 +98,8 @@ class ImpressionRow(Base):
     news_ids: Mapped[str] = mapped_column(Text)  # space-separated, in the order shown
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model_version: Mapped[str] = mapped_column(String(64), default="")
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)  # views popularity counts (service/counting.py)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the service's clock: caps count it
 
 
 class TallyRow(Base):

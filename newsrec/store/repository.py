@@ -14,7 +14,7 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 from sqlalchemy import CursorResult, Delete, bindparam, delete, func, select, text
@@ -50,6 +50,8 @@ __all__ = [
     "user_events",
     "add_impressions",
     "impressions_named",
+    "counted_since",
+    "counted_clicks_on",
     "tallies_since",
     "interests_of",
     "set_interests",
@@ -87,6 +89,7 @@ class EventRecord:
     ts: datetime
     text: str | None = None
     impression_id: str | None = None
+    counted: bool = False  # a click popularity counts (service/counting.py decides)
 
 
 @dataclass
@@ -96,6 +99,7 @@ class ImpressionRecord:
     news_ids: list[str]
     ts: datetime
     model_version: str = ""
+    counted: bool = False  # views popularity counts (service/counting.py decides)
 
 
 def lock_feed(session: Session) -> None:
@@ -161,42 +165,60 @@ def _insert_new(session: Session, table: type, rows: list[dict], key: tuple[str,
 
 
 def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]:
-    """Store events once each (by user and event id), and a click tally for each new click in an
-    impression (popularity counts clicks per view of the lists you log); returns the events that
-    were already stored."""
+    """Store events once each (by user and event id), and a click tally for each new counted
+    click (popularity's feed); returns the events that were already stored."""
     if not events:
         return []
     lock_feed(session)
-    stored = _insert_new(session, EventRow, [vars(e) for e in events], ("user_id", "event_id"))
+    now = datetime.now(timezone.utc)
+    stored = _insert_new(session, EventRow, [{**vars(e), "received_at": now} for e in events], ("user_id", "event_id"))
     new = [e for e in events if (e.user_id, e.event_id) in stored]
-    clicks = [e for e in new if e.type == "click" and e.impression_id]
-    session.add_all(TallyRow(kind="click", news_ids=e.news_id, ts=e.ts) for e in clicks)
+    session.add_all(TallyRow(kind="click", news_ids=e.news_id, ts=e.ts) for e in new if e.counted)
     return [e for e in events if (e.user_id, e.event_id) not in stored]
 
 
 def add_impressions(session: Session, impressions: list[ImpressionRecord]) -> list[ImpressionRecord]:
-    """Store impressions once each (by user and impression id), a view tally for each new one;
-    returns those that were already stored."""
+    """Store impressions once each (by user and impression id), a view tally for each new
+    counted one; returns those that were already stored."""
     if not impressions:
         return []
     lock_feed(session)
-    rows = [{**vars(i), "news_ids": " ".join(i.news_ids)} for i in impressions]
+    now = datetime.now(timezone.utc)
+    rows = [{**vars(i), "news_ids": " ".join(i.news_ids), "received_at": now} for i in impressions]
     stored = _insert_new(session, ImpressionRow, rows, ("user_id", "impression_id"))
     new = [i for i in impressions if (i.user_id, i.impression_id) in stored]
-    session.add_all(TallyRow(kind="view", news_ids=" ".join(i.news_ids), ts=i.ts) for i in new)
+    session.add_all(TallyRow(kind="view", news_ids=" ".join(i.news_ids), ts=i.ts) for i in new if i.counted)
     return [i for i in impressions if (i.user_id, i.impression_id) not in stored]
 
 
 def impressions_named(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], ImpressionRow]:
-    """The stored impressions of these (user id, impression id) pairs."""
+    """The stored impressions of these (user id, impression id) pairs, asked in chunks."""
+    ids = sorted({impression_id for _, impression_id in keys})
     found = {}
-    for user_id, impression_id in keys:
-        row = session.scalars(
-            select(ImpressionRow).where(ImpressionRow.user_id == user_id, ImpressionRow.impression_id == impression_id)
-        ).first()
-        if row is not None:
-            found[(user_id, impression_id)] = row
+    for i in range(0, len(ids), IDS_PER_QUERY):
+        for row in session.scalars(
+            select(ImpressionRow).where(ImpressionRow.impression_id.in_(ids[i : i + IDS_PER_QUERY]))
+        ):
+            if (row.user_id, row.impression_id) in keys:
+                found[(row.user_id, row.impression_id)] = row
     return found
+
+
+def counted_since(session: Session, user_id: str, since: datetime) -> tuple[int, int]:
+    """(impressions, clicks) of this user that popularity counted, received after `since`."""
+    views = select(func.count()).where(
+        ImpressionRow.user_id == user_id, ImpressionRow.counted, ImpressionRow.received_at > since
+    )
+    clicks = select(func.count()).where(EventRow.user_id == user_id, EventRow.counted, EventRow.received_at > since)
+    return session.scalar(views) or 0, session.scalar(clicks) or 0
+
+
+def counted_clicks_on(session: Session, user_id: str, news_ids: set[str]) -> set[str]:
+    """Those of `news_ids` this user has a counted click on."""
+    query = select(EventRow.news_id).where(
+        EventRow.user_id == user_id, EventRow.counted, EventRow.news_id.in_(news_ids)
+    )
+    return set(session.scalars(query))
 
 
 def tallies_since(session: Session, seq: int, limit: int) -> list[TallyRow]:

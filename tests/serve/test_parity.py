@@ -15,7 +15,7 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.service import users
 from newsrec.service.catalogue import Catalogue
-from tests.serve.conftest import NEWS_KEY, USER_KEY, make_client
+from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client
 
 K = 20
 INTERESTS = "science and space"
@@ -107,16 +107,19 @@ def run_traffic_and_check(client, model_dir, tiny_world, exact: bool) -> None:
     reference.texts = [INTERESTS, COMMENT]
     check_parity(client, reference, pool, exact)
 
-    # traffic from others: lists shown (views of items still in the reader's list) and clicks in them
+    # traffic from others, as the operator's logs (an admin key: counted as given, see service/counting.py):
+    # lists shown (views of items still in the reader's list) and clicks in them
     shown_at = start + timedelta(minutes=30)
     for j in range(6):
         shown = pool[10 + 5 * j : 20 + 5 * j]
         impression = {"impression_id": f"imp{j}", "user_id": f"other{j}", "news_ids": shown, "ts": iso(shown_at)}
-        post(client, "/v1/impressions", {"impressions": [impression]})
+        post(client, "/v1/impressions", {"impressions": [impression]}, ADMIN_KEY)
         reference.shown(shown, shown_at.timestamp())
         clicked_at = shown_at + timedelta(seconds=30)
         click = {"event_id": f"c{j}", "user_id": f"other{j}", "news_id": shown[j % len(shown)], "type": "click"}
-        post(client, "/v1/events", {"events": [{**click, "ts": iso(clicked_at), "impression_id": f"imp{j}"}]})
+        post(
+            client, "/v1/events", {"events": [{**click, "ts": iso(clicked_at), "impression_id": f"imp{j}"}]}, ADMIN_KEY
+        )
         reference.clicked_in_list(click["news_id"], clicked_at.timestamp())
     check_parity(client, reference, pool, exact)
 

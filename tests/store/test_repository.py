@@ -78,20 +78,23 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
     assert repo.user_key(secret, "alice") == key != repo.user_key("another secret", "alice")
 
 
-def test_impressions_once_per_user_and_only_clicks_in_a_list_are_popularity(sessions):
+def test_impressions_once_per_user_and_only_counted_traffic_is_popularity(sessions):
     at = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    shown = repo.ImpressionRecord("i1", "alice", ["n1", "n2"], at)
+    shown = repo.ImpressionRecord("i1", "alice", ["n1", "n2"], at, counted=True)
     with sessions.begin() as s:
         assert repo.add_impressions(s, [shown, repo.ImpressionRecord("i1", "bob", ["n1"], at)]) == []
     with sessions.begin() as s:
         assert repo.add_impressions(s, [shown]) == [shown]  # a retried post is stored once
-        in_list = repo.EventRecord("e1", "alice", "n1", "click", at, impression_id="i1")
-        repo.add_events(s, [in_list, event("alice", "e2", "n2")])  # e2 names no list: history only
+        in_list = repo.EventRecord("e1", "alice", "n1", "click", at, impression_id="i1", counted=True)
+        repo.add_events(s, [in_list, event("alice", "e2", "n2")])  # e2 is not counted: history only
     with sessions() as s:
         tallies = [(t.kind, t.news_ids) for t in repo.tallies_since(s, 0, 100)]
-        assert tallies == [("view", "n1 n2"), ("view", "n1"), ("click", "n1")]
+        assert tallies == [("view", "n1 n2"), ("click", "n1")]  # bob's list was not counted
+        assert repo.counted_since(s, "alice", at) == (1, 1) and repo.counted_since(s, "bob", at) == (0, 0)
+        assert repo.counted_clicks_on(s, "alice", {"n1", "n2"}) == {"n1"}
+        assert set(repo.impressions_named(s, {("alice", "i1"), ("carol", "i1")})) == {("alice", "i1")}
     with sessions.begin() as s:
         removed = repo.delete_user(s, "alice", repo.user_key(repo.service_secret(s), "alice"))
     assert removed == {"events": 2, "impressions": 1, "interests": 0}
     with sessions() as s:  # the anonymous counts stay: every worker holds them already
-        assert len(repo.tallies_since(s, 0, 100)) == 3
+        assert len(repo.tallies_since(s, 0, 100)) == 2

@@ -18,7 +18,10 @@ def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Reques
     """Store events; an event id the same user already sent is reported as a duplicate, not stored twice.
 
     A user token may post only its own user's events. Events on news the service does not
-    have are refused (409, listing them): nothing of the batch is stored.
+    have are refused (409, listing them): nothing of the batch is stored. A click counts toward
+    popularity only when it names an impression this service served to the same user with that
+    news in it (posted to /v1/impressions), once per user and story, within the user's hourly
+    cap (`counted_clicks_per_hour`); an admin key's clicks in its logged impressions count as given.
     """
     check_batch(request, len(batch.events))
     if not all(caller.may_act_for(e.user_id) for e in batch.events):
@@ -26,5 +29,5 @@ def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Reques
     records = [
         EventRecord(e.event_id, e.user_id, e.news_id, e.type, e.ts, e.text, e.impression_id) for e in batch.events
     ]
-    stored, duplicates = svc.add_events(records)
+    stored, duplicates = svc.add_events(records, trusted=caller.has("admin"))
     return EventsResult(stored=stored, duplicates=duplicates)

@@ -15,12 +15,16 @@ router = APIRouter(prefix="/v1/impressions", tags=["impressions"], responses=ERR
 
 @router.post("", responses=CONFLICT_RESPONSE)
 def post_impressions(batch: ImpressionBatch, svc: Service, caller: Caller, request: Request) -> ImpressionsResult:
-    """Store what was shown (each news id counts as a view); an impression id the same user sent
-    before is reported as a duplicate. Use the `impression_id` of the recommendations you showed.
+    """Store what was shown; an impression id the same user sent before is reported as a duplicate.
+
+    Post the `impression_id` and the news ids of the recommendations you showed, as they came:
+    that list's views count toward popularity (within the user's `counted_views_per_hour`),
+    and clicks naming it can count. A list the service did not make for this user is stored
+    but counts nothing; an admin key's impressions (the operator's own logs) count as given.
     """
     check_batch(request, len(batch.impressions))
     if not all(caller.may_act_for(i.user_id) for i in batch.impressions):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "impressions of another user: a user token posts its own only")
     records = [ImpressionRecord(i.impression_id, i.user_id, i.news_ids, i.ts) for i in batch.impressions]
-    stored, duplicates = svc.add_impressions(records)
+    stored, duplicates = svc.add_impressions(records, trusted=caller.has("admin"))
     return ImpressionsResult(stored=stored, duplicates=duplicates)

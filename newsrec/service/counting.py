@@ -1,0 +1,112 @@
+"""What traffic counts toward popularity: only lists this service served, a bounded share per user.
+
+Popularity is a feature of every user's ranking, so traffic any one caller posts must not move
+it at will (one user token once moved a story from rank 759 to #2 for everyone with 200 made-up
+clicks). The rules:
+
+- The service signs each list it serves: its impression id is `<model version>.<nonce>.<mac>`,
+  the MAC (HMAC-SHA256 under the database's secret) over the id's head, the user and the news
+  ids in the order served. A posted impression is *attested* when its id's MAC matches its
+  user and news ids: the service made exactly this list for this user.
+- An impression's views count when it is attested and its user has fewer than
+  `views_per_hour` counted impressions in the past hour (the service's clock).
+- A click counts when it names a counted impression of the same user holding that news, the
+  user has no counted click on that news yet (a story gets at most one click from each user),
+  and fewer than `clicks_per_hour` counted clicks in the past hour.
+- Everything else is stored all the same (the user's history, the model comparison's report):
+  it only adds nothing to popularity.
+- A caller the operator trusts with its logs (an API key with the `admin` scope, which
+  `newsrec replay` uses) posts traffic that counts as given: no signature, no caps.
+
+What remains possible: many real accounts, each adding one click per story it was really shown,
+within its hourly caps. A site can add its own account checks in front (sign-up friction,
+anomaly detection on the counted clicks in the `events` table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.orm import Session
+
+from newsrec.store import repository as repo
+
+__all__ = ["CountLimits", "TrafficCounter", "served_impression_id", "attested", "WINDOW"]
+
+WINDOW = timedelta(hours=1)
+MAC_CHARS = 24  # 96 bits of HMAC-SHA256: an impression id stays well under its 128 characters
+
+
+@dataclass(frozen=True)
+class CountLimits:
+    views_per_hour: int = 120  # counted impressions per user
+    clicks_per_hour: int = 30  # counted clicks per user
+
+
+def _mac(secret: str, head: str, user_id: str, news_ids: Sequence[str]) -> str:
+    message = "\n".join([head, user_id, " ".join(news_ids)]).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:MAC_CHARS]
+
+
+def served_impression_id(secret: str, version: str, user_id: str, news_ids: Sequence[str]) -> str:
+    """The signed id of the list `news_ids` served to `user_id` by model `version`."""
+    head = f"{version}.{uuid.uuid4().hex[:16]}"
+    return f"{head}.{_mac(secret, head, user_id, news_ids)}"
+
+
+def attested(secret: str, impression_id: str, user_id: str, news_ids: Sequence[str]) -> bool:
+    """Whether this service served exactly `news_ids`, in this order, to `user_id` under this id."""
+    head, dot, mac = impression_id.rpartition(".")
+    return bool(dot) and hmac.compare_digest(mac, _mac(secret, head, user_id, news_ids))
+
+
+class TrafficCounter:
+    """Marks posted impressions and clicks `counted` by the rules above. Call inside the writing
+    transaction, after `repo.lock_feed`: the caps then hold across workers and instances."""
+
+    def __init__(self, secret: str, limits: CountLimits):
+        self.secret, self.limits = secret, limits
+
+    def mark_views(self, session: Session, impressions: list[repo.ImpressionRecord], trusted: bool) -> None:
+        stored = repo.impressions_named(session, {(i.user_id, i.impression_id) for i in impressions})
+        used: dict[str, int] = {}
+        since = datetime.now(timezone.utc) - WINDOW
+        for i in impressions:
+            if (i.user_id, i.impression_id) in stored:  # a repeat: stored once, counted once
+                continue
+            if trusted:
+                i.counted = True
+                continue
+            if not attested(self.secret, i.impression_id, i.user_id, i.news_ids):
+                continue
+            if i.user_id not in used:
+                used[i.user_id] = repo.counted_since(session, i.user_id, since)[0]
+            if used[i.user_id] < self.limits.views_per_hour:
+                used[i.user_id] += 1
+                i.counted = True
+
+    def mark_clicks(self, session: Session, events: list[repo.EventRecord], trusted: bool) -> None:
+        clicks = [e for e in events if e.type == "click" and e.impression_id]
+        lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
+        used: dict[str, int] = {}
+        clicked: dict[str, set[str]] = {}
+        since = datetime.now(timezone.utc) - WINDOW
+        for e in clicks:
+            shown = lists.get((e.user_id, e.impression_id or ""))
+            if shown is None or not shown.counted or e.news_id not in shown.news_ids.split():
+                continue
+            if trusted:
+                e.counted = True
+                continue
+            if e.user_id not in used:
+                used[e.user_id] = repo.counted_since(session, e.user_id, since)[1]
+                clicked[e.user_id] = repo.counted_clicks_on(session, e.user_id, {c.news_id for c in clicks})
+            if e.news_id not in clicked[e.user_id] and used[e.user_id] < self.limits.clicks_per_hour:
+                used[e.user_id] += 1
+                clicked[e.user_id].add(e.news_id)
+                e.counted = True
