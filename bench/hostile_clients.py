@@ -2,6 +2,10 @@
 
 Starts `newsrec serve --workers 2` on a fresh SQLite database with the service's default limits
 (the body deadline, failed-login lockout and rate limits as shipped) and measures what holds:
+- popularity poisoning with one user token: forged clicks, a made-up list, and the honest path
+  (clicking the target whenever a served list holds it): the target's rank for a new user;
+- floods: `[1,1,...]`, `[{},{},...]` and 40,000 valid events in one body, 4 connections
+  pipelining 300k requests each without reading: worker RSS growth and reply time;
 - trickling bodies: N connections with a valid key send their headers, then a byte a second;
 - made-up impression ids (`<12 hex>.x`, which named a metric label each before): /metrics size;
 - a 409 for a body of ~72,000 unknown news ids: the size of the reply;
@@ -25,9 +29,11 @@ import resource
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +43,7 @@ import torch
 from harness import machine, table
 from service_load import free_port
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -72,6 +78,120 @@ def workers_of(proc: subprocess.Popen) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
     pids = [int(p) for p in out.split()]
     return [p for p in pids if b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def rss_mb(pids: list[int]) -> dict[int, float]:
+    return {p: int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text()).group(1)) / 1000 for p in pids}
+
+
+def rank_of(http: httpx.Client, user: str, target: str, pool: list[str]) -> int:
+    ranked = http.post(f"/v1/users/{user}/rank", json={"candidates": pool}, headers=ADMIN).json()["items"]
+    return [r["news_id"] for r in ranked].index(target) + 1
+
+
+def poisoning(base: str) -> list[list[str]]:
+    """One user token against popularity: forged clicks (any impression id), a made-up list, and
+    the honest path (ask for lists, post them, click the target whenever it is in one). The
+    target's rank among 1,000 news for a new user, before and after each."""
+    pool = [f"P{i}" for i in range(1000)]
+    rows = []
+    with httpx.Client(base_url=base, timeout=120) as http:
+        for start in range(0, len(pool), 500):
+            items = [
+                {"id": n, "title": f"Local council meets about the budget, item {n}"} for n in pool[start : start + 500]
+            ]
+            http.post("/v1/news", json={"items": items}, headers=ADMIN).raise_for_status()
+        target = pool[759]
+        token = http.post("/v1/users/mallory/tokens", headers=ADMIN).json()["token"]
+        mallory = {"Authorization": f"Bearer {token}"}
+
+        def forged(n: int, tag: str) -> None:
+            for start in range(0, n, 5000):
+                events = [
+                    {"event_id": f"{tag}{i}", "user_id": "mallory", "news_id": target, "type": "click",
+                     "impression_id": f"made-up-{i}"}
+                    for i in range(start, min(n, start + 5000))
+                ]  # fmt: skip
+                http.post("/v1/events", json={"events": events}, headers=mallory).raise_for_status()
+
+        before = rank_of(http, "newcomer0", target, pool)
+        forged(200, "a")
+        rows.append(["200 clicks naming made-up impressions, one user token", f"target rank {before} -> "
+                     f"{rank_of(http, 'newcomer1', target, pool)} of 1,000 (a new user's list)", "-"])  # fmt: skip
+        forged(20_000, "b")
+        listed = {"impressions": [{"impression_id": "x.1.forged", "user_id": "mallory", "news_ids": [target]}]}
+        http.post("/v1/impressions", json=listed, headers=mallory).raise_for_status()
+        events = [{"event_id": f"c{i}", "user_id": "mallory", "news_id": target, "type": "click",
+                   "impression_id": "x.1.forged"} for i in range(100)]  # fmt: skip
+        http.post("/v1/events", json={"events": events}, headers=mallory).raise_for_status()
+        rows.append(["+20,000 such clicks, a made-up list holding the target and 100 clicks in it",
+                     f"target rank {rank_of(http, 'newcomer2', target, pool)}", "-"])  # fmt: skip
+        shown_with_target = clicks = 0
+        for i in range(300):  # the honest path, 300 times: only lists the service made count
+            answer = http.get("/v1/users/mallory/recommendations?k=100", headers=mallory).json()
+            ids = [item["news_id"] for item in answer["items"]]
+            body = {"impressions": [{"impression_id": answer["impression_id"], "user_id": "mallory", "news_ids": ids}]}
+            http.post("/v1/impressions", json=body, headers=mallory).raise_for_status()
+            if target in ids:
+                shown_with_target += 1
+                event = {"event_id": f"h{i}", "user_id": "mallory", "news_id": target, "type": "click",
+                         "impression_id": answer["impression_id"]}  # fmt: skip
+                clicks += http.post("/v1/events", json={"events": [event]}, headers=mallory).json()["stored"]
+        rows.append([f"300 served lists of 100 posted; the target was in {shown_with_target}, clicked {clicks} times",
+                     f"target rank {rank_of(http, 'newcomer3', target, pool)} (at most 1 counted click a user and "
+                     "story, 120 counted lists and 30 counted clicks a user an hour)", "-"])  # fmt: skip
+    return rows
+
+
+def floods(base: str, port: int, pids: list[int]) -> list[list[str]]:
+    """Bodies that cost memory to parse or validate, and pipelined requests never read: the
+    largest worker RSS growth after each, and how long the reply took."""
+    rows = []
+    with httpx.Client(base_url=base, timeout=120) as http:
+        token = http.post("/v1/users/flooder/tokens", headers=ADMIN).json()["token"]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        one = b'{"event_id":"e","user_id":"flooder","news_id":"P1","type":"click"},'
+        bodies = [
+            ('`{"events": [1,1,...]}` of 4.8 MB, a user token', b'{"events":[' + b"1," * 2_400_000 + b"1]}"),
+            ("`[{},{},...]` of 0.9 MB", b'{"events":[' + b"{}," * 300_000 + b"{}]}"),
+            ("40,000 valid events (3 MB)", b'{"events":[' + one * 39_999 + one[:-1] + b"]}"),
+        ]
+        for name, body in bodies:
+            before = rss_mb(pids)
+            started = time.perf_counter()
+            r = http.post("/v1/events", content=body, headers=headers)
+            took = time.perf_counter() - started
+            after = rss_mb(pids)
+            growth = max(after[p] - before[p] for p in pids)
+            rows.append(
+                [name, f"{r.status_code} ({r.json()['detail'][:60]}); worker RSS +{growth:.0f} MB", f"{took:.2f}"]
+            )
+    before = rss_mb(pids)
+    request, sent = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", [0] * 4
+
+    def pipelined(i: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            try:
+                for _ in range(3000):
+                    sock.sendall(request * 100)
+                    sent[i] += 100
+            except OSError:
+                pass
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=pipelined, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = rss_mb(pids)
+    rows.append([
+        "4 connections each sending up to 300,000 `GET /health`, reading nothing",
+        f"the server took {min(sent):,}-{max(sent):,} requests a connection; worker RSS "
+        f"+{max(after[p] - before[p] for p in pids):.0f} MB",
+        f"{time.perf_counter() - started:.1f}",
+    ])  # fmt: skip
+    return rows
 
 
 async def trickle(port: int, connections: int) -> tuple[list[float], int]:
@@ -213,6 +333,8 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
         base = f"http://127.0.0.1:{port}"
         proc = start(model, db_url, port, log)
         try:
+            poison_rows = poisoning(base)
+            flood_rows = floods(base, port, workers_of(proc))
             seconds, refused = asyncio.run(trickle(port, slow_connections))
             before, after, versions = metrics_growth(base, impressions)
             sent, status, reply = conflict_reply(base)
@@ -227,6 +349,8 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
         os.killpg(restarted.pid, signal.SIGTERM)
         restarted.wait(timeout=60)
     rows = [
+        *poison_rows,
+        *flood_rows,
         [
             f"{slow_connections} connections with a valid key, a body byte a second",
             f"{refused} answered 408 and closed; closed after p50 {np.median(seconds):.1f} s, max {max(seconds):.1f} s",

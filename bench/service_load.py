@@ -39,7 +39,7 @@ from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
 from newsrec.store.models import EventRow
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 DIM = 384
 

@@ -5,7 +5,9 @@
 - A user token is a signed JWT (HS256, PyJWT) bound to one user id, minted by an app key with
   the `users` scope (`POST /v1/users/{user_id}/tokens`). It reaches only that user's routes and
   events. The first configured secret signs; every listed secret verifies (the `kid` header
-  names which), so a rotated-out secret keeps working until its tokens expire.
+  names which), so a rotated-out secret keeps working until its tokens expire. A token must
+  carry its issue time, and one that would live longer than the service's maximum is refused,
+  whoever signed it; a token issued before its user was erased is revoked (`deps.Caller`).
 
 Both travel as `Authorization: Bearer ...`; neither is ever logged.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +25,7 @@ import jwt
 __all__ = ["Principal", "Authenticator"]
 
 AUDIENCE = "newsrec-user"
+CLOCK_SKEW_SECONDS = 30  # between the instances that mint and verify
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Principal:
     name: str  # rate-limit bucket: a hash of the key, or the token's user
     scopes: frozenset[str] = frozenset()
     user_id: str | None = None
+    issued_at: float = 0.0  # a token's `iat`: one issued before its user's erasure is revoked
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -63,20 +68,33 @@ class Authenticator:
         for key, scopes in self._keys:
             if hmac.compare_digest(key, given):
                 return Principal("key:" + hashlib.sha256(key).hexdigest()[:16], scopes)
-        user_id = self._verify(credential)
-        return Principal("user:" + user_id, user_id=user_id) if user_id else None
+        claims = self._verify(credential)
+        return Principal("user:" + claims["sub"], user_id=claims["sub"], issued_at=claims["iat"]) if claims else None
 
-    def _verify(self, token: str) -> str | None:
+    def _verify(self, token: str) -> dict | None:
+        """The claims of a token signed by one of the secrets, issued in the past, not expired, and
+        living no longer than the service's maximum; None otherwise."""
         try:
             secret = self._secrets.get(jwt.get_unverified_header(token).get("kid", ""))
             if secret is None:
                 return None
             claims = jwt.decode(
-                token, secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub", "aud"]}
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False},  # checked below
             )
         except jwt.PyJWTError:
             return None
-        return claims["sub"] if isinstance(claims.get("sub"), str) else None
+        issued, expires = claims["iat"], claims["exp"]
+        if not (
+            isinstance(claims["sub"], str) and isinstance(issued, int | float) and isinstance(expires, int | float)
+        ):
+            return None
+        if issued > time.time() + CLOCK_SKEW_SECONDS or expires - issued > self.max_ttl_seconds:
+            return None  # issued in the future, or a longer life than this service grants: not one of its tokens
+        return claims
 
     def mint(self, user_id: str, ttl_seconds: int | None = None) -> tuple[str, datetime]:
         """A token for `user_id` valid for `ttl_seconds` (at most the configured maximum)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -26,7 +27,17 @@ async def _service(request: Request) -> RecommenderService:
 
 
 async def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    return request.state.principal
+    principal: Principal = request.state.principal
+    service: RecommenderService = request.app.state.service
+    if principal.user_id is not None and await anyio.to_thread.run_sync(
+        service.token_revoked, principal.user_id, principal.issued_at
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this token's user was erased: mint a new token",
+            {"www-authenticate": "Bearer"},
+        )
+    return principal
 
 
 Service = Annotated[RecommenderService, Depends(_service)]

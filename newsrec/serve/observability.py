@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Observe", "metrics_reply", "open_request_log", "CONTENT_TYPE_LATEST"]
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY = Histogram("newsrec_request_seconds", "request latency", ["method", "route", "status"])
 REQUESTS = Counter("newsrec_requests", "requests served", ["method", "route", "status"])
 request_log = logging.getLogger("newsrec.access")
@@ -79,6 +80,7 @@ class Observe:
         finally:  # an exception is a 500 too: counted and logged before it propagates
             seconds = time.perf_counter() - started
             route = self._route_template(scope)
-            LATENCY.labels(scope["method"], route, status).observe(seconds)
-            REQUESTS.labels(scope["method"], route, status).inc()
-            request_log.info("%s %s %d %.1fms", scope["method"], route, status, 1000 * seconds)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"  # a made-up method is no new label
+            LATENCY.labels(method, route, status).observe(seconds)
+            REQUESTS.labels(method, route, status).inc()
+            request_log.info("%s %s %d %.1fms", method, route, status, 1000 * seconds)

@@ -14,11 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsrec.serve.ratelimit import Rate
 from newsrec.serve.schemas import BATCH_CEILING
+from newsrec.service.revocations import TOKEN_LIFE_CEILING
 
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
 SCOPES = ("news", "users", "admin")
 MIN_SECRET_CHARS = 32  # HS256 wants a key of at least 256 bits
+MIN_KEY_CHARS = 16  # an API key is a password that is guessed online: 16 hex characters are 64 bits
 
 
 def parse_api_keys(raw: str) -> dict[str, frozenset[str]]:
@@ -29,6 +31,11 @@ def parse_api_keys(raw: str) -> dict[str, frozenset[str]]:
         wanted = frozenset(s.strip() for s in scopes.split("+") if s.strip())
         if not sep or not key or not wanted or not wanted <= set(SCOPES):
             raise ValueError(f"NEWSREC_API_KEYS entry {i} should be KEY:SCOPE+SCOPE with scopes from {SCOPES}")
+        if len(key) < MIN_KEY_CHARS:
+            raise ValueError(
+                f"NEWSREC_API_KEYS entry {i}: a key needs at least {MIN_KEY_CHARS} characters, it has {len(key)} "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(16))'`)"
+            )
         keys[key] = wanted
     return keys
 
@@ -44,7 +51,9 @@ class ServiceSettings(BaseSettings):
         description="secrets for user tokens, comma-separated: the first "
         "signs, the others are still accepted (rotation); default: the database's own",
     )
-    token_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400, description="longest life of a user token")
+    token_ttl_seconds: int = Field(
+        3600, ge=60, le=TOKEN_LIFE_CEILING, description="longest life of a user token, also on verification"
+    )
     index: Literal["shared", "milvus"] = Field("shared", description="shared: in process over the mapped vectors")
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
     probe_share: float = Field(

@@ -8,8 +8,10 @@ clicks). The rules:
   the MAC (HMAC-SHA256 under the database's secret) over the id's head, the user and the news
   ids in the order served. A posted impression is *attested* when its id's MAC matches its
   user and news ids: the service made exactly this list for this user.
-- An impression's views count when it is attested and its user has fewer than
-  `views_per_hour` counted impressions in the past hour (the service's clock).
+- An impression is counted when it is attested and its user has fewer than `views_per_hour`
+  counted impressions in the past hour (the service's clock); of its news, those the user was
+  not shown in another counted list that hour add a view (a story gets at most one view an
+  hour from each user, however often it is listed).
 - A click counts when it names a counted impression of the same user holding that news, the
   user has no counted click on that news yet (a story gets at most one click from each user),
   and fewer than `clicks_per_hour` counted clicks in the past hour.
@@ -18,9 +20,13 @@ clicks). The rules:
 - A caller the operator trusts with its logs (an API key with the `admin` scope, which
   `newsrec replay` uses) posts traffic that counts as given: no signature, no caps.
 
-What remains possible: many real accounts, each adding one click per story it was really shown,
-within its hourly caps. A site can add its own account checks in front (sign-up friction,
-anomaly detection on the counted clicks in the `events` table).
+What remains possible: many real accounts, each adding one click per story it was really shown
+and one view an hour per story listed to it, within its hourly caps. Views alone move
+popularity too: a story listed and not clicked looks less popular, so an account that asks
+for many lists and clicks nothing pushes what it was shown down a little, for everyone
+(`bench/hostile_clients.py` measures how much, on a catalogue with no other traffic). A site
+can add its own account checks in front (sign-up friction, anomaly detection on the counted
+clicks in the `events` table).
 """
 
 from __future__ import annotations
@@ -73,22 +79,26 @@ class TrafficCounter:
         self.secret, self.limits = secret, limits
 
     def mark_views(self, session: Session, impressions: list[repo.ImpressionRecord], trusted: bool) -> None:
+        """Set `counted` and `viewed` (the news whose views count) of each new impression."""
         stored = repo.impressions_named(session, {(i.user_id, i.impression_id) for i in impressions})
-        used: dict[str, int] = {}
+        lists: dict[str, int] = {}
+        seen: dict[str, set[str]] = {}
         since = datetime.now(timezone.utc) - WINDOW
         for i in impressions:
             if (i.user_id, i.impression_id) in stored:  # a repeat: stored once, counted once
                 continue
             if trusted:
-                i.counted = True
+                i.counted, i.viewed = True, list(i.news_ids)
                 continue
             if not attested(self.secret, i.impression_id, i.user_id, i.news_ids):
                 continue
-            if i.user_id not in used:
-                used[i.user_id] = repo.counted_since(session, i.user_id, since)[0]
-            if used[i.user_id] < self.limits.views_per_hour:
-                used[i.user_id] += 1
-                i.counted = True
+            if i.user_id not in lists:
+                counted = repo.counted_lists_since(session, i.user_id, since)
+                lists[i.user_id], seen[i.user_id] = len(counted), {n for ids in counted for n in ids.split()}
+            if lists[i.user_id] < self.limits.views_per_hour:
+                lists[i.user_id] += 1
+                i.counted, i.viewed = True, [n for n in dict.fromkeys(i.news_ids) if n not in seen[i.user_id]]
+                seen[i.user_id].update(i.viewed)
 
     def mark_clicks(self, session: Session, events: list[repo.EventRecord], trusted: bool) -> None:
         clicks = [e for e in events if e.type == "click" and e.impression_id]
@@ -104,7 +114,7 @@ class TrafficCounter:
                 e.counted = True
                 continue
             if e.user_id not in used:
-                used[e.user_id] = repo.counted_since(session, e.user_id, since)[1]
+                used[e.user_id] = repo.counted_clicks_since(session, e.user_id, since)
                 clicked[e.user_id] = repo.counted_clicks_on(session, e.user_id, {c.news_id for c in clicks})
             if e.news_id not in clicked[e.user_id] and used[e.user_id] < self.limits.clicks_per_hour:
                 used[e.user_id] += 1

@@ -43,6 +43,7 @@ from newsrec.service.counting import CountLimits, TrafficCounter, served_impress
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
 from newsrec.service.index import Items, VectorIndex
 from newsrec.service.news_snapshot import Snapshots
+from newsrec.service.revocations import Revocations
 from newsrec.service.users import UserQuery, UserState, user_query, users_reading
 from newsrec.store import repository as repo
 from newsrec.store.erasure import Eraser
@@ -99,6 +100,7 @@ class RecommenderService:
             self._secret = repo.service_secret(session)
             deployments = repo.deployments_since(session, 0)
         self.snapshots = Snapshots(snapshot_dir, self._secret, approximate_above)
+        self.revocations = Revocations()
         self.counter = TrafficCounter(self._secret, count_limits or CountLimits())
         self.refresh_seconds = refresh_seconds
         self.eraser = Eraser(engine, erase_within_seconds)
@@ -181,6 +183,7 @@ class RecommenderService:
                 erased = {d.user_key for d in deletions}
                 for user_id in [u for u, state in self.users.items() if state.key in erased]:
                     del self.users[user_id]
+                self.revocations.record(deletions)
                 self.cursor["deletions"] = deletions[-1].seq
             deployments = (
                 repo.deployments_since(session, self.cursor["deployments"])
@@ -255,6 +258,12 @@ class RecommenderService:
         with self._lock:
             self.users.pop(user_id, None)
         return removed
+
+    def token_revoked(self, user_id: str, issued_at: float) -> bool:
+        """Whether a token of `user_id` issued at `issued_at` predates the user's erasure, made
+        by any worker (`revocations.py`)."""
+        self.sync()
+        return self.revocations.revoked(repo.user_key(self._secret, user_id), issued_at)
 
     # --- users ------------------------------------------------------------------------------
     def _users(self, user_ids: Sequence[str]) -> list[UserState]:

@@ -77,7 +77,21 @@ def migrate(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with _migration_lock(url):
+        _owner_only(url)
         command.upgrade(config, "head")
+
+
+def _owner_only(url: str) -> None:
+    """A SQLite file holds the service's secret (it signs user tokens and impression ids): it
+    and its WAL files are made readable by their owner only, whoever created them."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    database = Path(parsed.database)
+    database.touch(mode=0o600)  # created owner-only; SQLite gives its -wal and -shm files the same mode
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def make_sessions(engine: Engine) -> sessionmaker:

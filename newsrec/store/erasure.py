@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from newsrec.store.models import DeletionRow, EventRow, ImpressionRow, InterestRow, MetaRow
 
-__all__ = ["Eraser", "erase_traces", "purge_erased", "USER_TABLES"]
+__all__ = ["Eraser", "erase_traces", "purge_erased", "seconds_since_oldest_unpurged", "USER_TABLES"]
 
 logger = logging.getLogger(__name__)
 USER_TABLES = (EventRow.__tablename__, ImpressionRow.__tablename__, InterestRow.__tablename__)
@@ -73,6 +73,16 @@ def purge_erased(engine: Engine) -> bool:
             conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": PURGE_LOCK})
 
 
+def seconds_since_oldest_unpurged(engine: Engine) -> float | None:
+    """PostgreSQL: how long ago (by the database's clock) the oldest erasure whose bytes may still
+    be in the table files was made; None when every erasure is purged."""
+    with engine.connect() as conn:
+        purged = int(conn.scalar(select(MetaRow.value).where(MetaRow.key == PURGED)) or 0)
+        oldest = select(func.min(DeletionRow.deleted_at)).where(DeletionRow.seq > purged).scalar_subquery()
+        age = conn.scalar(select(func.extract("epoch", func.now() - oldest)))
+    return None if age is None else float(age)
+
+
 class Eraser:
     """Runs the engine's step after each erasure: at once on SQLite; on PostgreSQL a purge at
     most `within_seconds` later (one timer per process; `resume` picks up what a stopped process
@@ -95,9 +105,10 @@ class Eraser:
                 self._schedule(self.within)
 
     def resume(self) -> None:
-        """At start: schedule the purge a process stopped before running."""
-        if self.engine.dialect.name == "postgresql":
-            self._schedule(self.within)
+        """At start: schedule the purge a process stopped before running, by the deadline of the
+        oldest erasure not purged yet (kept in the database: a restart does not postpone it)."""
+        if self.engine.dialect.name == "postgresql" and (overdue := seconds_since_oldest_unpurged(self.engine)):
+            self._schedule(max(0.0, self.within - overdue))
 
     def _schedule(self, seconds: float) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
@@ -50,7 +50,8 @@ __all__ = [
     "user_events",
     "add_impressions",
     "impressions_named",
-    "counted_since",
+    "counted_clicks_since",
+    "counted_lists_since",
     "counted_clicks_on",
     "tallies_since",
     "interests_of",
@@ -99,7 +100,8 @@ class ImpressionRecord:
     news_ids: list[str]
     ts: datetime
     model_version: str = ""
-    counted: bool = False  # views popularity counts (service/counting.py decides)
+    counted: bool = False  # clicks in it can count (service/counting.py decides)
+    viewed: list[str] = field(default_factory=list)  # the news whose views popularity counts
 
 
 def lock_feed(session: Session) -> None:
@@ -178,16 +180,19 @@ def add_events(session: Session, events: list[EventRecord]) -> list[EventRecord]
 
 
 def add_impressions(session: Session, impressions: list[ImpressionRecord]) -> list[ImpressionRecord]:
-    """Store impressions once each (by user and impression id), a view tally for each new
-    counted one; returns those that were already stored."""
+    """Store impressions once each (by user and impression id), a view tally of the `viewed`
+    news of each new one; returns those that were already stored."""
     if not impressions:
         return []
     lock_feed(session)
     now = datetime.now(timezone.utc)
-    rows = [{**vars(i), "news_ids": " ".join(i.news_ids), "received_at": now} for i in impressions]
+    rows = [
+        {**{k: v for k, v in vars(i).items() if k != "viewed"}, "news_ids": " ".join(i.news_ids), "received_at": now}
+        for i in impressions
+    ]
     stored = _insert_new(session, ImpressionRow, rows, ("user_id", "impression_id"))
     new = [i for i in impressions if (i.user_id, i.impression_id) in stored]
-    session.add_all(TallyRow(kind="view", news_ids=" ".join(i.news_ids), ts=i.ts) for i in new if i.counted)
+    session.add_all(TallyRow(kind="view", news_ids=" ".join(i.viewed), ts=i.ts) for i in new if i.viewed)
     return [i for i in impressions if (i.user_id, i.impression_id) not in stored]
 
 
@@ -204,13 +209,18 @@ def impressions_named(session: Session, keys: set[tuple[str, str]]) -> dict[tupl
     return found
 
 
-def counted_since(session: Session, user_id: str, since: datetime) -> tuple[int, int]:
-    """(impressions, clicks) of this user that popularity counted, received after `since`."""
-    views = select(func.count()).where(
+def counted_clicks_since(session: Session, user_id: str, since: datetime) -> int:
+    """How many of this user's clicks popularity counted, received after `since`."""
+    clicks = select(func.count()).where(EventRow.user_id == user_id, EventRow.counted, EventRow.received_at > since)
+    return session.scalar(clicks) or 0
+
+
+def counted_lists_since(session: Session, user_id: str, since: datetime) -> list[str]:
+    """The news of each counted impression of this user received after `since`, space-separated."""
+    query = select(ImpressionRow.news_ids).where(
         ImpressionRow.user_id == user_id, ImpressionRow.counted, ImpressionRow.received_at > since
     )
-    clicks = select(func.count()).where(EventRow.user_id == user_id, EventRow.counted, EventRow.received_at > since)
-    return session.scalar(views) or 0, session.scalar(clicks) or 0
+    return list(session.scalars(query))
 
 
 def counted_clicks_on(session: Session, user_id: str, news_ids: set[str]) -> set[str]:
@@ -247,12 +257,12 @@ def interests_of(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
 
 
 def set_interests(session: Session, user_id: str, text: str) -> None:
-    row = session.get(InterestRow, user_id)
-    if row:
-        row.text = text
-        row.updated_at = datetime.now().astimezone()
-    else:
-        session.add(InterestRow(user_id=user_id, text=text))
+    """Insert or replace in one statement: writes racing for one user (or racing its erasure)
+    each land whole, the last one wins, and none fails on a row another just wrote or deleted."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = datetime.now(timezone.utc)
+    statement = insert(InterestRow).values(user_id=user_id, text=text, updated_at=now)
+    session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_={"text": text, "updated_at": now}))
 
 
 def service_secret(session: Session) -> str:
@@ -271,7 +281,7 @@ def delete_user(session: Session, user_id: str, key: str) -> dict[str, int]:
     events = _deleted(session, delete(EventRow).where(EventRow.user_id == user_id))
     impressions = _deleted(session, delete(ImpressionRow).where(ImpressionRow.user_id == user_id))
     interests = _deleted(session, delete(InterestRow).where(InterestRow.user_id == user_id))
-    session.add(DeletionRow(user_key=key))
+    session.add(DeletionRow(user_key=key, deleted_at=datetime.now(timezone.utc)))  # to the microsecond: revokes tokens
     return {"events": events, "impressions": impressions, "interests": interests}
 
 

@@ -19,10 +19,10 @@ from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine
 
 POSTGRES_URL = os.environ.get("NEWSREC_TEST_POSTGRES_URL")  # scripts/start-postgres prints one
-KEYS = "news-key:news,user-key:users,admin-key:admin"
-NEWS_KEY = {"Authorization": "Bearer news-key"}
-USER_KEY = {"Authorization": "Bearer user-key"}
-ADMIN_KEY = {"Authorization": "Bearer admin-key"}
+KEYS = "news-key-for-tests:news,user-key-for-tests:users,admin-key-for-tests:admin"
+NEWS_KEY = {"Authorization": "Bearer news-key-for-tests"}
+USER_KEY = {"Authorization": "Bearer user-key-for-tests"}
+ADMIN_KEY = {"Authorization": "Bearer admin-key-for-tests"}
 NO_LIMITS = {
     "NEWSREC_RATE_LIMIT": "1000000/minute",
     "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",

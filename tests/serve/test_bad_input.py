@@ -219,7 +219,7 @@ def test_the_schema_states_the_blank_rule_the_service_applies(client, text):
 
 
 def test_one_authorization_header_only(client):
-    two = [("Authorization", "Bearer wrong"), ("Authorization", "Bearer user-key")]
+    two = [("Authorization", "Bearer wrong"), ("Authorization", "Bearer user-key-for-tests")]
     r = client.get("/v1/users/u/profile", headers=two)
     assert r.status_code == 400 and "several Authorization headers" in r.json()["detail"]
     assert client.get("/v1/users/u/profile", headers=USER_KEY).status_code == 200

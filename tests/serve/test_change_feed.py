@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
+from newsrec.store.erasure import seconds_since_oldest_unpurged
+from tests.conftest import wait_until
 from tests.serve.conftest import NEWS_KEY, USER_KEY, fresh_postgres, make_client, needs_postgres, news_items
 from tests.serve.test_api import click, recs, seed
 
@@ -141,3 +143,20 @@ def test_erased_text_leaves_postgresql_table_files(model_dir, tmp_path, within):
                 time.sleep(0.2)
             assert postgres_files_hold(engine, *secrets) == set()
         assert len(recs(client, "someone-else")) == 5  # the service goes on
+
+
+@needs_postgres
+def test_the_erasure_deadline_is_kept_in_the_database_across_restarts(model_dir, tmp_path):
+    """A restart after a DELETE does not start the purge window again: it counts from the
+    tombstone's time (before, a service restarted more often than the window never purged)."""
+    url = fresh_postgres()
+    with make_client(model_dir, url, tmp_path, erase_within_seconds=60) as client:
+        seed(client)
+        click(client, "e1", "gone", "L0", kind="comment", text="private words")
+        client.delete("/v1/users/gone", headers=USER_KEY)
+        engine = client.app.state.service.engine
+        with engine.begin() as conn:  # the DELETE was 100 s ago: past its 60 s window
+            conn.execute(text("UPDATE user_deletions SET deleted_at = now() - interval '100 seconds'"))
+    with make_client(model_dir, url, tmp_path, erase_within_seconds=60) as client:  # the restart
+        engine = client.app.state.service.engine
+        wait_until(lambda: seconds_since_oldest_unpurged(engine) is None, 20, "the overdue purge")

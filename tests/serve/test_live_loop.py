@@ -142,6 +142,10 @@ def test_a_user_adds_at_most_one_click_per_story_and_a_capped_share_per_hour(mod
         impression_id, listed = served(c, "eve")
         assert shown(c, "eve", impression_id, listed).json()["stored"] == 1
         assert views_counted(c) == 1
+        for _ in range(5):  # the same stories listed again within the hour: no more views
+            again, relisted = served(c, "eve")
+            assert set(relisted) == set(listed) and shown(c, "eve", again, relisted).json()["stored"] == 1
+        assert views_counted(c) == 1
         for i in range(20):  # the same story again and again: one click
             click_in(c, "eve", f"same{i}", listed[0], impression_id)
         assert clicks_counted(c) == 1

@@ -110,7 +110,7 @@ def test_big_chunked_bodies_are_refused_while_streaming_and_cost_no_memory(serve
     before = sum(rss_mb(p) for p in server.workers())
     reply, sent = chunked_upload(server.port, "", 200 * MB)  # no key at all
     assert reply.startswith(b"HTTP/1.1 401") and sent < 20 * MB
-    reply, sent = chunked_upload(server.port, "Authorization: Bearer news-key\r\n", 200 * MB)
+    reply, sent = chunked_upload(server.port, "Authorization: Bearer news-key-for-tests\r\n", 200 * MB)
     assert reply.startswith(b"HTTP/1.1 413") and b"smaller batches" in reply and sent < 20 * MB
     assert sum(rss_mb(p) for p in server.workers()) - before < 50
     big = httpx.post(
@@ -195,7 +195,7 @@ def test_bodies_of_many_tiny_json_values_are_refused_before_parsing(server):
 def test_bodies_that_trickle_in_are_refused_and_their_connections_closed(server):
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(
-            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer news-key\r\n"
+            b"POST /v1/news HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer news-key-for-tests\r\n"
             b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
         )
         sock.settimeout(0.25)

@@ -51,7 +51,7 @@ def test_schemathesis_finds_nothing(model_dir, tmp_path, limits):
             f"{server.url}/v1/news", json={"items": [*news_items(5), {"id": "0", "title": "Zero"}]}, headers=NEWS_KEY
         )
         token = httpx.post(f"{server.url}/v1/users/0/tokens", headers=ADMIN_KEY).json()["token"]
-        for name, credential in (("app-key", "admin-key"), ("user-token", token)):
+        for name, credential in (("app-key", "admin-key-for-tests"), ("user-token", token)):
             result = run_schemathesis(server, credential, tmp_path / f"schemathesis-{name}.txt")
             assert result.returncode == 0, f"{name}:\n{result.stdout[-6000:]}"
             assert "No issues found" in result.stdout or "passed" in result.stdout, result.stdout[-3000:]

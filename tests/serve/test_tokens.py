@@ -1,10 +1,12 @@
 """User tokens: minted by an app key, they reach one user's routes and events, and nothing else."""
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
 
+from newsrec.serve.settings import ServiceSettings
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 
 OLD, NEW = "old-secret-" + "o" * 32, "new-secret-" + "n" * 32
@@ -76,6 +78,56 @@ def test_token_lifetime_is_capped_by_the_service(client):
     r = client.post("/v1/users/alice/tokens", json={"ttl_seconds": 120}, headers=USER_KEY)
     assert datetime.fromisoformat(r.json()["expires_at"]) <= datetime.now(timezone.utc) + timedelta(seconds=121)
     assert client.post("/v1/users/alice/tokens", json={"ttl_seconds": 5}, headers=USER_KEY).status_code == 422
+
+
+def test_tokens_living_longer_than_the_service_grants_are_refused_on_verification(client):
+    """Signed with the right secret (leaked, or an old configuration) but for a year, or with no
+    issue time, or issued in the future: refused whoever signed them."""
+    token = mint(client, "alice")["Authorization"].split()[1]
+    secret, kid = client.app.state.service.secret, jwt.get_unverified_header(token)
+    now = datetime.now(timezone.utc)
+    base = {"sub": "alice", "aud": "newsrec-user"}
+    cases = [
+        {**base, "iat": now, "exp": now + timedelta(days=365)},
+        {**base, "exp": now + timedelta(minutes=10)},
+        {**base, "iat": now + timedelta(days=1), "exp": now + timedelta(days=1, minutes=10)},
+    ]
+    for claims in cases:
+        forged = jwt.encode(claims, secret, algorithm="HS256", headers=kid)
+        assert client.get("/v1/users/alice/profile", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    fine = jwt.encode({**base, "iat": now, "exp": now + timedelta(minutes=59)}, secret, algorithm="HS256", headers=kid)
+    assert client.get("/v1/users/alice/profile", headers={"Authorization": f"Bearer {fine}"}).status_code == 200
+
+
+def test_a_users_tokens_die_with_the_user_in_every_worker(model_dir, db_url, tmp_path):
+    a, b = make_client(model_dir, db_url, tmp_path), make_client(model_dir, db_url, tmp_path)
+    with a, b:
+        alice = mint(a, "alice")
+        assert b.get("/v1/users/alice/profile", headers=alice).status_code == 200
+        assert a.delete("/v1/users/alice", headers=USER_KEY).status_code == 200
+        for worker in (a, b):  # b learns of the erasure from the change feed
+            r = worker.get("/v1/users/alice/profile", headers=alice)
+            assert r.status_code == 401 and "erased" in r.json()["detail"]
+        time.sleep(1.01)  # a token's issue time is in whole seconds: one minted later is the next second
+        again = mint(a, "alice")  # the id may be reused: a new token works
+        assert b.get("/v1/users/alice/profile", headers=again).status_code == 200
+
+
+def test_short_api_keys_fail_at_start(model_dir, tmp_path):
+    with pytest.raises(ValueError, match="at least 16 characters, it has 3"):
+        ServiceSettings(model_dir=model_dir, api_keys="abc:admin")
+
+
+def test_the_sqlite_file_holding_the_secret_is_readable_by_its_owner_only(model_dir, tmp_path):
+    database = tmp_path / "db.sqlite"
+    with make_client(model_dir, f"sqlite:///{database}", tmp_path) as client:
+        assert client.get("/v1/users/alice/profile", headers=USER_KEY).status_code == 200  # written, WAL and all
+        for path in tmp_path.glob("db.sqlite*"):
+            if not path.name.endswith("migrate-lock"):
+                assert path.stat().st_mode & 0o077 == 0, path
+    database.chmod(0o644)  # an older install's file: tightened at the next start
+    with make_client(model_dir, f"sqlite:///{database}", tmp_path):
+        assert database.stat().st_mode & 0o077 == 0
 
 
 def test_short_secrets_fail_at_start(model_dir, tmp_path):

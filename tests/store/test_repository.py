@@ -80,7 +80,7 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
 
 def test_impressions_once_per_user_and_only_counted_traffic_is_popularity(sessions):
     at = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    shown = repo.ImpressionRecord("i1", "alice", ["n1", "n2"], at, counted=True)
+    shown = repo.ImpressionRecord("i1", "alice", ["n1", "n2"], at, counted=True, viewed=["n1", "n2"])
     with sessions.begin() as s:
         assert repo.add_impressions(s, [shown, repo.ImpressionRecord("i1", "bob", ["n1"], at)]) == []
     with sessions.begin() as s:
@@ -90,7 +90,8 @@ def test_impressions_once_per_user_and_only_counted_traffic_is_popularity(sessio
     with sessions() as s:
         tallies = [(t.kind, t.news_ids) for t in repo.tallies_since(s, 0, 100)]
         assert tallies == [("view", "n1 n2"), ("click", "n1")]  # bob's list was not counted
-        assert repo.counted_since(s, "alice", at) == (1, 1) and repo.counted_since(s, "bob", at) == (0, 0)
+        assert repo.counted_lists_since(s, "alice", at) == ["n1 n2"] and repo.counted_lists_since(s, "bob", at) == []
+        assert repo.counted_clicks_since(s, "alice", at) == 1 and repo.counted_clicks_since(s, "bob", at) == 0
         assert repo.counted_clicks_on(s, "alice", {"n1", "n2"}) == {"n1"}
         assert set(repo.impressions_named(s, {("alice", "i1"), ("carol", "i1")})) == {("alice", "i1")}
     with sessions.begin() as s:

@@ -21,9 +21,7 @@ def upgrade() -> None:
             # older rows: counted as they were (every logged impression, every click naming one)
             t.add_column(sa.Column("counted", sa.Boolean, nullable=False, server_default=sa.true()))
             # older rows: received long before any counting window (SQLite adds no column defaulting to now)
-            t.add_column(
-                sa.Column("received_at", sa.DateTime(timezone=True), server_default=EPOCH, nullable=False)
-            )
+            t.add_column(sa.Column("received_at", sa.DateTime(timezone=True), server_default=EPOCH, nullable=False))
     op.create_index("ix_events_user_counted", "events", ["user_id", "counted", "received_at"])
     op.create_index("ix_impressions_user_counted", "impressions", ["user_id", "counted", "received_at"])
 
