@@ -137,9 +137,9 @@ def poisoning(base: str) -> list[list[str]]:
                 event = {"event_id": f"h{i}", "user_id": "mallory", "news_id": target, "type": "click",
                          "impression_id": answer["impression_id"]}  # fmt: skip
                 clicks += http.post("/v1/events", json={"events": [event]}, headers=mallory).json()["stored"]
+        caps = "caps: 1 counted click a user and story, 30 an hour; 1 view an hour for at most 200 stories"
         rows.append([f"300 served lists of 100 posted; the target was in {shown_with_target}, clicked {clicks} times",
-                     f"target rank {rank_of(http, 'newcomer3', target, pool)} (at most 1 counted click a user and "
-                     "story, 120 counted lists and 30 counted clicks a user an hour)", "-"])  # fmt: skip
+                     f"target rank {rank_of(http, 'newcomer3', target, pool)} ({caps})", "-"])  # fmt: skip
     return rows
 
 

@@ -39,7 +39,8 @@ def model_version(model_dir: str | Path) -> str:
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`")
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:VERSION_CHARS]
+    with path.open("rb") as f:  # streamed: a big file is not read into memory to name it
+        return hashlib.file_digest(f, "sha256").hexdigest()[:VERSION_CHARS]
 
 
 def save_model(

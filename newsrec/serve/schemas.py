@@ -274,3 +274,9 @@ class ReadyOut(BaseModel):
     status: Literal["ready", "unready"]
     problem: str | None = Field(None, description="why this worker cannot serve now")
     news: int
+    serving: list[str] = Field(default_factory=list, description="the model versions this worker serves")
+    deployment_problem: str | None = Field(
+        None,
+        description="why this worker does not serve the newest deployment (it serves the newest one that loads "
+        "here; other workers may serve the newest): deploy again, or fix the folder on this machine",
+    )

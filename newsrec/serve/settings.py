@@ -82,7 +82,7 @@ class ServiceSettings(BaseSettings):
         "bounds the memory a body takes to parse, counted while it streams in",
     )
     counted_views_per_hour: int = Field(
-        120, ge=0, description="a user's impressions per hour whose views popularity counts (service/counting.py)"
+        200, ge=0, description="stories a user's views count for, per hour, one view each (service/counting.py)"
     )
     counted_clicks_per_hour: int = Field(
         30, ge=0, description="a user's clicks per hour popularity counts, at most one per story (service/counting.py)"

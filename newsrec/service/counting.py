@@ -8,10 +8,10 @@ clicks). The rules:
   the MAC (HMAC-SHA256 under the database's secret) over the id's head, the user and the news
   ids in the order served. A posted impression is *attested* when its id's MAC matches its
   user and news ids: the service made exactly this list for this user.
-- An impression is counted when it is attested and its user has fewer than `views_per_hour`
-  counted impressions in the past hour (the service's clock); of its news, those the user was
-  not shown in another counted list that hour add a view (a story gets at most one view an
-  hour from each user, however often it is listed).
+- An attested impression is counted: clicks in it may count. Of its news, those the user was
+  not shown in another counted list in the past hour (the service's clock) add a view, up to
+  `views_per_hour` stories a user an hour: a story gets at most one view an hour from each
+  user, however often it is listed, and one user touches at most that many stories an hour.
 - A click counts when it names a counted impression of the same user holding that news, the
   user has no counted click on that news yet (a story gets at most one click from each user),
   and fewer than `clicks_per_hour` counted clicks in the past hour.
@@ -23,7 +23,7 @@ clicks). The rules:
 What remains possible: many real accounts, each adding one click per story it was really shown
 and one view an hour per story listed to it, within its hourly caps. Views alone move
 popularity too: a story listed and not clicked looks less popular, so an account that asks
-for many lists and clicks nothing pushes what it was shown down a little, for everyone
+for many lists and clicks nothing pushes what it was shown down, for everyone
 (`bench/hostile_clients.py` measures how much, on a catalogue with no other traffic). A site
 can add its own account checks in front (sign-up friction, anomaly detection on the counted
 clicks in the `events` table).
@@ -50,7 +50,7 @@ MAC_CHARS = 24  # 96 bits of HMAC-SHA256: an impression id stays well under its 
 
 @dataclass(frozen=True)
 class CountLimits:
-    views_per_hour: int = 120  # counted impressions per user
+    views_per_hour: int = 200  # stories whose views count, per user
     clicks_per_hour: int = 30  # counted clicks per user
 
 
@@ -79,9 +79,9 @@ class TrafficCounter:
         self.secret, self.limits = secret, limits
 
     def mark_views(self, session: Session, impressions: list[repo.ImpressionRecord], trusted: bool) -> None:
-        """Set `counted` and `viewed` (the news whose views count) of each new impression."""
+        """Set `counted` (attested: clicks in it may count) and `viewed` (the news whose views
+        count) of each new impression."""
         stored = repo.impressions_named(session, {(i.user_id, i.impression_id) for i in impressions})
-        lists: dict[str, int] = {}
         seen: dict[str, set[str]] = {}
         since = datetime.now(timezone.utc) - WINDOW
         for i in impressions:
@@ -92,13 +92,14 @@ class TrafficCounter:
                 continue
             if not attested(self.secret, i.impression_id, i.user_id, i.news_ids):
                 continue
-            if i.user_id not in lists:
-                counted = repo.counted_lists_since(session, i.user_id, since)
-                lists[i.user_id], seen[i.user_id] = len(counted), {n for ids in counted for n in ids.split()}
-            if lists[i.user_id] < self.limits.views_per_hour:
-                lists[i.user_id] += 1
-                i.counted, i.viewed = True, [n for n in dict.fromkeys(i.news_ids) if n not in seen[i.user_id]]
-                seen[i.user_id].update(i.viewed)
+            if i.user_id not in seen:
+                seen[i.user_id] = {
+                    n for ids in repo.counted_lists_since(session, i.user_id, since) for n in ids.split()
+                }
+            budget = max(0, self.limits.views_per_hour - len(seen[i.user_id]))
+            i.counted = True
+            i.viewed = [n for n in dict.fromkeys(i.news_ids) if n not in seen[i.user_id]][:budget]
+            seen[i.user_id].update(i.viewed)
 
     def mark_clicks(self, session: Session, events: list[repo.EventRecord], trusted: bool) -> None:
         clicks = [e for e in events if e.type == "click" and e.impression_id]

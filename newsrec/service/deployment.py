@@ -28,6 +28,7 @@ import torch
 from sqlalchemy.orm import sessionmaker
 
 from newsrec.data.mind import News
+from newsrec.data.popularity import popularity_features
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker, model_version
 from newsrec.service.catalogue import Catalogue, as_news
@@ -85,7 +86,8 @@ class Deployments:
     ):
         self.arms = [first]
         self.versions = {first.version}  # every version ever deployed: the only ones metrics name
-        self.loading: threading.Thread | None = None  # a deployment being loaded in the background
+        self.loading: threading.Thread | None = None  # this worker's one loader of deployments
+        self._wanted: list[ArmSpec] = [first.spec]  # the newest deployment recorded
         self.problem: str | None = None  # why this worker does not serve the newest deployment
         self._make_arm, self._sessions, self._cache, self._lock = make_arm, sessions, cache, lock
         self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
@@ -159,24 +161,38 @@ class Deployments:
         logger.error("%s; serving %s", self.problem, [arm.version for arm in self.arms])
 
     def _redeploy(self, specs: list[ArmSpec]) -> None:
-        """Load a new deployment in the background; swap it in when ready, under the lock."""
+        """Load a new deployment in the background; swap it in when ready, under the lock. One
+        loader per worker, and it always ends on the newest deployment: a slow older one that
+        finishes after a newer one was recorded is dropped, never swapped in over it."""
+        with self._lock:
+            self._wanted = specs
+            if self.loading is not None and self.loading.is_alive():
+                return  # the running loader takes `_wanted` when it finishes its current one
+            self.loading = threading.Thread(target=self._load_wanted, name="deployment", daemon=True)
+            self.loading.start()
 
-        def load() -> None:
+    def _load_wanted(self) -> None:
+        while True:
+            with self._lock:
+                specs = self._wanted
             try:
                 arms = self._build(specs)
             except Exception as e:  # e.g. a folder this machine lacks: keep serving what it has
-                self._failed(specs, e)
-                return
+                with self._lock:
+                    if self._wanted is specs:
+                        self._failed(specs, e)
+                        return
+                continue
             with self._lock, self._sessions() as session:
+                if self._wanted is not specs:  # a newer deployment came while this one loaded
+                    continue
                 now = time.time()
                 for arm in arms:
                     arm.catalogue.catch_up(session, now)  # what came in while loading
                 self.arms = arms
                 self.problem = None
             logger.info("serving %s", [(arm.version, arm.spec.share) for arm in arms])
-
-        self.loading = threading.Thread(target=load, name="deployment", daemon=True)
-        self.loading.start()
+            return
 
 
 def user_point(user_id: str) -> float:
@@ -247,13 +263,24 @@ def _load(model_dir: str, cache: EmbeddingCache | None) -> Ranker:
         ) from None
 
 
+# popularity a served item may reach: (clicks, views, hours since first seen), never seen to viral
+PROBE_TRAFFIC = [(0, 0, 0), (0, 1, 1), (1, 10, 2), (30, 1_000, 24), (10_000, 200_000, 24 * 30)]
+
+
 @torch.no_grad()
 def _probe_scores(ranker: Ranker, news: list[News], vectors: np.ndarray) -> np.ndarray:
-    """Scores of the probe news for a reader of all of them, by the model's serving path."""
+    """Scores of the probe news for a reader of all of them, by the model's serving path, as the
+    news stand now and as if each had the traffic of `PROBE_TRAFFIC` (weights that overflow
+    only once items have clicks are caught here, not after the first clicks)."""
     model, items = ranker.model, torch.from_numpy(vectors)
-    features = torch.from_numpy(ranker.popularity.features([n.news_id for n in news], time.time()))
+    now = time.time()
+    clicks, views, hours = (np.array(column, np.float64) for column in zip(*PROBE_TRAFFIC))
+    traffic = popularity_features(clicks, views, now - hours * 3600, now)
     user = model.user_vector(items[None], torch.ones(1, len(news), dtype=torch.bool))
-    return (model.item_vector(items, features) @ model.query_vector(user)[0]).numpy()
+    query = model.query_vector(user)[0]
+    scores = [model.item_vector(items, torch.from_numpy(ranker.popularity.features([n.news_id for n in news], now)))]
+    scores += [model.item_vector(items, torch.from_numpy(np.tile(row, (len(news), 1))).float()) for row in traffic]
+    return torch.cat([s @ query for s in scores]).numpy()
 
 
 def _same_vector(stored: np.ndarray, computed: np.ndarray) -> bool:

@@ -216,7 +216,8 @@ def counted_clicks_since(session: Session, user_id: str, since: datetime) -> int
 
 
 def counted_lists_since(session: Session, user_id: str, since: datetime) -> list[str]:
-    """The news of each counted impression of this user received after `since`, space-separated."""
+    """The news of each counted impression of this user received after `since`, space-separated
+    (a superset of the news whose views counted: a story listed again counts no second view)."""
     query = select(ImpressionRow.news_ids).where(
         ImpressionRow.user_id == user_id, ImpressionRow.counted, ImpressionRow.received_at > since
     )

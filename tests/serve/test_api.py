@@ -176,8 +176,14 @@ def test_deleting_a_user_leaves_no_trace(client, tmp_path):
 
 
 def test_ready_says_whether_the_database_answers_and_health_that_the_worker_runs(client):
-    assert client.get("/ready").json() == {"status": "ready", "problem": None, "news": 0}
     service = client.app.state.service
+    assert client.get("/ready").json() == {
+        "status": "ready",
+        "problem": None,
+        "news": 0,
+        "serving": [service.primary.version],
+        "deployment_problem": None,
+    }
     working = service.sessions
     service.sessions = make_sessions(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))  # nothing listens
     try:

@@ -18,7 +18,7 @@ from newsrec.data.behaviors import read_behaviors
 from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import model_version
-from newsrec.service.deployment import arm_specs, user_point
+from newsrec.service.deployment import ArmSpec, arm_specs, user_point
 from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow
 from newsrec.training.config import load_config
@@ -260,8 +260,52 @@ def test_a_deployment_that_breaks_later_stops_no_worker_from_starting(model_dir,
         served_now = b.get("/v1/admin/model", headers=ADMIN_KEY).json()
         assert served_now["arms"][0]["model_dir"] == str(first)  # the newest deployment that loads
         assert "does not load here" in served_now["problem"]
+        ready = b.get("/ready").json()  # still ready (it serves), and it says it lags behind
+        assert ready["status"] == "ready" and "does not load here" in ready["deployment_problem"]
+        assert ready["serving"] == [model_version(first)]
         assert len(served(b)["items"]) == 5
     shutil.rmtree(first)  # every deployment gone: the model the worker was started with
     with make_client(model_dir, db, tmp_path) as c:
         assert c.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(model_dir)
         assert len(served(c)["items"]) == 5
+
+
+def test_a_model_that_overflows_only_for_items_with_clicks_is_refused(model_dir, tmp_path):
+    """Popularity weights of 1e38 score new items fine and every clicked item `inf`: the probe
+    gives the model traffic, so the deployment is refused before it serves."""
+    huge = copy_of(model_dir, tmp_path / "huge")
+    saved = torch.load(huge / "model.pt", weights_only=True)
+    saved["recommender"] = {
+        k: torch.full_like(v, 1e38) if k.startswith("popularity.") and k.endswith(".weight") else v
+        for k, v in saved["recommender"].items()
+    }
+    torch.save(saved, huge / "model.pt")
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
+        client.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        r = client.post("/v1/admin/model", json={"model_dir": str(huge)}, headers=ADMIN_KEY)
+        assert r.status_code == 422 and "not numbers" in r.json()["detail"]
+        assert deployments(client) == []
+
+
+def test_a_slow_older_deployment_never_replaces_a_newer_one(model_dir, tmp_path):
+    """One loader per worker: deployment A loads slowly, B is recorded meanwhile; the worker ends
+    on B (two loaders swapped in whichever finished last: A)."""
+    older, newer = copy_of(model_dir, tmp_path / "older", 1e-3), copy_of(model_dir, tmp_path / "newer", 2e-3)
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
+        client.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        worker = client.app.state.service.deployments
+        build, release = worker._build, threading.Event()
+
+        def slow_for_older(specs):
+            if specs[0].model_dir == str(older):
+                release.wait(60)
+            return build(specs)
+
+        worker._build = slow_for_older
+        spec = {folder: ArmSpec(str(folder), model_version(folder), 1.0) for folder in (older, newer)}
+        with client.app.state.service._lock:
+            worker.follow([[spec[older]]])
+            worker.follow([[spec[newer]]])
+        release.set()
+        assert wait_for(lambda: not worker.loading.is_alive())
+        assert [arm.version for arm in worker.arms] == [model_version(newer)] and worker.problem is None

@@ -104,8 +104,9 @@ def clicks_counted(client) -> int:
 
 
 def views_counted(client) -> int:
+    """Stories viewed, over every view tally."""
     with client.app.state.service.sessions() as session:
-        return len([t for t in repo.tallies_since(session, 0, 100_000) if t.kind == "view"])
+        return sum(len(t.news_ids.split()) for t in repo.tallies_since(session, 0, 100_000) if t.kind == "view")
 
 
 def test_made_up_impressions_and_clicks_in_them_move_no_popularity(client):
@@ -137,15 +138,16 @@ def test_made_up_impressions_and_clicks_in_them_move_no_popularity(client):
 
 
 def test_a_user_adds_at_most_one_click_per_story_and_a_capped_share_per_hour(model_dir, tmp_path):
-    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, counted_clicks_per_hour=3) as c:
+    limits = {"counted_clicks_per_hour": 3, "counted_views_per_hour": 8}
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, **limits) as c:
         c.post("/v1/news", json={"items": news_items(12)}, headers=NEWS_KEY)
         impression_id, listed = served(c, "eve")
         assert shown(c, "eve", impression_id, listed).json()["stored"] == 1
-        assert views_counted(c) == 1
+        assert views_counted(c) == 8  # 12 stories listed, views counted for 8: the hourly cap
         for _ in range(5):  # the same stories listed again within the hour: no more views
             again, relisted = served(c, "eve")
             assert set(relisted) == set(listed) and shown(c, "eve", again, relisted).json()["stored"] == 1
-        assert views_counted(c) == 1
+        assert views_counted(c) == 8
         for i in range(20):  # the same story again and again: one click
             click_in(c, "eve", f"same{i}", listed[0], impression_id)
         assert clicks_counted(c) == 1
@@ -155,7 +157,7 @@ def test_a_user_adds_at_most_one_click_per_story_and_a_capped_share_per_hour(mod
         impression_id, listed = served(c, "frank")  # another user has a cap of their own
         shown(c, "frank", impression_id, listed)
         click_in(c, "frank", "f0", listed[0], impression_id)
-        assert clicks_counted(c) == 4
+        assert clicks_counted(c) == 4 and views_counted(c) == 16
 
 
 def test_the_operators_logs_count_as_given(client):
@@ -166,4 +168,4 @@ def test_the_operators_logs_count_as_given(client):
     assert client.post("/v1/impressions", json=logged, headers=ADMIN_KEY).json()["stored"] == 1
     event = {"event_id": "c", "user_id": "u9", "news_id": ids[1], "type": "click", "impression_id": "log-1"}
     assert client.post("/v1/events", json={"events": [event]}, headers=ADMIN_KEY).json()["stored"] == 1
-    assert views_counted(client) == 1 and clicks_counted(client) == 1
+    assert views_counted(client) == 3 and clicks_counted(client) == 1

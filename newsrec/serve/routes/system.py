@@ -56,7 +56,13 @@ async def ready(request: Request) -> ReadyOut:
     model serves (200); or why not (503)."""
     svc = getattr(request.app.state, "service", None)
     problem = await _problem(svc)
-    answer = ReadyOut(status="unready" if problem else "ready", problem=problem, news=len(svc.news) if svc else 0)
+    answer = ReadyOut(
+        status="unready" if problem else "ready",
+        problem=problem,
+        news=len(svc.news) if svc else 0,
+        serving=[arm.version for arm in svc.arms] if svc else [],
+        deployment_problem=svc.deployments.problem if svc else None,
+    )
     if problem:
         return JSONResponse(answer.model_dump(), status.HTTP_503_SERVICE_UNAVAILABLE)  # type: ignore[return-value]
     return answer
