@@ -51,7 +51,7 @@ def start(model: Path, db_url: str, port: int, log: Path, workers: int = 2) -> s
     command = [sys.executable, "-m", "newsrec.cli.main", "serve", "--model", str(model), "--db", db_url]
     proc = subprocess.Popen(
         [*command, "--port", str(port), "--workers", str(workers)],
-        env={**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin"},
+        env={**os.environ, "NEWSREC_API_KEYS": f"{KEY}:admin", "NEWSREC_DEPLOY_ROOTS": f"{log.parent},{model.parent}"},
         stdout=log.open("a"),
         stderr=subprocess.STDOUT,
         start_new_session=True,

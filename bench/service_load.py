@@ -95,6 +95,7 @@ def launch(model: Path, db_url: str, port: int, workers: int, log, approximate_a
         "NEWSREC_SNAPSHOT_DIR": str(snapshots),
         "NEWSREC_API_KEYS": f"{KEY}:admin",
         "NEWSREC_APPROXIMATE_ABOVE": str(approximate_above),
+        "NEWSREC_DEPLOY_ROOTS": f"{snapshots.parent},{model.resolve().parent}",  # models to swap in lie there
         # one load generator on one address is the whole point here, not an abuser
         "NEWSREC_RATE_LIMIT": "1000000/minute",
         "NEWSREC_KEY_RATE_LIMIT": "1000000/minute",

@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
     token_ttl_seconds: int = Field(
         3600, ge=60, le=TOKEN_LIFE_CEILING, description="longest life of a user token, also on verification"
     )
+    deploy_roots: str = Field(
+        "",
+        description="folders models may be deployed from (POST /v1/admin/model), comma-separated; "
+        "default: the service's working directory and the folder holding model_dir",
+    )
     index: Literal["shared", "milvus"] = Field("shared", description="shared: in process over the mapped vectors")
     approximate_above: int = Field(100_000, description="pool size past which the index turns approximate (IVF)")
     probe_share: float = Field(
@@ -149,6 +154,12 @@ class ServiceSettings(BaseSettings):
     @property
     def secrets(self) -> list[str]:
         return [s.strip() for s in self.token_secrets.get_secret_value().split(",") if s.strip()]
+
+    @property
+    def deploy_folders(self) -> list[Path]:
+        """The real paths deployments may come from."""
+        given = [Path(p.strip()) for p in self.deploy_roots.split(",") if p.strip()]
+        return [p.resolve() for p in given or [Path.cwd(), self.model_dir.resolve().parent]]
 
     @property
     def database_url(self) -> str:

@@ -208,9 +208,23 @@ def test_logged_traffic_exports_retrains_from_the_served_model_and_swaps_in(mode
 
 def test_model_folders_that_cannot_be_read_are_a_404_not_a_500(model_dir, tmp_path):
     with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
-        for folder in ("0" * 1000, str(tmp_path / "missing"), "/proc/self/fd/0/x"):
+        for folder in ("0" * 1000, str(tmp_path / ("0" * 250)), str(tmp_path / "missing")):  # relative: under cwd
             r = client.post("/v1/admin/model", json={"model_dir": folder}, headers=ADMIN_KEY)
             assert r.status_code == 404 and len(r.text) < 500, folder
+
+
+def test_deployments_come_only_from_the_allowed_folders_and_are_recorded_by_their_real_path(model_dir, tmp_path):
+    inside = copy_of(model_dir, tmp_path / "inside", 1e-3)
+    (tmp_path / "link").symlink_to(inside)
+    (tmp_path / "escape").symlink_to("/proc/self")  # a link under the root pointing out of it
+    with make_client(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path) as client:
+        client.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
+        for folder in ("/proc/self/fd/0/x", "/etc", str(tmp_path / "escape")):
+            r = client.post("/v1/admin/model", json={"model_dir": folder}, headers=ADMIN_KEY)
+            assert r.status_code == 403 and "NEWSREC_DEPLOY_ROOTS" in r.json()["detail"], folder
+        r = client.post("/v1/admin/model", json={"model_dir": str(tmp_path / "link")}, headers=ADMIN_KEY)
+        assert r.status_code == 202
+        assert deployments(client)[-1][0].model_dir == str(inside.resolve())
 
 
 def copy_of(model_dir, to, nudge: float = 0.0):
