@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -58,6 +59,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     403: described("the key lacks the scope, or the token belongs to another user"),
     413: described("body or batch too large"),
     422: described("invalid request: `errors` names each field"),
+    507: described("the service's disk is full: nothing was stored"),
     429: described("rate limit: wait for the Retry-After header's seconds"),
 }
 CONFLICT_RESPONSE: dict[int | str, dict] = {
@@ -87,6 +89,12 @@ def _methods_of(request: Request) -> set[str]:
     return {method for route in paths_match for method in route.methods or ()}
 
 
+def _disk_full(exc: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    orig = exc.orig
+    return "database or disk is full" in str(orig) or getattr(orig, "sqlstate", None) == "53100"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,6 +114,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:
         body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids, unknown_news_count=exc.count)
         return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(OperationalError)
+    async def database_failure(request: Request, exc: OperationalError) -> JSONResponse:
+        if _disk_full(exc):  # the write was rolled back: nothing of the request was stored
+            logger.error("request failed: the database's disk is full")
+            detail = "the service's disk is full: nothing of this request was stored; retry once space is freed"
+            return JSONResponse({"detail": detail}, status.HTTP_507_INSUFFICIENT_STORAGE)
+        return await failure(request, exc)
 
     @app.exception_handler(Exception)
     async def failure(_: Request, exc: Exception) -> JSONResponse:

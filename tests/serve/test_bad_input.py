@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 
 from newsrec.store.db import make_engine
@@ -125,6 +126,30 @@ def test_unknown_news_in_events_is_a_conflict_listing_them(client):
     seed(client)
     r = click(client, "e1", "u", "NOPE")
     assert r.status_code == 409 and r.json()["unknown_news_ids"] == ["NOPE"]
+
+
+def test_a_full_disk_is_a_507_that_stores_nothing(model_dir, tmp_path):
+    """SQLite's max_page_count stands in for a full disk: the write fails with SQLITE_FULL."""
+    database = tmp_path / "db.sqlite"
+    with make_client(model_dir, f"sqlite:///{database}", tmp_path, raise_server_exceptions=False) as c:
+        c.post("/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY)
+        engine = c.app.state.service.engine
+
+        @event.listens_for(engine, "connect")
+        def _no_room(conn, _):
+            conn.execute("PRAGMA max_page_count = 1")  # no page may be added: the disk is "full"
+
+        engine.dispose()  # every new connection gets it (set below the file's size: no page may be added)
+        replies = {}
+        for i in range(200):  # until the free pages run out
+            replies[f"u{i}"] = c.put(f"/v1/users/u{i}/interests", json={"text": f"topic {i} " * 200}, headers=USER_KEY)
+            if replies[f"u{i}"].status_code != 200:
+                break
+        user, r = list(replies.items())[-1]
+        assert r.status_code == 507 and "disk is full" in r.json()["detail"]
+        event.remove(engine, "connect", _no_room)
+        engine.dispose()
+        assert c.get(f"/v1/users/{user}/profile", headers=USER_KEY).json()["interests"] is None  # nothing stored
 
 
 def test_a_failing_route_is_a_500_that_is_logged_and_counted(model_dir, tmp_path, monkeypatch):
