@@ -4,6 +4,8 @@ Starts `newsrec serve --workers 2` on a fresh SQLite database with the service's
 (the body deadline, failed-login lockout and rate limits as shipped) and measures what holds:
 - popularity poisoning with one user token: forged clicks, a made-up list, and the honest path
   (clicking the target whenever a served list holds it): the target's rank for a new user;
+- racing writes to one user (parallel PUTs, PUTs racing a DELETE): server errors; the mode of
+  the SQLite file that holds the token secret;
 - floods: `[1,1,...]`, `[{},{},...]` and 40,000 valid events in one body, 4 connections
   pipelining 300k requests each without reading: worker RSS growth and reply time;
 - trickling bodies: N connections with a valid key send their headers, then a byte a second;
@@ -30,11 +32,13 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -228,6 +232,29 @@ async def trickle(port: int, connections: int) -> tuple[list[float], int]:
     return [seconds for seconds, _ in results], sum(refused for _, refused in results)
 
 
+def racing_writes(base: str, database: Path) -> list[list[str]]:
+    """4 parallel PUTs of interests for each of 30 new users, then PUTs racing each user's DELETE:
+    server errors among them; and who may read the database file that holds the token secret."""
+    codes: list[int] = []
+    with httpx.Client(base_url=base, timeout=60) as http, ThreadPoolExecutor(8) as pool:
+        for i in range(30):
+            path = f"/v1/users/racer{i}/interests"
+            puts = [pool.submit(http.put, path, json={"text": f"topic {j}"}, headers=ADMIN) for j in range(4)]
+            codes += [p.result().status_code for p in puts]
+            racing = [pool.submit(http.delete, f"/v1/users/racer{i}", headers=ADMIN)]
+            racing += [pool.submit(http.put, path, json={"text": "again"}, headers=ADMIN) for _ in range(3)]
+            codes += [r.result().status_code for r in racing]
+    mode = stat.filemode(database.stat().st_mode)
+    return [
+        [
+            "4 parallel PUTs of a new user's interests, then 3 PUTs racing its DELETE, for 30 users",
+            f"{sum(c >= 500 for c in codes)} server errors of {len(codes)}",
+            "-",
+        ],
+        ["the SQLite file holding the token secret", f"mode {mode}", "-"],
+    ]
+
+
 def metrics_growth(base: str, impressions: int) -> tuple[int, int, int]:
     """/metrics bytes before and after `impressions` impressions with made-up ids, and the model
     versions it names after them."""
@@ -335,6 +362,7 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
         try:
             poison_rows = poisoning(base)
             flood_rows = floods(base, port, workers_of(proc))
+            race_rows = racing_writes(base, tmp / "hostile.sqlite")
             seconds, refused = asyncio.run(trickle(port, slow_connections))
             before, after, versions = metrics_growth(base, impressions)
             sent, status, reply = conflict_reply(base)
@@ -351,6 +379,7 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
     rows = [
         *poison_rows,
         *flood_rows,
+        *race_rows,
         [
             f"{slow_connections} connections with a valid key, a body byte a second",
             f"{refused} answered 408 and closed; closed after p50 {np.median(seconds):.1f} s, max {max(seconds):.1f} s",

@@ -10,9 +10,18 @@ name a matched title or topic) is `models.reason.mentions`, the rule the templat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from newsrec.data.language import ChineseScript, detect_language, fold, in_script, script_of, words
+from newsrec.data.language import (
+    ChineseScript,
+    detect_language,
+    fold,
+    in_script,
+    is_han,
+    script_of,
+    to_simplified,
+    words,
+)
 
 __all__ = ["Writing", "ENGLISH", "count_words", "letters_only"]
 
@@ -21,16 +30,37 @@ __all__ = ["Writing", "ENGLISH", "count_words", "letters_only"]
 class Writing:
     language: str  # 'en' | 'zh' (language.detect_language)
     script: ChineseScript = "keep"  # the script a reply's Chinese is put in
+    source: str = field(default="", compare=False, repr=False)  # the texts the reply draws on
 
     @classmethod
     def of(cls, *source: str) -> Writing:
         """The language and Chinese script of the texts together."""
         text = " ".join(source)
-        return cls(detect_language(text), script_of(text))
+        return cls(detect_language(text), script_of(text), text)
 
     def fit(self, reply: str) -> str:
-        """`reply` with its Chinese in this script."""
-        return in_script(reply, self.script)
+        """`reply` with its Chinese in this script, spelled as the source spells it: converting to
+        Traditional guesses by words ("马克里" -> "馬克裡"), and a name copied from "馬克里" must
+        stay that name. Each Chinese word the source holds (compared in one script) takes the
+        source's characters, and so does each character the source writes one way only."""
+        fitted = in_script(reply, self.script)
+        if self.script != "traditional" or not self.source:
+            return fitted
+        folded = fold(self.source)
+        if len(folded) == len(self.source):  # the folding kept every character in its place
+            for word in {w for w in words(fitted) if len(w) > 1 and all(map(is_han, w))}:
+                if (at := folded.find(fold(word))) >= 0:
+                    fitted = fitted.replace(word, self.source[at : at + len(word)])
+        forms = _forms(self.source)
+        return "".join(forms.get(to_simplified(c), c) if is_han(c) else c for c in fitted)
+
+
+def _forms(text: str) -> dict[str, str]:
+    """{Simplified character: the one form `text` writes it in}, for characters written one way."""
+    seen: dict[str, set[str]] = {}
+    for c in set(filter(is_han, text)):
+        seen.setdefault(to_simplified(c), set()).add(c)
+    return {key: next(iter(forms)) for key, forms in seen.items() if len(forms) == 1}
 
 
 ENGLISH = Writing("en")
