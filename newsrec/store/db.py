@@ -36,9 +36,13 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # durable at commit, not just at checkpoint
             conn.execute("PRAGMA busy_timeout=30000")
+            # WAL is a property of the file, set once by `migrate`: asked first, because changing
+            # the mode needs an exclusive lock that SQLite does not wait for (two workers opening
+            # the database at once made one of them fail its start with "database is locked")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # durable at commit, not just at checkpoint
             conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
 
         return engine
