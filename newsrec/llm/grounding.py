@@ -70,15 +70,18 @@ def _number(token: str) -> str:
 def claims(text: str) -> list[str]:
     """The words of `text` that say something about the world, as written: numbers, words of
     letters that are not function words, Chinese words of two or more characters that are not
-    stop words (in the order they come, without repeats)."""
+    stop words (in the order they come, without repeats). In a Chinese text every word of
+    letters counts: an English "why" there is no function word of the text but a stray one."""
     found: list[str] = []
-    for piece in words(text):
+    pieces = words(text)
+    chinese = any(map(is_han, pieces))
+    for piece in pieces:
         if is_han(piece):
             if len(piece) > 1 and to_simplified(piece) not in STOP_WORDS_ZH:
                 found.append(piece)
             continue
         for token in _ENGLISH_WORD.findall(piece):
-            if token[0].isdigit() or token.lower().replace("’", "'") not in FUNCTION_WORDS:
+            if token[0].isdigit() or chinese or token.lower().replace("’", "'") not in FUNCTION_WORDS:
                 found.append(token)
     return list(dict.fromkeys(found))
 
