@@ -62,8 +62,9 @@ def test_chinese_words_must_occur_in_the_sources_in_either_script():
     assert unsupported("交通事故封闭51号公路, 限制南行於Baldwin", ["事故封闭北行51号公路, 限制南行於Baldwin"]) == []
     assert unsupported("北京大学", ["大学"]) == ["北京大学"]  # the head is there, but the compound is a name
     # an English function word in a Chinese text is no function word of it (Qwen2.5 ended a summary so)
-    assert unsupported("對迪士尼的評論，13個理由 why", ["13個理由為什麼 (Christian Navarro) 譴責迪士尼的評論"]) == ["why"]
-    assert unsupported("Christian Navarro 的評論", ["13個理由為什麼 (Christian Navarro) 譴責迪士尼的評論"]) == []
+    navarro = ["13個理由為什麼 (Christian Navarro) 譴責迪士尼的評論"]
+    assert unsupported("對迪士尼的評論，13個理由 why", navarro) == ["why"]
+    assert unsupported("Christian Navarro 的評論", navarro) == []
 
 
 def test_a_leading_label_is_not_part_of_the_answer():
