@@ -11,12 +11,12 @@ labels stay as few as the deployments.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 
 from prometheus_client import Counter
-from sqlalchemy.orm import Session
 
 from newsrec.store import repository as repo
+from newsrec.store.models import ImpressionRow
 from newsrec.store.report import click_rank
 
 __all__ = ["version_in", "count_impressions", "count_clicks"]
@@ -38,10 +38,10 @@ def count_impressions(impressions: list[repo.ImpressionRecord]) -> None:
         IMPRESSIONS.labels(impression.model_version or "unknown").inc()
 
 
-def count_clicks(session: Session, events: list[repo.EventRecord]) -> None:
-    """Each new click in a logged list, by the model version that made the list and its place in it."""
+def count_clicks(events: list[repo.EventRecord], lists: Mapping[tuple[str, str], ImpressionRow]) -> None:
+    """Each new click in a logged list, by the model version that made the list and its place in
+    it; `lists`: the stored impressions the clicks name, by (user id, impression id)."""
     clicks = [e for e in events if e.type == "click" and e.impression_id]
-    lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
     for click in clicks:
         shown = lists.get((click.user_id, click.impression_id or ""))
         place = click_rank(shown.news_ids.split(), click.news_id) if shown is not None else None

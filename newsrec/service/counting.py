@@ -41,6 +41,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.orm import Session
 
 from newsrec.store import repository as repo
+from newsrec.store.models import ImpressionRow
 
 __all__ = ["CountLimits", "TrafficCounter", "served_impression_id", "attested", "WINDOW"]
 
@@ -101,7 +102,11 @@ class TrafficCounter:
             i.viewed = [n for n in dict.fromkeys(i.news_ids) if n not in seen[i.user_id]][:budget]
             seen[i.user_id].update(i.viewed)
 
-    def mark_clicks(self, session: Session, events: list[repo.EventRecord], trusted: bool) -> None:
+    def mark_clicks(
+        self, session: Session, events: list[repo.EventRecord], trusted: bool
+    ) -> dict[tuple[str, str], ImpressionRow]:
+        """Set `counted` of each click that counts; returns the stored lists the clicks name, by
+        (user id, impression id), which the model comparison counts them in too."""
         clicks = [e for e in events if e.type == "click" and e.impression_id]
         lists = repo.impressions_named(session, {(e.user_id, e.impression_id or "") for e in clicks})
         used: dict[str, int] = {}
@@ -121,3 +126,4 @@ class TrafficCounter:
                 used[e.user_id] += 1
                 clicked[e.user_id].add(e.news_id)
                 e.counted = True
+        return lists

@@ -225,9 +225,9 @@ class RecommenderService:
         repeats = [e.event_id for e in events if first.setdefault((e.user_id, e.event_id), e) is not e]
         with self.sessions.begin() as session:
             repo.lock_feed(session)
-            self.counter.mark_clicks(session, list(first.values()), trusted)
+            lists = self.counter.mark_clicks(session, list(first.values()), trusted)
             duplicates = repo.add_events(session, list(first.values()))
-            count_clicks(session, [e for e in first.values() if e not in duplicates])
+            count_clicks([e for e in first.values() if e not in duplicates], lists)
         return len(first) - len(duplicates), repeats + [e.event_id for e in duplicates]
 
     def add_impressions(self, impressions: list[repo.ImpressionRecord], trusted: bool = False) -> tuple[int, list[str]]:
