@@ -113,6 +113,9 @@ def test_two_models_side_by_side_split_users_stably_and_are_compared(model_dir, 
         )
         assert wait_for(lambda: len(client.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"]) == 2)
         users = [f"user{i}" for i in range(40)]
+        clicks_label = f'newsrec_clicks_total{{place="1-5",version="{new}"}}'
+        impressions_label = f'newsrec_impressions_total{{version="{old}"}}'
+        before = client.get("/metrics").text  # the counters are the process's: other tests add to them
         for user in users:
             answer = served(client, user)
             assert answer["model_version"] == (old if user_point(user) < 0.5 else new)
@@ -131,8 +134,8 @@ def test_two_models_side_by_side_split_users_stably_and_are_compared(model_dir, 
                 client.post("/v1/events", json={"events": [event]}, headers=USER_KEY)
         metrics = client.get("/metrics").text
         readers_of_new = sum(user_point(u) >= 0.5 for u in users)
-        assert f'newsrec_clicks_total{{place="1-5",version="{new}"}} {float(readers_of_new)}' in metrics
-        assert f'newsrec_impressions_total{{version="{old}"}} {float(len(users) - readers_of_new)}' in metrics
+        assert counter(metrics, clicks_label) - counter(before, clicks_label) == readers_of_new
+        assert counter(metrics, impressions_label) - counter(before, impressions_label) == len(users) - readers_of_new
     report = CliRunner().invoke(app, ["report", "--db", db, "--json"])
     assert report.exit_code == 0, report.output
     rows = {r["version"]: r for r in json.loads(report.stdout)}
@@ -225,6 +228,12 @@ def test_deployments_come_only_from_the_allowed_folders_and_are_recorded_by_thei
         r = client.post("/v1/admin/model", json={"model_dir": str(tmp_path / "link")}, headers=ADMIN_KEY)
         assert r.status_code == 202
         assert deployments(client)[-1][0].model_dir == str(inside.resolve())
+
+
+def counter(metrics: str, label: str) -> float:
+    """The value of one series in a /metrics text (0 while it does not exist)."""
+    line = next((line for line in metrics.splitlines() if line.startswith(label + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
 
 
 def copy_of(model_dir, to, nudge: float = 0.0):
