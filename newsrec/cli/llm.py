@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from newsrec.cli.console import console
 from newsrec.cli.errors import CommandError
 from newsrec.data.behaviors import read_all_behaviors
 from newsrec.data.mind import News, read_news
@@ -20,7 +20,10 @@ from newsrec.llm.backends import AUTO, LanguageLLMs
 from newsrec.llm.cache import LLMCache
 from newsrec.progress import Progress, progress
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from newsrec.models.reason import Reason
+
+__all__ = ["register", "COMMANDS", "enrich", "paraphrase", "profile", "recommend"]
 
 LLMOpt = Annotated[
     str,
@@ -46,141 +49,159 @@ def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None) ->
     return list(items.values())[:limit]
 
 
-def register(app: typer.Typer, console: Console) -> None:
-    """Add the LLM commands to `app`; they print to `console`."""
+def enrich(
+    news: NewsFileOpt,
+    out: Annotated[Path, typer.Option(help="JSONL of {news_id, summary, keywords, from_llm}")],
+    llm: LLMOpt = AUTO,
+    llm_model: LLMModelOpt = "default",
+    behaviors: OnlyUsedByOpt = None,
+    limit: LimitOpt = None,
+    cached_only: Annotated[
+        bool, typer.Option(help="write only what earlier (stopped) runs finished; generate nothing")
+    ] = False,
+) -> None:
+    """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
+    from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
 
-    @app.command()
-    def enrich(
-        news: NewsFileOpt,
-        out: Annotated[Path, typer.Option(help="JSONL of {news_id, summary, keywords, from_llm}")],
-        llm: LLMOpt = AUTO,
-        llm_model: LLMModelOpt = "default",
-        behaviors: OnlyUsedByOpt = None,
-        limit: LimitOpt = None,
-        cached_only: Annotated[
-            bool, typer.Option(help="write only what earlier (stopped) runs finished; generate nothing")
-        ] = False,
-    ) -> None:
-        """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
-        from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
+    items = _news_subset(news, behaviors, limit)
+    models = LanguageLLMs(llm, llm_model)
+    started = time.perf_counter()
+    if cached_only:
+        found = {n.news_id: cached_enrichment(models, n, LLMCache()) for n in items}
+        enrichments = {i: e for i, e in found.items() if e is not None}
+    else:
+        enrichments = enrich_news(models, items, LLMCache())
+    write_enrichments(out, enrichments)
+    fallbacks = sum(not e.from_llm for e in enrichments.values())
+    console.print(
+        f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
+        f"({fallbacks} fell back to the title) -> {out}"
+    )
+    console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
 
-        items = _news_subset(news, behaviors, limit)
-        models = LanguageLLMs(llm, llm_model)
-        started = time.perf_counter()
-        if cached_only:
-            found = {n.news_id: cached_enrichment(models, n, LLMCache()) for n in items}
-            enrichments = {i: e for i, e in found.items() if e is not None}
-        else:
-            enrichments = enrich_news(models, items, LLMCache())
-        write_enrichments(out, enrichments)
-        fallbacks = sum(not e.from_llm for e in enrichments.values())
-        console.print(
-            f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
-            f"({fallbacks} fell back to the title) -> {out}"
+
+def paraphrase(
+    news: NewsFileOpt,
+    out: Annotated[Path, typer.Option(help="JSONL of {news_id, title}")],
+    llm: LLMOpt = AUTO,
+    llm_model: LLMModelOpt = "default",
+    behaviors: OnlyUsedByOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
+    from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
+
+    items = _news_subset(news, behaviors, limit)
+    titles = paraphrase_titles(LanguageLLMs(llm, llm_model), items, LLMCache())
+    write_paraphrases(out, titles)
+    console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
+
+
+def profile(
+    user: Annotated[str, typer.Argument(help="user id (for MIND rows without one: imp-<impression id>)")],
+    news: NewsFileOpt,
+    behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
+    text: Annotated[list[str] | None, typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
+    llm: LLMOpt = AUTO,
+    llm_model: LLMModelOpt = "default",
+) -> None:
+    """Write a user's interest profile in plain words, with interest topics (JSON)."""
+    from newsrec.llm.profiles import build_profile
+
+    items = read_news(news)
+    rows = [i for i in read_all_behaviors([*behaviors]) if i.user_id == user]
+    if not rows and not text:
+        raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
+    history = max((r.history for r in rows), key=len, default=[])
+    read = [items[h] for h in history if h in items]
+    with Progress("writing the profile (up to 3 tries)", 1, "profiles") as bar:
+        result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
+        bar.update()
+    print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
+
+
+def recommend(
+    model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
+    news: Annotated[Path, typer.Option(help="news.tsv: the pool to recommend from")],
+    user: Annotated[str | None, typer.Option(help="user whose latest history to use")] = None,
+    behaviors: Annotated[list[Path] | None, typer.Option(help="behaviors.tsv holding --user")] = None,
+    interests: Annotated[str | None, typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="how many to recommend")] = 5,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="phrase explanations with this LLM (as for enrich, e.g. auto)")
+    ] = None,
+    llm_model: LLMModelOpt = "default",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print a JSON list of {news_id, title, score, explanation, ...}")
+    ] = False,
+) -> None:
+    """Top-k news for a user (history, description or both), each with an explanation.
+
+    An LLM's explanation quotes the item and what you read or said, and names what links
+    them; it is shown only when it passes every check (no fact of its own, none joined across
+    stories); otherwise the template is shown (and counted)."""
+    from newsrec.models.ranker import Ranker
+
+    items = read_news(news)
+    history = _latest_history(user, behaviors or []) if user else []
+    ranker = Ranker.load(model, items, EmbeddingCache())
+    if not history and not interests:
+        console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
+    topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
+    generator = LanguageLLMs(llm, llm_model) if llm else None
+    listed = _explained(ranker.recommend(history, k, interests or "", topics), items, generator)
+    if as_json:
+        print(json.dumps(listed, ensure_ascii=False, indent=2))
+    else:
+        _print_recommendations(listed, asked_llm=generator is not None)
+
+
+def _latest_history(user: str, behaviors: list[Path]) -> list[str]:
+    """The user's longest (latest) history in `behaviors`."""
+    rows = [i for i in read_all_behaviors(behaviors) if i.user_id == user]
+    if not rows:
+        raise CommandError(f"user {user} not found: give --behaviors holding them, or only --interests")
+    return max((r.history for r in rows), key=len)
+
+
+def _explained(
+    top: list[tuple[str, float, Reason]], items: dict[str, News], generator: LanguageLLMs | None
+) -> list[dict[str, Any]]:
+    """Each recommended item as a row of `recommend --json`: the LLM's explanation if it passes, else the template."""
+    from newsrec.llm.explain import explain
+
+    listed = []
+    for news_id, score, reason in progress(top, "explaining", "items", enabled=generator is not None):
+        said = explain(generator, reason, items[news_id], items, LLMCache())
+        listed.append(
+            {
+                "news_id": news_id,
+                "title": items[news_id].title,
+                "category": items[news_id].category,
+                "score": round(score, 4),
+                "explanation": said.text,
+                "explained_by": "llm" if said.by_llm else "template",
+                "llm_problems": said.problems,
+            }
         )
-        console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
+    return listed
 
-    @app.command()
-    def paraphrase(
-        news: NewsFileOpt,
-        out: Annotated[Path, typer.Option(help="JSONL of {news_id, title}")],
-        llm: LLMOpt = AUTO,
-        llm_model: LLMModelOpt = "default",
-        behaviors: OnlyUsedByOpt = None,
-        limit: LimitOpt = None,
-    ) -> None:
-        """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
-        from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
 
-        items = _news_subset(news, behaviors, limit)
-        titles = paraphrase_titles(LanguageLLMs(llm, llm_model), items, LLMCache())
-        write_paraphrases(out, titles)
-        console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
+def _print_recommendations(listed: list[dict[str, Any]], asked_llm: bool) -> None:
+    for rank, row in enumerate(listed, 1):
+        console.print(escape(f"{rank}. [{row['category']}] {row['title']}  (score {row['score']:.2f})"))
+        console.print(f"   {escape(str(row['explanation']))}")
+    if asked_llm:
+        withheld = sum(row["explained_by"] == "template" for row in listed)
+        console.print(
+            f"[dim]{withheld} of {len(listed)} explanations by the template (the LLM's withheld or unasked)[/]"
+        )
 
-    @app.command()
-    def profile(
-        user: Annotated[str, typer.Argument(help="user id (for MIND rows without one: imp-<impression id>)")],
-        news: NewsFileOpt,
-        behaviors: Annotated[list[Path], typer.Option(help="behaviors.tsv holding the user's history")],
-        text: Annotated[list[str] | None, typer.Option(help="texts the user wrote (comments, 'what I like')")] = None,
-        llm: LLMOpt = AUTO,
-        llm_model: LLMModelOpt = "default",
-    ) -> None:
-        """Write a user's interest profile in plain words, with interest topics (JSON)."""
-        from newsrec.llm.profiles import build_profile
 
-        items = read_news(news)
-        rows = [i for i in read_all_behaviors([*behaviors]) if i.user_id == user]
-        if not rows and not text:
-            raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
-        history = max((r.history for r in rows), key=len, default=[])
-        read = [items[h] for h in history if h in items]
-        with Progress("writing the profile (up to 3 tries)", 1, "profiles") as bar:
-            result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
-            bar.update()
-        print(json.dumps({"user_id": user, **result.model_dump()}, indent=2))
+COMMANDS = (enrich, paraphrase, profile, recommend)  # in the order `newsrec --help` lists them
 
-    @app.command()
-    def recommend(
-        model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
-        news: Annotated[Path, typer.Option(help="news.tsv: the pool to recommend from")],
-        user: Annotated[str | None, typer.Option(help="user whose latest history to use")] = None,
-        behaviors: Annotated[list[Path] | None, typer.Option(help="behaviors.tsv holding --user")] = None,
-        interests: Annotated[
-            str | None, typer.Option(help="free text, e.g. 'I follow the NBA and electric cars'")
-        ] = None,
-        k: Annotated[int, typer.Option("-k", "--k", help="how many to recommend")] = 5,
-        llm: Annotated[
-            str | None, typer.Option("--llm", help="phrase explanations with this LLM (as for enrich, e.g. auto)")
-        ] = None,
-        llm_model: LLMModelOpt = "default",
-        as_json: Annotated[
-            bool, typer.Option("--json", help="print a JSON list of {news_id, title, score, explanation, ...}")
-        ] = False,
-    ) -> None:
-        """Top-k news for a user (history, description or both), each with an explanation.
 
-        An LLM's explanation quotes the item and what you read or said, and names what links
-        them; it is shown only when it passes every check (no fact of its own, none joined across
-        stories); otherwise the template is shown (and counted)."""
-        from newsrec.llm.explain import explain
-        from newsrec.models.ranker import Ranker
-
-        items = read_news(news)
-        history: list[str] = []
-        if user:
-            rows = [i for i in read_all_behaviors([*(behaviors or [])]) if i.user_id == user]
-            if not rows:
-                raise CommandError(f"user {user} not found: give --behaviors holding them, or only --interests")
-            history = max((r.history for r in rows), key=len)
-        ranker = Ranker.load(model, items, EmbeddingCache())
-        if not history and not interests:
-            console.print("[yellow]no history and no --interests: recommending by popularity and the learned prior[/]")
-        topics = [t.strip() for t in (interests or "").replace(" and ", ",").split(",") if t.strip()]
-        generator = LanguageLLMs(llm, llm_model) if llm else None
-        listed = []
-        top = ranker.recommend(history, k, interests or "", topics)
-        for news_id, score, reason in progress(top, "explaining", "items", enabled=generator is not None):
-            said = explain(generator, reason, items[news_id], items, LLMCache())
-            listed.append(
-                {
-                    "news_id": news_id,
-                    "title": items[news_id].title,
-                    "category": items[news_id].category,
-                    "score": round(score, 4),
-                    "explanation": said.text,
-                    "explained_by": "llm" if said.by_llm else "template",
-                    "llm_problems": said.problems,
-                }
-            )
-        if as_json:
-            print(json.dumps(listed, ensure_ascii=False, indent=2))
-            return
-        for rank, row in enumerate(listed, 1):
-            console.print(escape(f"{rank}. [{row['category']}] {row['title']}  (score {row['score']:.2f})"))
-            console.print(f"   {escape(str(row['explanation']))}")
-        if generator is not None:
-            withheld = sum(row["explained_by"] == "template" for row in listed)
-            console.print(
-                f"[dim]{withheld} of {len(listed)} explanations by the template (the LLM's withheld or unasked)[/]"
-            )
+def register(app: typer.Typer) -> None:
+    """Add the LLM commands to `app`, each under its function's name."""
+    for command in COMMANDS:
+        app.command()(command)

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.table import Table
 
+from newsrec.cli.console import console, print_metrics
 from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
@@ -26,7 +26,6 @@ from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
 from newsrec.device import DEVICE_HELP, resolve_device
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.evaluation.evaluate import METRIC_NAMES
 from newsrec.evaluation.prediction import write_predictions
 from newsrec.evaluation.report import compare_with_baselines
 from newsrec.models.ensemble import FUSIONS, fit_ensemble, load_scorer
@@ -41,7 +40,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(width=max(Console().width, 140))  # metric tables need the room
 
 NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
 CacheOpt = Annotated[
@@ -120,7 +118,7 @@ def train(
     )
     console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:
-        _print_table({"newsrec (best epoch)": result.best_valid}, "validation")
+        print_metrics({"newsrec (best epoch)": result.best_valid}, "validation")
 
 
 def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None, device: str):
@@ -147,7 +145,7 @@ def evaluate(
     if as_json:
         print(json.dumps(results, indent=2))
     else:
-        _print_table(results, f"{behaviors}")
+        print_metrics(results, f"{behaviors}")
 
 
 @app.command()
@@ -236,7 +234,7 @@ def demo(
     )
     ranker = Ranker.load(out / "model", news_items, embedding_cache)
     console.print("[bold]3. evaluation[/] on the dev impressions, beside the baselines")
-    _print_table(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
+    print_metrics(compare_with_baselines(ranker, news_items, dev, embedding_cache), str(valid))
     console.print(f"[bold]4. top-5 recommendations[/] from all {len(ranker.table)} news, with reasons")
     for imp in [i for i in dev if i.history][:users]:
         console.print(
@@ -274,19 +272,7 @@ def serve(
     run_server(settings, host, port, workers)
 
 
-def _print_table(results: dict[str, dict[str, float]], title: str) -> None:
-    table = Table(title=f"metrics x100 on {title}" if title else None)
-    table.add_column("scorer")
-    shown = [m for m in METRIC_NAMES if any(m in r for r in results.values())]
-    for m in shown:
-        table.add_column(m, justify="right")
-    for name, r in results.items():
-        cells = [f"{r[m]:.2f}" if m == "novelty@10" else f"{100 * r[m]:.2f}" for m in shown if m in r]
-        table.add_row(name, *cells)
-    console.print(table)
-
-
-register_llm_commands(app, console)
+register_llm_commands(app)
 register_live_commands(app, console)
 
 if __name__ == "__main__":

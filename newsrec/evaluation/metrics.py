@@ -7,6 +7,11 @@ over every order of the tied items (AUC counts a tie half): a scorer that ties m
 (popularity or CTR on unseen news) gains or loses nothing by the order the candidates were
 listed in. `ranks` (prediction.txt) and `top_k` (beyond-accuracy) need one order: theirs keeps
 the listed order among ties.
+
+One rule for every accuracy metric (MIND's rule for AUC): an impression is judged only if it has
+at least one click and one non-click. Any other (no click, or nothing but clicks) has no ranking
+to judge: each metric raises `UnjudgeableImpression` for it, and callers that average over
+impressions skip those for which `judgeable` is false and count them (`MetricTally.skipped`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "UnjudgeableImpression",
+    "judgeable",
     "auc",
     "mrr",
     "ndcg",
@@ -30,12 +37,31 @@ __all__ = [
 ]
 
 
+class UnjudgeableImpression(ValueError):
+    """An impression without a click or without a non-click: no accuracy metric is defined for it."""
+
+
+def judgeable(y: ArrayLike) -> bool:
+    """Whether an impression's labels hold at least one click (1) and one non-click (0)."""
+    labels = np.asarray(y)
+    return bool((labels == 1).any() and (labels == 0).any())
+
+
+def _require_judgeable(y: ArrayLike, metric: str) -> np.ndarray:
+    labels = np.asarray(y)
+    if not judgeable(labels):
+        clicks = int((labels == 1).sum())
+        raise UnjudgeableImpression(
+            f"{metric} needs at least one click and one non-click in the impression (it has {clicks} clicks "
+            f"among {len(labels)} candidates): skip such impressions, as `metrics.judgeable` tells"
+        )
+    return labels
+
+
 def auc(y: ArrayLike, scores: ArrayLike) -> float:
     """Probability a random click outranks a random non-click (ties count half)."""
-    labels, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    labels, s = _require_judgeable(y, "AUC"), np.asarray(scores, dtype=np.float64)
     pos, neg = s[labels == 1], s[labels == 0]
-    if len(pos) == 0 or len(neg) == 0:
-        raise ValueError("AUC needs at least one click and one non-click in the impression")
     greater = (pos[:, None] > neg[None, :]).sum()
     ties = (pos[:, None] == neg[None, :]).sum()
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
@@ -62,7 +88,7 @@ def _expected_sum(gains: np.ndarray, scores: ArrayLike, discount: np.ndarray) ->
 def mrr(y: ArrayLike, scores: ArrayLike) -> float:
     """Mean reciprocal rank of the clicked items; tied scores give each tied item the mean of
     their places' reciprocal ranks (the listed order decides nothing)."""
-    labels = np.asarray(y, dtype=np.float64)
+    labels = _require_judgeable(y, "MRR").astype(np.float64)
     return _expected_sum(labels, scores, 1.0 / (np.arange(len(labels)) + 1)) / labels.sum()
 
 
@@ -74,7 +100,7 @@ def _dcg(y_sorted: np.ndarray, k: int) -> float:
 
 def ndcg(y: ArrayLike, scores: ArrayLike, k: int) -> float:
     """nDCG@k, in expectation over the orders of tied items."""
-    labels = np.asarray(y)
+    labels = _require_judgeable(y, "nDCG")
     best = _dcg(np.sort(labels)[::-1], k)
     discount = 1.0 / np.log2(np.arange(len(labels)) + 2)
     discount[k:] = 0.0
@@ -84,7 +110,7 @@ def ndcg(y: ArrayLike, scores: ArrayLike, k: int) -> float:
 def hit_at_k(y: ArrayLike, scores: ArrayLike, k: int) -> float:
     """Whether a clicked item is in the top k (CTR@k over impressions): the probability of it
     when tied items straddle the cut-off, over every order of them."""
-    labels, s = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    labels, s = _require_judgeable(y, "CTR@k"), np.asarray(scores, dtype=np.float64)
     order = _order(s)
     ranked, clicked = s[order], labels[order] == 1
     if k >= len(s):

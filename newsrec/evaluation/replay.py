@@ -23,6 +23,7 @@ import numpy as np
 from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
 from newsrec.evaluation.evaluate import HEADLINE_METRICS, evaluate_scores
+from newsrec.evaluation.metrics import judgeable
 from newsrec.evaluation.scorer import Scorer
 from newsrec.progress import progress
 
@@ -141,7 +142,7 @@ def replay(
     evaluated: list[Impression] = []
     for at, imp in progress(ordered, "replaying", "impressions"):
         traffic.history(imp)
-        if at >= start_at and imp.labels and len(set(imp.labels)) == 2:
+        if at >= start_at and imp.labels and judgeable(imp.labels):
             ranked = _check(
                 client.post(f"/v1/users/{imp.user_id}/rank", json={"candidates": imp.candidates, "at": _iso(at)})
             )

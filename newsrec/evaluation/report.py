@@ -8,13 +8,11 @@ from newsrec.data.mind import Impression, News
 from newsrec.data.missing_news import drop_missing_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.evaluation.baselines import baseline_scorers
-from newsrec.evaluation.evaluate import MetricTally
+from newsrec.evaluation.evaluate import SCORE_CHUNK, MetricTally
 from newsrec.evaluation.scorer import Scorer
 from newsrec.progress import Progress
 
 __all__ = ["compare_with_baselines"]
-
-CHUNK = 2_000  # impressions scored at a time (and the step of the progress count)
 
 
 def compare_with_baselines(
@@ -27,15 +25,17 @@ def compare_with_baselines(
     """{scorer name: metrics}: the model first, then random, popularity, CTR, zero-shot PLM.
 
     Candidates without text are dropped here (as in training), so every scorer sees the
-    same lists.
+    same lists. Each scorer's "skipped" counts the impressions not judged: left without a click
+    or a candidate here, or without a non-click (`MetricTally`).
     """
-    impressions, _ = drop_missing_news(impressions, news, require_click=True)
+    impressions, dropped = drop_missing_news(impressions, news, require_click=True)
     clicks = scorer.popularity.clicks_at_end()
     scorers = {model_name: scorer.score, **baseline_scorers(scorer.popularity, scorer.zero_shot_table(news, cache))}
     tallies = {name: MetricTally(news, clicks) for name in scorers}
     with Progress(f"scoring with the model and {len(scorers) - 1} baselines", len(impressions), "impressions") as bar:
-        for chunk in impressions.chunks(CHUNK):  # scores of one chunk at a time
+        for chunk in impressions.chunks(SCORE_CHUNK):  # scores of one chunk at a time
             for name, score in scorers.items():
                 tallies[name].add(chunk, score(chunk))
             bar.update(len(chunk))
-    return {name: tally.result() for name, tally in tallies.items()}
+    results = {name: tally.result() for name, tally in tallies.items()}
+    return {name: {**r, "skipped": r["skipped"] + dropped.impressions_dropped} for name, r in results.items()}

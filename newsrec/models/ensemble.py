@@ -28,7 +28,7 @@ from newsrec.data.mind import Impression, News
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
-from newsrec.evaluation.metrics import auc
+from newsrec.evaluation.metrics import auc, judgeable
 from newsrec.evaluation.scorer import Scorer
 from newsrec.models.ranker import Ranker
 
@@ -119,7 +119,11 @@ class Ensemble:
 
 
 def _mean_auc(zs: list[np.ndarray], impressions: Sequence[Impression], weights: np.ndarray) -> float:
-    return float(np.mean([auc(np.array(i.labels), weights @ z) for z, i in zip(zs, impressions)]))
+    """Mean AUC over the impressions with a click and a non-click (the others have none: skipped)."""
+    judged = [(z, i.labels) for z, i in zip(zs, impressions) if i.labels and judgeable(i.labels)]
+    if not judged:
+        raise ValueError("no tuning impression has both a click and a non-click: give a labelled behaviors file")
+    return float(np.mean([auc(labels, weights @ z) for z, labels in judged]))
 
 
 def fit_ensemble(

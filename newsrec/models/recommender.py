@@ -26,41 +26,73 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast, get_args
 
 import torch
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 
 from newsrec.data.popularity import POPULARITY_FEATURES
-from newsrec.models.user_encoders import build_user_encoder
+from newsrec.models.user_encoders import UserEncoderKind, build_user_encoder
 
-__all__ = ["RecommenderConfig", "NewsRecommender", "InterestTower", "SCORERS", "InterestScorer", "TEXT_WEIGHT"]
+__all__ = [
+    "RecommenderSettings",
+    "RecommenderConfig",
+    "NewsRecommender",
+    "InterestTower",
+    "SCORERS",
+    "InterestScorer",
+    "TEXT_WEIGHT",
+]
 
 InterestScorer = Literal["bilinear", "dot"]
 SCORERS: tuple[str, ...] = get_args(InterestScorer)
 TEXT_WEIGHT = 0.3  # share of an interest text in the user vector when there is also history
 
 
-@dataclass
-class RecommenderConfig:
+class RecommenderSettings(BaseModel):
+    """The recommender's settings, declared once: `TrainConfig` (flags, --set, config files) has
+    them as its own fields, and `recommender_config` adds the encoder's dimensions to build it."""
+
+    user_encoder: UserEncoderKind = Field(
+        "nrms", description="mean of history, or NRMS multi-head + additive attention"
+    )
+    scorer: InterestScorer = Field("bilinear", description="bilinear V(n)^T (I + delta) I(u), or dot")
+    heads: int = Field(4, ge=1, description="NRMS attention heads")
+    use_popularity: bool = Field(True, description="learned term over each item's clicks, views and CTR")
+    initial_scale: list[float] = Field(
+        [4.0],
+        min_length=1,
+        description="scale of the interest cosines at the start, one for all encoders or one per member of a+b; "
+        "higher where news vectors sit close together (multilingual-e5-small: 20)",
+    )
+
+    def recommender_config(self, dim: int, member_dims: list[int] | None = None) -> RecommenderConfig:
+        """These settings for an encoder of `dim` dimensions (split into `member_dims`, one tower each)."""
+        settings = {name: getattr(self, name) for name in RecommenderSettings.model_fields}
+        return RecommenderConfig(**settings, dim=dim, member_dims=member_dims)
+
+
+class RecommenderConfig(RecommenderSettings):
+    """What a `NewsRecommender` is built from, saved in model.pt: the settings plus the encoder's dimensions."""
+
     dim: int = 384
-    user_encoder: str = "nrms"
-    scorer: InterestScorer = "bilinear"
-    heads: int = 4
-    use_popularity: bool = True
-    initial_scale: float | list[float] = 4.0  # one for all towers, or one per tower
     member_dims: list[int] | None = None  # the encoders' slices of `dim`, one tower each; None: one
 
+    @field_validator("initial_scale", mode="before")
+    @classmethod
+    def _one_number(cls, value: Any) -> Any:
+        """Reads a scale saved as one number, as models once saved it."""
+        return [value] if isinstance(value, int | float) else value
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
     @property
     def towers(self) -> list[tuple[int, float]]:
         """(dim, initial scale) of each tower."""
         dims = self.member_dims or [self.dim]
-        scales = self.initial_scale if isinstance(self.initial_scale, list) else [self.initial_scale]
-        scales = scales * len(dims) if len(scales) == 1 else scales
+        scales = self.initial_scale * len(dims) if len(self.initial_scale) == 1 else self.initial_scale
         if sum(dims) != self.dim or len(scales) != len(dims):
             raise ValueError(f"towers {dims} with scales {scales} do not split {self.dim} dimensions")
         return list(zip(dims, scales))

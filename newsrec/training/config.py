@@ -18,9 +18,8 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from newsrec.encoders.concat import SEPARATOR
-from newsrec.models.recommender import InterestScorer
+from newsrec.models.recommender import RecommenderSettings
 from newsrec.models.spec import ModelSpec
-from newsrec.models.user_encoders import UserEncoderKind
 from newsrec.precision import Precision
 from newsrec.training.adversarial import AdversarialMethod
 
@@ -31,26 +30,14 @@ class ConfigError(ValueError):
     """A setting is wrong; the message names the flag and what to use instead."""
 
 
-class TrainConfig(ModelSpec):
-    """Every training setting: what the saved model needs (`ModelSpec`) plus how to train it."""
+class TrainConfig(RecommenderSettings, ModelSpec):
+    """Every training setting: what the saved model needs (`ModelSpec` to read news, `RecommenderSettings`
+    to build the recommender) plus how to train it."""
 
     model_config = ConfigDict(extra="forbid")
 
     train_precision: Precision = Field(
         "auto", description="matrix products of a training step (auto: bf16 where the CPU has it natively)"
-    )
-    # user encoder and scorer
-    user_encoder: UserEncoderKind = Field(
-        "nrms", description="mean of history, or NRMS multi-head + additive attention"
-    )
-    scorer: InterestScorer = Field("bilinear", description="bilinear V(n)^T (I + delta) I(u), or dot")
-    heads: int = Field(4, ge=1, description="NRMS attention heads")
-    use_popularity: bool = Field(True, description="learned term over each item's clicks, views and CTR")
-    initial_scale: list[float] = Field(
-        [4.0],
-        min_length=1,
-        description="scale of the interest cosines at the start, one for all encoders or one per member of a+b; "
-        "higher where news vectors sit close together (multilingual-e5-small: 20)",
     )
     # augmentation
     paraphrases: str | None = Field(None, description="JSONL from `newsrec paraphrase`: alternative titles")

@@ -33,8 +33,7 @@ import torch
 from newsrec.data.mind import News
 from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.evaluation.evaluate import MetricTally
-from newsrec.evaluation.report import CHUNK
+from newsrec.evaluation.evaluate import SCORE_CHUNK, MetricTally
 from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import Ranker, save_model
 from newsrec.progress import Progress
@@ -100,20 +99,20 @@ def train(
         run = set_up(config, data, cache, out_dir, world, started)
     if init is not None:
         start_from(Path(init), run)
-    progress = _resume(run, restart)
-    for epoch in range(len(progress.history) + 1, config.epochs + 1):
-        if progress.bad_epochs >= config.patience:
+    state = _resume(run, restart)
+    for epoch in range(len(state.history) + 1, config.epochs + 1):
+        if state.bad_epochs >= config.patience:
             break
         with stages(f"epoch {epoch}"):
-            record = _train_epoch(run, progress, epoch)
+            record = _train_epoch(run, state, epoch)
         with stages(f"validation {epoch}"):
             record.update(_validate(run))
-        _end_epoch(run, progress, record)
+        _end_epoch(run, state, record)
 
     if world.is_main:
         write_summary(
             out_dir,
-            progress.history,
+            state.history,
             stages,
             trainable_parameters=run.trainable,
             seconds=round(time.perf_counter() - started, 1),
@@ -121,7 +120,7 @@ def train(
             training_impressions=data.train_impressions,
         )
     world.barrier()
-    return _result(run, progress.history)
+    return _result(run, state.history)
 
 
 def _metric(record: dict) -> float:
@@ -147,7 +146,7 @@ def _resume(run: TrainingRun, restart: bool) -> TrainingState:
 # --- one epoch -----------------------------------------------------------------------------------
 
 
-def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
+def _train_epoch(run: TrainingRun, state: TrainingState, epoch: int) -> dict:
     """One pass over freshly sampled non-clicks; the epoch's record of loss, rows and time.
 
     Each process samples rows from its part; a step takes batch_size / N of them in each of N
@@ -170,7 +169,7 @@ def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
     # the main process reports its own rows
     with Progress(f"epoch {epoch}", taken, "rows", enabled=world.is_main) as bar:
         for share in shares:
-            losses.append(_step(run, progress, share))
+            losses.append(_step(run, state, share))
             bar.update(len(share))
     run.encoding.after_epoch()
     return {
@@ -182,7 +181,7 @@ def _train_epoch(run: TrainingRun, progress: TrainingState, epoch: int) -> dict:
     }
 
 
-def _step(run: TrainingRun, progress: TrainingState, rows: np.ndarray) -> float:
+def _step(run: TrainingRun, state: TrainingState, rows: np.ndarray) -> float:
     loss = run.loss(*run.encoding.step_inputs(run.model, _batch(run, rows)))
     run.optimizer.zero_grad()
     if run.scaler is None:
@@ -192,8 +191,8 @@ def _step(run: TrainingRun, progress: TrainingState, rows: np.ndarray) -> float:
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)
         run.scaler.update()
-    progress.step += 1
-    run.encoding.after_step(progress.step)
+    state.step += 1
+    run.encoding.after_step(state.step)
     return loss.item()
 
 
@@ -217,34 +216,34 @@ def _validate(run: TrainingRun) -> dict[str, float]:
     ranker = Ranker(run.model, run.encoding.table, popularity, run.config)
     tally = MetricTally(run.data.news, popularity.clicks_at_end())
     with Progress("validating", len(valid), "impressions", enabled=world.is_main) as bar:
-        for chunk in valid.chunks(CHUNK):
+        for chunk in valid.chunks(SCORE_CHUNK):
             tally.add(chunk, ranker.score(chunk))
             bar.update(len(chunk))
     if world.size > 1:
         tally = MetricTally.merged(world.gather(tally.counted()))
-    return {f"valid_{k}": v for k, v in tally.result().items() if k != "impressions"}
+    return {f"valid_{k}": v for k, v in tally.result().items() if k not in ("impressions", "skipped")}
 
 
 # --- saving --------------------------------------------------------------------------------------
 
 
-def _end_epoch(run: TrainingRun, progress: TrainingState, record: dict) -> None:
+def _end_epoch(run: TrainingRun, state: TrainingState, record: dict) -> None:
     """Save the model if this epoch is the best yet, then log the record and write the checkpoint.
 
-    Every process keeps the same progress (so all stop alike); only the main one writes."""
+    Every process keeps the same training state (so all stop alike); only the main one writes."""
     metric = _metric(record)
-    if metric > progress.best_metric:
-        progress.best_metric, progress.bad_epochs = metric, 0
+    if metric > state.best_metric:
+        state.best_metric, state.bad_epochs = metric, 0
         record["best"] = True
         if run.world.is_main:
             save_model(run.out_dir, run.model, run.encoding.encoder, run.config, run.data.popularity)
             (run.out_dir / CONFIG_FILE).write_text(run.config.model_dump_json(indent=2))
     else:
-        progress.bad_epochs += 1
-    progress.history.append(record)
+        state.bad_epochs += 1
+    state.history.append(record)
     if run.world.is_main:
         log_epoch(run.out_dir, record, run.config.epochs)
-        save_checkpoint(run.out_dir, run.config, run.model, run.optimizer, run.encoding, progress)
+        save_checkpoint(run.out_dir, run.config, run.model, run.optimizer, run.encoding, state)
 
 
 def _result(run: TrainingRun, history: list[dict]) -> TrainResult:

@@ -21,7 +21,7 @@ from newsrec.data.popularity import CountsBefore, Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.concat import member_dims
 from newsrec.models.ranker import MODEL_FILE
-from newsrec.models.recommender import NewsRecommender, RecommenderConfig
+from newsrec.models.recommender import NewsRecommender
 from newsrec.precision import needs_scaler, products_dtype
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import World
@@ -94,17 +94,7 @@ def set_up(
     used = {**news_used_by(data.train, data.news), **(news_used_by(data.valid, data.news) if data.valid else {})}
     encoding = encode_news(encoder, _with_every_part(used, data.news, world), config, cache, world)
     table_row = np.array(encoding.table.rows(data.train.news.ids), np.int64)
-    model = NewsRecommender(
-        RecommenderConfig(
-            dim=encoder.dim,
-            user_encoder=config.user_encoder,
-            scorer=config.scorer,
-            heads=config.heads,
-            use_popularity=config.use_popularity,
-            initial_scale=config.initial_scale,
-            member_dims=member_dims(encoder),
-        )
-    ).to(world.device)
+    model = NewsRecommender(config.recommender_config(encoder.dim, member_dims(encoder))).to(world.device)
     dtype = products_dtype(config.train_precision, world.device)
     loss = world.wrap(
         ClickLoss(

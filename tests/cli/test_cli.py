@@ -1,9 +1,12 @@
 """Each command end to end on a tiny synthetic world, through the real CLI."""
 
 import json
+from types import SimpleNamespace
 
+import typer
 from typer.testing import CliRunner
 
+from newsrec.cli import main
 from newsrec.cli.main import app
 from newsrec.evaluation.prediction import read_predictions
 
@@ -106,3 +109,42 @@ def test_a_bug_is_not_reported_as_bad_input(tmp_path, monkeypatch):
     monkeypatch.setattr("newsrec.cli.llm.read_news", broken)
     result = invoke("profile", "U1", "--news", tmp_path, "--behaviors", tmp_path)
     assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
+
+
+def test_use_popularity_has_one_flag_and_its_old_spelling_is_deprecated(tiny_world, tmp_path, monkeypatch):
+    seen = []
+
+    def fake_training(settings, *args, **kwargs):
+        seen.append(settings)
+        return SimpleNamespace(seconds=0.0, best_epoch=1, best_valid=None)
+
+    monkeypatch.setattr(main, "run_training", fake_training)
+    options = {p.name: p for p in typer.main.get_command(app).commands["train"].params}
+    assert (options["use_popularity"].opts, options["use_popularity"].secondary_opts) == (
+        ["--use-popularity"],
+        ["--no-use-popularity"],
+    )
+    train = ["train", "--news", tiny_world, "--behaviors", tiny_world / "train", "--out", tmp_path / "m"]
+    canonical = invoke(*train, "--no-use-popularity")
+    assert canonical.exit_code == 0 and "deprecated" not in canonical.output and not seen[-1].use_popularity
+    old = invoke(*train, "--no-popularity")
+    assert old.exit_code == 0 and not seen[-1].use_popularity
+    assert "warning: --no-popularity is deprecated and will be removed: use --no-use-popularity" in old.output
+    both = invoke(*train, "--popularity", "--no-use-popularity")
+    assert both.exit_code == 2 and "--popularity (deprecated) contradicts --no-use-popularity" in both.output
+
+
+def test_evaluate_reports_the_impressions_it_skipped(model_dir, tiny_world, tmp_path):
+    labelled = (tiny_world / "dev" / "behaviors.tsv").read_text()
+    first = labelled.splitlines()[0].split("\t")  # id, user, time, history, candidates
+    candidates = [c.rsplit("-", 1)[0] for c in first[4].split()]
+    all_clicks = "\t".join(["901", *first[1:4], " ".join(f"{c}-1" for c in candidates)])
+    no_click = "\t".join(["902", *first[1:4], " ".join(f"{c}-0" for c in candidates)])
+    (tmp_path / "behaviors.tsv").write_text(f"{labelled.rstrip()}\n{all_clicks}\n{no_click}\n")
+    args = ("evaluate", "--model", model_dir, "--news", tiny_world, "--behaviors", tmp_path)
+    as_json = invoke(*args, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    results = json.loads(as_json.stdout)
+    assert all(r["impressions"] == 40 and r["skipped"] == 2 for r in results.values())
+    table = invoke(*args)
+    assert table.exit_code == 0 and "40 impressions judged, 2 skipped" in table.output

@@ -20,9 +20,21 @@ def test_auc_by_hand():
     assert metrics.auc([1, 0, 0], [0.5, 0.5, 0.1]) == 0.75  # a tie counts half
 
 
-def test_auc_needs_both_labels():
-    with pytest.raises(ValueError, match="at least one click and one non-click"):
-        metrics.auc([1, 1], [0.2, 0.3])
+ACCURACY = {
+    "AUC": metrics.auc,
+    "MRR": metrics.mrr,
+    "nDCG": lambda y, s: metrics.ndcg(y, s, 5),
+    "CTR@k": lambda y, s: metrics.hit_at_k(y, s, 1),
+}
+
+
+@pytest.mark.parametrize("labels", [[0, 0], [1, 1]], ids=["no click", "no non-click"])
+@pytest.mark.parametrize("name", list(ACCURACY))
+def test_every_accuracy_metric_refuses_an_impression_without_both_labels_alike(name, labels):
+    assert not metrics.judgeable(labels) and metrics.judgeable([0, 1])
+    with pytest.raises(metrics.UnjudgeableImpression, match=f"{name} needs at least one click and one non-click"):
+        ACCURACY[name](labels, [0.2, 0.3])
+    assert issubclass(metrics.UnjudgeableImpression, ValueError)
 
 
 def test_mrr_by_hand():
@@ -53,15 +65,18 @@ def test_beyond_accuracy_by_hand():
     assert metrics.novelty(["a", "z"], clicks, 3) == pytest.approx((-math.log2(4 / 5) - math.log2(1 / 5)) / 2)
 
 
-def test_evaluate_scores_averages_and_skips_one_class_impressions():
+def test_evaluate_scores_averages_and_skips_and_counts_one_class_impressions():
     news = {i: News(i, i, cat) for i, cat in zip("abcd", "xxyy")}
     imps = [
         Impression("1", "U", "", [], list("abcd"), Y),
         Impression("2", "U", "", [], list("ab"), [1, 0]),
         Impression("3", "U", "", [], list("ab"), [1, 1]),  # all clicks: skipped
+        Impression("4", "U", "", [], list("cd"), [0, 0]),  # no click: skipped
+        Impression("5", "U", "", [], list("cd"), None),  # no labels: skipped
     ]
-    result = evaluate_scores(imps, [np.array(S), np.array([0.1, 0.2]), np.array([1, 2])], news)
-    assert result["impressions"] == 2
+    scores = [np.array(S), np.array([0.1, 0.2]), np.array([1, 2]), np.array([1, 2]), np.array([1, 2])]
+    result = evaluate_scores(imps, scores, news)
+    assert result["impressions"] == 2 and result["skipped"] == 3
     assert result["auc"] == pytest.approx((0.75 + 0.0) / 2)
     assert result["acc@1"] == pytest.approx(0.5)
     assert result["coverage@10"] == 1.0
@@ -92,7 +107,8 @@ def test_tie_aware_metrics_are_the_mean_over_every_order_of_the_tied(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(2, 7))
     y = rng.integers(0, 2, n)
-    y[rng.integers(0, n)] = 1  # at least one click
+    click = rng.integers(0, n)
+    y[click], y[(click + 1) % n] = 1, 0  # at least one click and one non-click
     s = rng.integers(0, 3, n).astype(float)  # few values: many ties
     strict = []  # every order that sorts by score, ties broken every way
     for perm in itertools.permutations(range(n)):

@@ -94,3 +94,25 @@ def test_models_saved_before_towers_still_load():
     fresh = NewsRecommender(RecommenderConfig(dim=D, heads=2))
     fresh.load_state_dict(old_names)
     assert all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_the_recommender_settings_are_declared_once_and_carried_whole():
+    from newsrec.models.recommender import RecommenderSettings
+    from newsrec.training.config import TrainConfig, load_config
+
+    for name, field in RecommenderSettings.model_fields.items():  # TrainConfig's own fields, not copies
+        assert repr(TrainConfig.model_fields[name]) == repr(field), name
+    chosen = {"user_encoder": "mean", "scorer": "dot", "heads": 2, "use_popularity": False, "initial_scale": [7.0]}
+    assert set(chosen) == set(RecommenderSettings.model_fields)  # every setting is checked below
+    config = load_config(**chosen).recommender_config(D)
+    assert config.model_dump() == {**chosen, "dim": D, "member_dims": None}
+    model = NewsRecommender(config)
+    assert model.popularity is None and model.towers[0].bilinear_delta is None
+
+
+def test_a_saved_recommender_config_loads_as_it_was_written():
+    """model.pt holds `to_dict()`; older models wrote one number for the scale."""
+    config = RecommenderConfig(dim=D, user_encoder="mean", member_dims=[6, 10], initial_scale=[20.0, 4.0])
+    assert RecommenderConfig(**config.to_dict()) == config
+    old = {"dim": D, "user_encoder": "nrms", "scorer": "bilinear", "heads": 4, "use_popularity": True}
+    assert RecommenderConfig(**old, initial_scale=4.0).towers == [(D, 4.0)]
