@@ -33,7 +33,7 @@ from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.models.ranker import Ranker
 from newsrec.service.index import Items, SharedIndex
-from newsrec.service.news_snapshot import IvfLists, _list_order
+from newsrec.service.ivf_lists import IvfLists, list_order
 from newsrec.service.users import UserState, user_query
 
 K = 10
@@ -61,7 +61,7 @@ def queries(ranker: Ranker, mind: str, users: int) -> np.ndarray:
         if impression.history and impression.user_id not in seen and len(out) < users:
             seen.add(impression.user_id)
             state = UserState(impression.user_id, history=deque(impression.history[-ranker.spec.max_history :]))
-            out.append(user_query(ranker, state).vector)
+            out.append(user_query(ranker, ranker.table, state).vector)
     return np.stack(out)
 
 
@@ -94,7 +94,7 @@ def main() -> None:
     exact_ms = 1000 * (time.perf_counter() - started) / len(qs)
 
     started = time.perf_counter()
-    order, centroids, starts = _list_order(vectors, args.size)
+    order, centroids, starts = list_order(vectors, args.size)
     build_s = time.perf_counter() - started
     ordered = np.concatenate([vectors[:1], vectors[1:][order]])
     back = np.concatenate([[0], 1 + np.argsort(order)])  # old row -> new row

@@ -64,7 +64,7 @@ def search_timed(method: str, n: int, queries: int) -> tuple[float, np.ndarray, 
     else:  # as a worker serves them: the snapshot's rows (IVF-list order past 100,000), no popularity
         from newsrec.encoders.news_table import NewsTable
         from newsrec.service.index import Items, SharedIndex
-        from newsrec.service.news_snapshot import IvfLists, _list_order
+        from newsrec.service.ivf_lists import IvfLists, list_order
 
         vectors = np.zeros((n + 1, DIM), np.float32)
         for start, chunk in zip(range(0, n, CHUNK), chunks):
@@ -72,7 +72,7 @@ def search_timed(method: str, n: int, queries: int) -> tuple[float, np.ndarray, 
         items = Items(NewsTable.over([str(i) for i in range(n)], vectors), np.zeros(n + 1, np.float32))
         rows = np.arange(n)
         if n > APPROXIMATE_ABOVE:
-            rows, centroids, starts = _list_order(vectors, n)
+            rows, centroids, starts = list_order(vectors, n)
             vectors[1:] = vectors[1:][rows]
             items.lists, items.listed = IvfLists(centroids, starts), n
         index = SharedIndex(items)

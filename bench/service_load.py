@@ -34,6 +34,7 @@ import httpx
 import numpy as np
 from harness import table
 
+from newsrec.data.mind import News
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
@@ -72,7 +73,7 @@ def seed_pool(db_url: str, n: int, named: str, users: int = 0, reads: int = 10, 
         vectors = centres[topics] + rng.normal(scale=1.5, size=(len(topics), DIM))
         vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
         items = [
-            repo.NewsRecord(f"B{start + i}", f"Synthetic story {start + i} on topic {t}", f"topic{t}")
+            News(f"B{start + i}", f"Synthetic story {start + i} on topic {t}", f"topic{t}")
             for i, t in enumerate(topics)
         ]
         with sessions.begin() as session:

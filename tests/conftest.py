@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny seeded synthetic world, a private embedding cache, tiny trained
-models, and `wait_until` (tests wait on a condition with a deadline, never on a sleep)."""
+models, and `wait_until` / `wait_until_async` (tests wait on a condition with a deadline, never
+on a sleep that guesses how long the other side takes)."""
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -71,3 +73,12 @@ def wait_until(condition, timeout: float, what: str, every: float = 0.05) -> Non
         if time.monotonic() > deadline:
             pytest.fail(f"waited {timeout} s for {what}")
         time.sleep(every)
+
+
+async def wait_until_async(condition, timeout: float, what: str, every: float = 0.005) -> None:
+    """`wait_until` for a coroutine: poll without blocking the event loop, whose other tasks go on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout} s for {what}")
+        await asyncio.sleep(every)

@@ -24,6 +24,7 @@ __all__ = [
     "Impression",
     "MindFormatError",
     "parse_time",
+    "epoch_seconds",
     "MIND_TIME",
     "BEHAVIORS_COLUMNS",
     "resolve_mind_file",
@@ -54,6 +55,7 @@ class News:
     # LLM enrichment (newsrec enrich); not part of MIND's files
     summary: str = ""
     keywords: str = ""
+    published_at: datetime | None = None  # when the publisher released it (posted news; MIND's files have none)
 
 
 @dataclass
@@ -82,6 +84,11 @@ class Impression:
         return [c for c, y in zip(self.candidates, self.labels) if y == 1]
 
 
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since the epoch; a moment without a zone is UTC (as MIND's files and the store write them)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def parse_time(text: str) -> float | None:
     """MIND's `11/13/2019 8:36:57 AM` (taken as UTC) or ISO 8601 -> epoch seconds; "" -> None."""
     if not text:
@@ -91,7 +98,7 @@ def parse_time(text: str) -> float | None:
             moment = parse(text)
         except ValueError:
             continue
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+        return epoch_seconds(moment)
     raise ValueError(f"time {text!r} should look like 11/13/2019 8:36:57 AM or 2019-11-13T08:36:57")
 
 

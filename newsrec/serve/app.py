@@ -16,7 +16,7 @@ import torch
 from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
-from newsrec.encoders.cache import EmbeddingCache, default_cache_dir
+from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker
 from newsrec.serve.auth import Authenticator
 from newsrec.serve.errors import install_error_handlers
@@ -24,10 +24,9 @@ from newsrec.serve.guard import Guard
 from newsrec.serve.observability import Observe, open_request_log
 from newsrec.serve.routes import admin, events, impressions, news, system, users
 from newsrec.serve.settings import ServiceSettings
-from newsrec.service.counting import CountLimits
 from newsrec.service.index import Items, VectorIndex, make_index
 from newsrec.service.recommender_service import RecommenderService
-from newsrec.store.db import make_engine, make_sessions, migrate
+from newsrec.store.db import make_engine, migrate
 
 __all__ = ["create_app", "app_from_env"]
 
@@ -48,25 +47,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         def index_for(items: Items, version: str) -> VectorIndex:
             return make_index(settings.index, items, settings.probe_share, settings.milvus_uri, f"news_{version}")
 
-        service = RecommenderService(
-            ranker,
-            str(settings.model_dir),
-            engine,
-            make_sessions(engine),
-            index_for,
-            settings.snapshot_dir or default_cache_dir() / "news-snapshots",
-            settings.approximate_above,
-            settings.recency_days,
-            settings.user_cache_size,
-            settings.popularity_refresh_seconds,
-            cache,
-            settings.erase_within_seconds,
-            CountLimits(settings.counted_views_per_hour, settings.counted_clicks_per_hour),
-        )
+        service = RecommenderService.open(ranker, str(settings.model_dir), engine, index_for, settings.core(), cache)
         app.state.authenticator = Authenticator(
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
         )
-        service.sync()
         app.state.service = service
         open_request_log(settings.request_log)
         # what start-up built lives as long as the worker: out of the collector's sight, a full

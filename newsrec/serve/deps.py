@@ -12,7 +12,7 @@ from newsrec.serve.auth import Principal
 from newsrec.serve.schemas import UserIdPath
 from newsrec.service.recommender_service import RecommenderService
 
-__all__ = ["Service", "Caller", "require_scope", "UserAccess"]
+__all__ = ["Service", "Caller", "require_scope", "UserAccess", "check_batch"]
 
 # declares the Bearer scheme in the OpenAPI document; the guard has already checked the header
 bearer = HTTPBearer(auto_error=False, description="an API key, or a user token from POST /v1/users/{user_id}/tokens")
@@ -42,6 +42,13 @@ async def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | 
 
 Service = Annotated[RecommenderService, Depends(_service)]
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+def check_batch(request: Request, n: int) -> None:
+    """Refuse a batch of more items than this service takes in one request (`max_batch`)."""
+    limit = request.app.state.settings.max_batch
+    if n > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{n} items: at most {limit} per request")
 
 
 def require_scope(scope: str):

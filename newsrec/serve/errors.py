@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from newsrec.service.recommender_service import IDS_NAMED, UnknownNewsError
+from newsrec.service.inputs import IDS_NAMED, RepeatedNewsError, UnknownNewsError
 
 __all__ = [
     "described",
@@ -114,6 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unknown_news(_: Request, exc: UnknownNewsError) -> JSONResponse:
         body = ErrorBody(detail=str(exc), unknown_news_ids=exc.ids, unknown_news_count=exc.count)
         return JSONResponse(body.model_dump(exclude_none=True), status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(RepeatedNewsError)
+    async def repeated_news(_: Request, exc: RepeatedNewsError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
 
     @app.exception_handler(OperationalError)
     async def database_failure(request: Request, exc: OperationalError) -> JSONResponse:

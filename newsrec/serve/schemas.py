@@ -16,7 +16,9 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from newsrec.data.mind import News
 from newsrec.serve.visible_text import VISIBLE_PATTERN, is_visible
+from newsrec.service.inputs import PostedEvent, ShownList
 
 __all__ = [
     "NewsIn",
@@ -124,6 +126,9 @@ class NewsIn(BaseModel):
     abstract: Annotated[Text, Field(max_length=10_000)] = ""
     published_at: Timestamp | None = None
 
+    def as_news(self) -> News:
+        return News(self.id, self.title, self.category, self.subcategory, self.abstract, published_at=self.published_at)
+
 
 class NewsBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -144,6 +149,9 @@ class EventIn(BaseModel):
         None, description="the recommendation list the click came from"
     )
 
+    def posted(self) -> PostedEvent:
+        return PostedEvent(self.event_id, self.user_id, self.news_id, self.type, self.ts, self.text, self.impression_id)
+
 
 class ImpressionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -151,6 +159,9 @@ class ImpressionIn(BaseModel):
     user_id: UserId
     news_ids: list[NewsId] = Field(min_length=1, max_length=200, description="what was shown, in order")
     ts: Timestamp = Field(default_factory=_now)
+
+    def shown(self) -> ShownList:
+        return ShownList(self.impression_id, self.user_id, tuple(self.news_ids), self.ts)
 
 
 class ImpressionBatch(BaseModel):

@@ -12,8 +12,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsrec.encoders.cache import default_cache_dir
 from newsrec.serve.ratelimit import Rate
 from newsrec.serve.schemas import BATCH_CEILING
+from newsrec.service.config import CoreSettings
 from newsrec.service.revocations import TOKEN_LIFE_CEILING
 
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
@@ -154,6 +156,12 @@ class ServiceSettings(BaseSettings):
     @property
     def secrets(self) -> list[str]:
         return [s.strip() for s in self.token_secrets.get_secret_value().split(",") if s.strip()]
+
+    def core(self) -> CoreSettings:
+        """The service core's settings (the same names)."""
+        names = [name for name in CoreSettings.__dataclass_fields__ if name != "snapshot_dir"]
+        snapshots = self.snapshot_dir or default_cache_dir() / "news-snapshots"
+        return CoreSettings(snapshot_dir=snapshots, **{name: getattr(self, name) for name in names})
 
     @property
     def deploy_folders(self) -> list[Path]:

@@ -12,8 +12,10 @@ once, and every term is refreshed when the last full refresh is older than `refr
 logs end is already in their counts and is not counted again. `scores` computes the model's
 score at any moment for given candidates, without the index.
 
-A catalogue follows the news and tally feeds itself (`catch_up`, its own cursors), so one for a
-newly deployed model can catch up in the background while another serves. News rows carry the
+A catalogue owns its news table (`table`: the loaded `Ranker` is never changed) and hands it
+to scoring explicitly. It follows the news and tally feeds itself (`catch_up`, its own
+`ChangeFeed`), so one for a newly deployed model can catch up in the background while another
+serves. News rows carry the
 vector of the model that posted them and its `vector_id`; a model that reads news otherwise
 (another encoder, other fields or script) encodes the text again.
 
@@ -24,24 +26,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 import numpy as np
 import torch
 from sqlalchemy.orm import Session
 
-from newsrec.data.mind import News
+from newsrec.data.mind import News, epoch_seconds
 from newsrec.data.popularity import Popularity
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.news_table import NewsTable
 from newsrec.models.ranker import Ranker
+from newsrec.service.change_feed import ChangeFeed, Heads
 from newsrec.service.index import Items, VectorIndex
-from newsrec.service.news_snapshot import NewsSnapshot, Snapshots, seconds
+from newsrec.service.news_snapshot import NewsSnapshot, Snapshots
 from newsrec.service.rwlock import ReadWriteLock
-from newsrec.store import repository as repo
 from newsrec.store.models import NewsRow, TallyRow
 
-__all__ = ["Catalogue", "CatalogueNews", "feed_chunks", "has_newer", "as_news"]
+__all__ = ["Catalogue", "CatalogueNews"]
 
 
 class Catalogue:
@@ -55,7 +58,8 @@ class Catalogue:
     ):
         self.ranker, self.make_index, self.snapshots = ranker, make_index, snapshots
         self.refresh_seconds, self.cache = refresh_seconds, cache
-        self.cursor = {"news": 0, "tallies": 0}  # the last seq applied of each feed
+        self.feed = ChangeFeed("news", "tallies")
+        self.table = NewsTable([], np.zeros((0, ranker.model.item_dim - 1), np.float32))  # the snapshot's, once started
         self.news: Mapping[str, News] = {}  # title and category of each news item, once started
         self.published = np.zeros(1)  # by table row: seconds since the epoch
         self.items: Items | None = None
@@ -65,9 +69,9 @@ class Catalogue:
         self.refreshed_at = -math.inf  # when every row's popularity was last recomputed
         self.lock = ReadWriteLock()
 
-    def catch_up(self, session: Session, now: float, heads: Mapping[str, int] | None = None) -> set[str]:
+    def catch_up(self, session: Session, now: float, heads: Heads | None = None) -> set[str]:
         """Apply the news and tallies written since this catalogue last looked, in chunks;
-        returns the ids of news that replaced older versions. `heads` (`repo.feed_heads`, read
+        returns the ids of news that replaced older versions. `heads` (`feeds.heads`, read
         just before) spares the queries of feeds that did not move."""
         if self.index is None:
             self._start(session, now)
@@ -76,15 +80,13 @@ class Catalogue:
         if self.snapshots.due(self.items.listed, len(self.items) - self.items.listed, self.items.lists is not None):
             self._start(session, now)  # a new snapshot holds the news since (in list order past lists_above)
             replaced |= self._follow_news(session, now)
-        self.count_traffic(
-            [t for rows in feed_chunks(session, repo.tallies_since, self.cursor, "tallies", heads) for t in rows], now
-        )
+        self.count_traffic(self.feed.rows(session, "tallies", heads), now)
         return replaced
 
-    def _follow_news(self, session: Session, now: float, heads: Mapping[str, int] | None = None) -> set[str]:
+    def _follow_news(self, session: Session, now: float, heads: Heads | None = None) -> set[str]:
         """Add the news stored after the cursor; the ids that replaced older versions."""
         replaced: set[str] = set()
-        for rows in feed_chunks(session, repo.news_since, self.cursor, "news", heads):
+        for rows in self.feed.chunks(session, "news", heads):
             replaced |= self.add_news(rows, now)
         return replaced
 
@@ -95,32 +97,32 @@ class Catalogue:
         dim = self.ranker.model.item_dim - 1
         snapshot = self.snapshots.open(session, self.ranker.vector_id, dim, self._encode)
         with self.lock.writing():
-            table = self.ranker.table = NewsTable.over(list(snapshot.ids), snapshot.vectors)  # its own ids: it grows
+            table = self.table = NewsTable.over(list(snapshot.ids), snapshot.vectors)  # its own ids: it grows
             self.published = np.zeros(len(snapshot.vectors))
             self.published[: len(snapshot) + 1] = snapshot.published
             self.items = Items(table, np.zeros(len(snapshot.vectors), np.float32), snapshot.lists, len(snapshot))
             self.news = CatalogueNews(snapshot, table)
             self.index = self.make_index(self.items)
-            self.cursor["news"] = snapshot.through
+            self.feed.skip_to("news", snapshot.through)
             self._write_rows(table.ids, now)
             self.refreshed_at = now
 
     def _encode(self, rows: Sequence[NewsRow]) -> np.ndarray:
-        return self.ranker.encode_news([as_news(r) for r in rows], self.cache)
+        return self.ranker.encode_news([r.as_news() for r in rows], self.cache)
 
     def add_news(self, rows: Sequence[NewsRow], now: float) -> set[str]:
         """Index news rows (new or replaced); returns the ids that replaced older versions."""
         assert self.items is not None and isinstance(self.news, CatalogueNews), "catch_up starts the catalogue"
         vectors = self._vectors(rows)  # before the lock: encoding other encoders' news takes time
-        table = self.ranker.table
+        table = self.table
         with self.lock.writing():
             replaced = {r.news_id for r in rows if r.news_id in table}
             ids = [r.news_id for r in rows]
             table.upsert(ids, vectors)
             self._fit(len(table) + 1)
             for row, news in zip(table.rows(ids), rows):
-                self.published[row] = seconds(news.published_at or news.updated_at)
-                self.news.add(as_news(news))
+                self.published[row] = epoch_seconds(news.published_at or news.updated_at)
+                self.news.add(news.as_news())
                 if news.news_id in replaced:
                     self.items.moved.add(row)
             self._write_rows(ids, now)
@@ -151,14 +153,14 @@ class Catalogue:
         with self.lock.writing():
             touched: set[str] = set()
             for tally in tallies:
-                at = seconds(tally.ts)
+                at = epoch_seconds(tally.ts)
                 if at <= self.counted_until:
                     continue
                 views, clicks = float(tally.kind == "view"), float(tally.kind == "click")
                 for news_id in tally.news_ids.split():
                     self.popularity.add(news_id, at, views=views, clicks=clicks)
                     touched.add(news_id)
-            table = self.ranker.table
+            table = self.table
             changed = table.ids if stale else [i for i in touched if i in table]
             if changed:
                 self._write_rows(changed, now)
@@ -179,24 +181,24 @@ class Catalogue:
     @torch.no_grad()
     def item_vectors(self, ids: Sequence[str], at: float) -> np.ndarray:
         """(N, D + 1): the model's item_vector of each news item with its popularity at `at`."""
-        vectors = self.ranker.table.vectors[self.ranker.table.rows(ids)]
+        vectors = self.table.vectors[self.table.rows(ids)]
         features = torch.from_numpy(self.popularity.features(ids, at))
         return self.ranker.model.item_vector(vectors, features).numpy()
 
     def _write_rows(self, ids: Sequence[str], at: float) -> None:
         """Set the popularity term of these news at `at` and tell the index."""
         assert self.items is not None and self.index is not None
-        rows = np.array(self.ranker.table.rows(ids), np.int64)
+        rows = np.array(self.table.rows(ids), np.int64)
         self.items.popularity[rows] = self.popularity_terms(ids, at)
         self.index.write(rows)
 
     def search(
-        self, requests: Sequence[tuple[np.ndarray, set[str], int]], cutoff: datetime
+        self, requests: Sequence[tuple[np.ndarray, AbstractSet[str], int]], cutoff: datetime
     ) -> list[list[tuple[str, float]]]:
         """For each (query, seen, k): the k best news not in `seen` published after `cutoff`, by the
         model's score, all queries in one index call (call under `lock`)."""
         assert self.index is not None
-        ids, oldest = self.ranker.table.ids, cutoff.timestamp()
+        ids, oldest = self.table.ids, cutoff.timestamp()
         wants = [k + len(seen) + 32 for _, seen, k in requests]
         answers: list[list[tuple[str, float]]] = [[] for _ in requests]
         todo = list(range(len(requests)))
@@ -218,7 +220,7 @@ class Catalogue:
 
     def unknown(self, news_ids: Iterable[str]) -> set[str]:
         with self.lock.reading():
-            return {i for i in news_ids if i not in self.ranker.table}
+            return {i for i in news_ids if i not in self.table}
 
 
 class CatalogueNews(Mapping[str, News]):
@@ -249,31 +251,3 @@ class CatalogueNews(Mapping[str, News]):
 
     def __len__(self) -> int:
         return len(self._table)
-
-
-FEED_CHUNK = 10_000  # feed rows read at a time (bounded memory while catching up)
-
-
-def has_newer(heads: Mapping[str, int] | None, cursor: Mapping[str, int], name: str) -> bool:
-    """Whether feed `name` may hold rows past `cursor[name]`: always, unless `heads` says otherwise."""
-    return heads is None or heads[name] > cursor[name]
-
-
-def feed_chunks(
-    session: Session, since: Callable, cursor: dict[str, int], name: str, heads: Mapping[str, int] | None = None
-) -> Iterator[list]:
-    """Every row of one feed after `cursor[name]`, in chunks; the cursor moves past a chunk once
-    the caller has applied it. Nothing is queried when `heads` says the feed has nothing newer."""
-    if not has_newer(heads, cursor, name):
-        return
-    while True:
-        rows = since(session, cursor[name], FEED_CHUNK)
-        if rows:
-            yield rows
-            cursor[name] = rows[-1].seq
-        if len(rows) < FEED_CHUNK:
-            return
-
-
-def as_news(n) -> News:
-    return News(n.news_id, n.title, n.category or "", n.subcategory or "", n.abstract or "")

@@ -31,7 +31,7 @@ from newsrec.data.mind import News
 from newsrec.data.popularity import popularity_features
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker, model_version
-from newsrec.service.catalogue import Catalogue, as_news
+from newsrec.service.catalogue import Catalogue
 from newsrec.store import repository as repo
 from newsrec.store.models import VECTOR_ID_CHARS, NewsRow
 
@@ -89,7 +89,7 @@ class Deployments:
         self.loading: threading.Thread | None = None  # this worker's one loader of deployments
         self._wanted: list[ArmSpec] = [first.spec]  # the newest deployment recorded
         self.problem: str | None = None  # why this worker does not serve the newest deployment
-        self._make_arm, self._sessions, self._cache, self._lock = make_arm, sessions, cache, lock
+        self._make_arm, self.sessions, self.cache, self.lock = make_arm, sessions, cache, lock
         self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
 
     def start(self, deployments: list[list[ArmSpec]]) -> None:
@@ -117,11 +117,11 @@ class Deployments:
             raise ValueError(f"{model_dir} is the model already serving: give share 1 or another model")
         else:
             specs = [ArmSpec(current.model_dir, current.version, 1.0 - share), ArmSpec(str(model_dir), version, share)]
-        with self._sessions() as session:
+        with self.sessions() as session:
             probe = repo.newest_news(session, PROBE_SIZE)
-        self._proven[version] = load_checked(specs[-1], probe, self._cache)
+        self._proven[version] = load_checked(specs[-1], probe, self.cache)
         try:
-            with self._sessions.begin() as session:
+            with self.sessions.begin() as session:
                 repo.add_deployment(session, [spec.as_dict() for spec in specs])
         except Exception:
             self._proven.pop(version, None)  # not recorded: nothing will take it
@@ -137,11 +137,11 @@ class Deployments:
             if spec.version in loaded:
                 arms.append(Arm(spec, loaded[spec.version].ranker, loaded[spec.version].catalogue))
                 continue
-            with self._sessions() as session:
+            with self.sessions() as session:
                 probe = repo.newest_news(session, PROBE_SIZE)
-            ranker = load_checked(spec, probe, self._cache, self._proven.pop(spec.version, None))
+            ranker = load_checked(spec, probe, self.cache, self._proven.pop(spec.version, None))
             arm = self._make_arm(spec, ranker)
-            with self._sessions() as session:
+            with self.sessions() as session:
                 arm.catalogue.catch_up(session, time.time())
             arms.append(arm)
         return arms
@@ -164,7 +164,7 @@ class Deployments:
         """Load a new deployment in the background; swap it in when ready, under the lock. One
         loader per worker, and it always ends on the newest deployment: a slow older one that
         finishes after a newer one was recorded is dropped, never swapped in over it."""
-        with self._lock:
+        with self.lock:
             self._wanted = specs
             if self.loading is not None and self.loading.is_alive():
                 return  # the running loader takes `_wanted` when it finishes its current one
@@ -173,17 +173,17 @@ class Deployments:
 
     def _load_wanted(self) -> None:
         while True:
-            with self._lock:
+            with self.lock:
                 specs = self._wanted
             try:
                 arms = self._build(specs)
             except Exception as e:  # e.g. a folder this machine lacks: keep serving what it has
-                with self._lock:
+                with self.lock:
                     if self._wanted is specs:
                         self._failed(specs, e)
                         return
                 continue
-            with self._lock, self._sessions() as session:
+            with self.lock, self.sessions() as session:
                 if self._wanted is not specs:  # a newer deployment came while this one loaded
                     continue
                 now = time.time()
@@ -235,7 +235,7 @@ def load_checked(
             f"this model's vector name is {len(ranker.vector_id)} characters, over the store's {VECTOR_ID_CHARS}: "
             "load its encoder from a shorter path"
         )
-    news = [as_news(row) for row in stored] or PROBE_NEWS
+    news = [row.as_news() for row in stored] or PROBE_NEWS
     try:
         vectors = ranker.encode_news(news, cache)
         scores = _probe_scores(ranker, news, vectors)

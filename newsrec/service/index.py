@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from newsrec.encoders.news_table import NewsTable
-from newsrec.service.news_snapshot import IvfLists
+from newsrec.service.ivf_lists import IvfLists
 
 __all__ = ["Items", "VectorIndex", "SharedIndex", "HalfCopy", "MilvusIndex", "make_index"]
 

@@ -19,41 +19,34 @@ one keeps it until it exits).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import mmap
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from newsrec.data.mind import epoch_seconds
 from newsrec.progress import progress
+from newsrec.service.file_maps import locked, release
+from newsrec.service.ivf_lists import IvfLists, list_count, list_order
 from newsrec.store import repository as repo
+from newsrec.store.feeds import ROWS_PER_READ
 from newsrec.store.models import NewsRow
 
-__all__ = ["Snapshots", "NewsSnapshot", "IvfLists", "seconds"]
+__all__ = ["Snapshots", "NewsSnapshot"]
 
 logger = logging.getLogger(__name__)
 
 REBUILD_AT, REBUILD_SHARE = 10_000, 0.1  # news stored since a snapshot that call for a new one
 SPARE_SHARE = 0.25  # room in the vector file for news that arrive while serving
-CHUNK = 10_000  # rows read from the store at a time
-POINTS_PER_LIST = 64  # k-means training sample per list
+CHUNK = ROWS_PER_READ  # rows read from the store, and strings copied, at a time
 Encode = Callable[[list[NewsRow]], np.ndarray]  # full rows -> (N, D) vectors, for rows of another vector_id
-
-
-@dataclass
-class IvfLists:
-    centroids: np.ndarray  # (L, D) k-means centres
-    starts: np.ndarray  # (L + 1,) list j is table rows starts[j] .. starts[j + 1] - 1
 
 
 class Texts:
@@ -150,7 +143,7 @@ class Snapshots:
         """The news of this database as `vector_id` reads them: the newest snapshot, built if need be."""
         folder = self.root / f"{_digest(self.secret)}-{_digest(vector_id)}"
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder / "lock"):
+        with locked(folder / "lock"):
             newest_built = max(folder.glob("through-*/meta.json"), default=None, key=lambda p: p.parent.name)
             if newest_built is not None:
                 meta = json.loads(newest_built.read_text())
@@ -182,8 +175,8 @@ def _build(
     for rows in progress(_chunks(session, through), "news snapshot: reading the store", "news", count, by=len):
         first, read = read + 1, read + len(rows)
         vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
-        _release(vectors)
-        published[first : first + len(rows)] = [seconds(r.published_at or r.updated_at) for r in rows]
+        release(vectors)
+        published[first : first + len(rows)] = [epoch_seconds(r.published_at or r.updated_at) for r in rows]
         ids.extend([r.news_id for r in rows])
         titles.extend([r.title for r in rows])
         in_order = [category_code.setdefault(r.category or "", len(category_code)) for r in rows]
@@ -192,13 +185,13 @@ def _build(
     order = None
     if lists:
         logger.info("news snapshot: k-means of %d news into %d IVF lists", count, list_count(count))
-        order, centroids, starts = _list_order(vectors, count)
+        order, centroids, starts = list_order(vectors, count)
         ordered = np.memmap(work / "ordered.f32", np.float32, "w+", shape=(capacity, dim))
         chunks = range(0, count, CHUNK)
         for start in progress(chunks, "news snapshot: list order", "news", count, by=lambda at: min(CHUNK, count - at)):
             part = order[start : start + CHUNK]
             ordered[1 + start : 1 + start + len(part)] = vectors[1 + part]
-            _release(ordered, vectors)
+            release(ordered, vectors)
         ordered.flush()
         del vectors, ordered
         os.replace(work / "ordered.f32", work / "vectors.f32")
@@ -235,53 +228,6 @@ def _stored_vectors(session: Session, rows: list, vector_id: str, encode: Encode
     return np.stack([np.frombuffer(r.vector, np.float32) if r.encoder_id == vector_id else next(fresh) for r in rows])
 
 
-def list_count(count: int) -> int:
-    """IVF lists for `count` news: about 4 sqrt(N) (a power of two), at least 39 news each."""
-    return int(max(1, min(count // 39, 2 ** round(np.log2(4 * np.sqrt(max(count, 1)))))))
-
-
-def _list_order(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row order by list, centroids (L, D), list starts as table rows (L + 1,)).
-
-    Two-level k-means (FAISS) on a sample: sqrt(L) coarse centres, then each coarse cluster's
-    share of the L lists inside it; rows go to the nearest list of their nearest coarse centre.
-    (One flat k-means to 4,096 lists over 1M news takes minutes here; this takes seconds.)"""
-    import faiss
-
-    nlist, dim = list_count(count), vectors.shape[1]
-    rng = np.random.default_rng(0)
-    sample = np.ascontiguousarray(vectors[1 + np.sort(rng.choice(count, min(count, POINTS_PER_LIST * nlist), False))])
-    coarse = faiss.Kmeans(dim, max(1, int(np.sqrt(nlist))), niter=20, seed=1, spherical=True)
-    coarse.train(sample)
-    assert coarse.centroids is not None  # set by train
-    owner = coarse.index.search(sample, 1)[1][:, 0]
-    sizes = np.bincount(owner, minlength=coarse.k)
-    shares = np.maximum(1, np.floor(nlist * sizes / sizes.sum())).astype(int)  # lists per coarse centre
-    fine = []
-    for c in range(coarse.k):
-        points = sample[owner == c]
-        if len(points) <= shares[c]:  # too few to cluster: each point a centre (none: the coarse one)
-            fine.append(points if len(points) else coarse.centroids[c : c + 1])
-            continue
-        km = faiss.Kmeans(dim, int(shares[c]), niter=20, seed=1, spherical=True)
-        km.train(points)
-        fine.append(km.centroids)
-    centroids = np.vstack(fine).astype(np.float32)
-    first = np.concatenate([[0], np.cumsum([len(f) for f in fine])])  # coarse c owns lists first[c]..first[c+1]-1
-    assigned = np.empty(count, np.int64)
-    for start in range(0, count, CHUNK):
-        part = np.ascontiguousarray(vectors[1 + start : 1 + min(count, start + CHUNK)])
-        near = coarse.index.search(part, 1)[1][:, 0]
-        for c in np.unique(near):
-            mine = np.flatnonzero(near == c)
-            own = centroids[first[c] : first[c + 1]]
-            assigned[start + mine] = first[c] + np.argmax(part[mine] @ own.T, axis=1)
-        _release(vectors)
-    order = np.argsort(assigned, kind="stable")
-    starts = 1 + np.concatenate([[0], np.cumsum(np.bincount(assigned, minlength=len(centroids)))])
-    return order, centroids, starts
-
-
 def _open(folder: Path) -> NewsSnapshot:
     meta = json.loads((folder / "meta.json").read_text())
     vectors = np.memmap(folder / "vectors.f32", np.float32, "c", shape=(meta["capacity"], meta["dim"]))
@@ -302,26 +248,5 @@ def _open(folder: Path) -> NewsSnapshot:
     )
 
 
-def _release(*maps: np.ndarray) -> None:
-    """Unmap the pages of these file maps from this process: written ones stay in the page cache
-    (the file), so the builder's memory stays at a chunk, not the whole vector file twice."""
-    for array in maps:
-        mapped = getattr(array, "_mmap", None)  # np.memmap's own mmap object (not typed by NumPy)
-        if isinstance(mapped, mmap.mmap):
-            mapped.madvise(mmap.MADV_DONTNEED)
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        yield
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def seconds(moment: datetime) -> float:
-    """Seconds since the epoch; a moment without a zone is UTC (as the store writes them)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from newsrec.service.news_snapshot import seconds
+from newsrec.data.mind import epoch_seconds
 from newsrec.store.models import DeletionRow
 
 __all__ = ["Revocations", "TOKEN_LIFE_CEILING"]
@@ -25,7 +25,7 @@ class Revocations:
 
     def record(self, tombstones: Iterable[DeletionRow]) -> None:
         """Take the tombstones the feed brought; forget those older than any token's life."""
-        erased = {**self._erased, **{t.user_key: seconds(t.deleted_at) for t in tombstones}}
+        erased = {**self._erased, **{t.user_key: epoch_seconds(t.deleted_at) for t in tombstones}}
         horizon = time.time() - TOKEN_LIFE_CEILING
         self._erased = {key: at for key, at in erased.items() if at > horizon}  # swapped whole: readers need no lock
 

@@ -4,18 +4,19 @@ and the query each served model derives from that (recomputed only after a chang
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from newsrec.encoders.news_table import NewsTable
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.ranker import Ranker
 from newsrec.models.reason import Reason, interest_topics, reasons_from_matches
 from newsrec.store.models import POSITIVE_EVENTS, EventRow
 
-__all__ = ["UserQuery", "UserState", "user_query", "users_reading", "COMMENTS_KEPT"]
+__all__ = ["UserQuery", "UserState", "user_query", "COMMENTS_KEPT"]
 
 COMMENTS_KEPT = 3  # latest comment texts that join the user's interest text
 
@@ -30,9 +31,10 @@ class UserQuery:
     topics: list[str]  # interest topics from the user's own words
     topic_vectors: np.ndarray | None  # (T, D)
 
-    def reasons(self, ranker: Ranker, news_ids: Sequence[str], popularity: Sequence[float]) -> list[Reason]:
-        """The facts behind recommending each of these news to this user (`reasons_from_matches`)."""
-        candidates = ranker.table.vectors.numpy()[ranker.table.rows(news_ids)]
+    def reasons(self, table: NewsTable, news_ids: Sequence[str], popularity: Sequence[float]) -> list[Reason]:
+        """The facts behind recommending each of these news (vectors in `table`) to this user
+        (`reasons_from_matches`)."""
+        candidates = table.vectors.numpy()[table.rows(news_ids)]
         directions = self.history_directions[: len(self.history)]
         return reasons_from_matches(candidates, self.history, directions, popularity, self.topics, self.topic_vectors)
 
@@ -70,11 +72,12 @@ class UserState:
 
 
 @torch.no_grad()
-def user_query(ranker: Ranker, state: UserState) -> UserQuery:
-    """The model's query for this user state (cached per model version on the state)."""
+def user_query(ranker: Ranker, table: NewsTable, state: UserState) -> UserQuery:
+    """The model's query for this user state, with the news vectors of `table` (the model's
+    catalogue); cached per model version on the state."""
     if ranker.version in state.queries:
         return state.queries[ranker.version]
-    model, table = ranker.model, ranker.table
+    model = ranker.model
     history_ids = list(state.history)
     batch = make_batch([Row(history_ids, [])], table, ranker.spec.max_history)
     _, history = batch.vectors(table)
@@ -92,8 +95,3 @@ def user_query(ranker: Ranker, state: UserState) -> UserQuery:
     )
     state.queries[ranker.version] = query
     return query
-
-
-def users_reading(users: Iterable[UserState], news_ids: set[str]) -> list[UserState]:
-    """The users whose history holds one of these news."""
-    return [u for u in users if news_ids.intersection(u.history)] if news_ids else []

@@ -16,6 +16,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from newsrec.data.mind import News
+
 __all__ = [
     "Base",
     "NewsRow",
@@ -59,6 +61,23 @@ class NewsRow(Base):
     # the posting model's `vector_id`
     encoder_id: Mapped[str | None] = mapped_column(String(VECTOR_ID_CHARS), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @classmethod
+    def of(cls, news: News, vector: bytes, encoder_id: str | None) -> NewsRow:
+        """The row of a news item, with its vector by the model named `encoder_id`."""
+        fields = ("news_id", "title", "category", "subcategory", "abstract", "published_at")
+        return cls(**{name: getattr(news, name) for name in fields}, vector=vector, encoder_id=encoder_id)
+
+    def as_news(self) -> News:
+        """The news item as models read it (`News`)."""
+        return News(
+            self.news_id,
+            self.title,
+            self.category or "",
+            self.subcategory or "",
+            self.abstract or "",
+            published_at=self.published_at,
+        )
 
 
 class EventRow(Base):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from newsrec.data.mind import News
 from newsrec.store.models import (
     DeletionRow,
     DeploymentRow,
@@ -34,34 +35,28 @@ from newsrec.store.models import (
 )
 
 __all__ = [
-    "NewsRecord",
     "EventRecord",
     "ImpressionRecord",
     "lock_feed",
     "upsert_news",
-    "news_since",
     "newest_news",
     "news_extent",
     "news_columns",
     "news_at",
     "known_news_ids",
     "add_events",
-    "events_since",
     "user_events",
     "add_impressions",
     "impressions_named",
     "counted_clicks_since",
     "counted_lists_since",
     "counted_clicks_on",
-    "tallies_since",
     "interests_of",
     "set_interests",
     "delete_user",
-    "deletions_since",
     "user_key",
     "service_secret",
     "add_deployment",
-    "deployments_since",
     "ping",
 ]
 
@@ -69,16 +64,6 @@ FEED_LOCK = 7_301_001  # advisory lock id on PostgreSQL
 # bound parameters of one `IN (...)`: well below SQLite's 32,766 and PostgreSQL's 65,535 (a
 # request may name more ids than that: 5,000 impressions of 200 news)
 IDS_PER_QUERY = 10_000
-
-
-@dataclass
-class NewsRecord:
-    news_id: str
-    title: str
-    category: str = ""
-    subcategory: str = ""
-    abstract: str = ""
-    published_at: datetime | None = None
 
 
 @dataclass
@@ -110,19 +95,15 @@ def lock_feed(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": FEED_LOCK})
 
 
-def upsert_news(session: Session, items: list[NewsRecord], vectors: np.ndarray, encoder_id: str | None = None) -> None:
+def upsert_news(session: Session, items: Sequence[News], vectors: np.ndarray, encoder_id: str | None = None) -> None:
     """Insert or replace news with their vectors by `encoder_id`; a replaced item gets a new
     `seq`, so every worker re-reads it."""
     lock_feed(session)
     session.execute(delete(NewsRow).where(NewsRow.news_id.in_([n.news_id for n in items])))
     session.add_all(
-        NewsRow(**vars(n), vector=np.asarray(v, dtype=np.float32).tobytes(), encoder_id=encoder_id)
+        NewsRow.of(n, vector=np.asarray(v, dtype=np.float32).tobytes(), encoder_id=encoder_id)
         for n, v in zip(items, vectors)
     )
-
-
-def news_since(session: Session, seq: int, limit: int) -> list[NewsRow]:
-    return list(session.scalars(select(NewsRow).where(NewsRow.seq > seq).order_by(NewsRow.seq).limit(limit)))
 
 
 def news_extent(session: Session, after: int = 0, through: int | None = None) -> tuple[int, int]:
@@ -232,16 +213,6 @@ def counted_clicks_on(session: Session, user_id: str, news_ids: set[str]) -> set
     return set(session.scalars(query))
 
 
-def tallies_since(session: Session, seq: int, limit: int) -> list[TallyRow]:
-    """Views and clicks after `seq`, in feed order, at most `limit`."""
-    return list(session.scalars(select(TallyRow).where(TallyRow.seq > seq).order_by(TallyRow.seq).limit(limit)))
-
-
-def events_since(session: Session, seq: int, limit: int) -> list[EventRow]:
-    """Every user's events after `seq`, in feed order, at most `limit`."""
-    return list(session.scalars(select(EventRow).where(EventRow.seq > seq).order_by(EventRow.seq).limit(limit)))
-
-
 def user_events(session: Session, user_id: str) -> list[EventRow]:
     """One user's events, oldest first."""
     return list(session.scalars(select(EventRow).where(EventRow.user_id == user_id).order_by(EventRow.seq)))
@@ -291,10 +262,6 @@ def _deleted(session: Session, statement: Delete) -> int:
     return result.rowcount
 
 
-def deletions_since(session: Session, seq: int) -> list[DeletionRow]:
-    return list(session.scalars(select(DeletionRow).where(DeletionRow.seq > seq).order_by(DeletionRow.seq)))
-
-
 def add_deployment(session: Session, arms: list[dict]) -> int:
     """Record which models serve from now on (every worker follows); returns its seq."""
     lock_feed(session)
@@ -302,26 +269,6 @@ def add_deployment(session: Session, arms: list[dict]) -> int:
     session.add(row)
     session.flush()
     return row.seq
-
-
-def deployments_since(session: Session, seq: int) -> list[DeploymentRow]:
-    return list(session.scalars(select(DeploymentRow).where(DeploymentRow.seq > seq).order_by(DeploymentRow.seq)))
-
-
-FEEDS = {  # each feed's seq column
-    "news": NewsRow.seq,
-    "tallies": TallyRow.seq,
-    "events": EventRow.seq,
-    "deletions": DeletionRow.seq,
-    "deployments": DeploymentRow.seq,
-}
-_NEWEST = select(*(select(func.max(seq)).scalar_subquery() for seq in FEEDS.values()))  # built once, asked per request
-
-
-def feed_heads(session: Session) -> dict[str, int]:
-    """The newest `seq` of every feed (0 while empty), in one round trip: a worker reads a feed
-    only when its head moved past what it applied."""
-    return {name: seq or 0 for name, seq in zip(FEEDS, session.execute(_NEWEST).one())}
 
 
 def ping(session: Session) -> None:

@@ -4,12 +4,12 @@ import importlib.util
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from newsrec.llm.weights import GGUF_MODELS
+from tests.conftest import wait_until
 
 
 def installed(*packages: str) -> bool:
@@ -90,18 +90,20 @@ def llama_server(tmp_path_factory):
         stderr=log.open("w"),  # a file: llama.cpp's load log would fill a pipe
     )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
+
+    def answers() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{base}/models", timeout=2).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
+            return False
+
+    try:
+        wait_until(answers, 120, "llama_cpp.server to answer", every=0.5)
+    except BaseException:  # pytest.fail's exception is no Exception
         proc.kill()
-        raise RuntimeError("llama_cpp.server did not start within 120 s")
+        raise
     yield base
     proc.terminate()
     proc.wait(timeout=30)

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from newsrec.serve.app import create_app
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import make_engine
+from tests.conftest import wait_until
 
 POSTGRES_URL = os.environ.get("NEWSREC_TEST_POSTGRES_URL")  # scripts/start-postgres prints one
 KEYS = "news-key-for-tests:news,user-key-for-tests:users,admin-key-for-tests:admin"
@@ -112,17 +112,23 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 120) -> "Server":
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        """Until /health says "ok" (every worker that answers has its service); fails at once if
+        the server exits, and stops it if it does not start within `timeout` seconds."""
+
+        def started() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: see {self.log.name}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).json()["status"] == "ok":
-                    return self
+                return httpx.get(f"{self.url}/health", timeout=1).json()["status"] == "ok"
             except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("server did not start")
+                return False
+
+        try:
+            wait_until(started, timeout, f"the server on port {self.port} to start (see {self.log.name})", every=0.3)
+        except BaseException:  # pytest.fail's exception is no Exception
+            self.stop()
+            raise
+        return self
 
     def workers(self) -> list[int]:
         """Worker processes (multiprocessing's resource tracker is a child too, and not one)."""

@@ -1,7 +1,6 @@
 """Every worker follows one change feed: news, events and deletions written by any other."""
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -98,14 +97,14 @@ def test_each_worker_keeps_a_bounded_number_of_users(model_dir, tmp_path):
 
 
 def test_a_worker_catches_up_with_the_whole_feed_before_it_answers(model_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("newsrec.service.catalogue.FEED_CHUNK", 4)  # read in chunks much smaller than the feed
+    monkeypatch.setattr("newsrec.store.feeds.ROWS_PER_READ", 4)  # read in chunks much smaller than the feed
     a, b = two_workers(model_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
     with a, b:
         a.post("/v1/news", json={"items": news_items(11)}, headers=NEWS_KEY)
         for i in range(9):
             click(a, f"e{i}", "reader", f"L{i}")
         assert len(recs(b, "reader", k=20)) == 2  # all 11 news and all 9 clicks, in one answer
-        assert len(b.app.state.service.news) == 11
+        assert len(b.app.state.service.primary.catalogue.news) == 11
 
 
 def postgres_files_hold(engine, *needles: bytes) -> set[bytes]:
@@ -138,10 +137,7 @@ def test_erased_text_leaves_postgresql_table_files(model_dir, tmp_path, within):
         if within == 0:  # purged before the DELETE answered
             assert postgres_files_hold(engine, *secrets) == set()
         else:
-            deadline = time.time() + 30
-            while postgres_files_hold(engine, *secrets) and time.time() < deadline:
-                time.sleep(0.2)
-            assert postgres_files_hold(engine, *secrets) == set()
+            wait_until(lambda: not postgres_files_hold(engine, *secrets), 30, "the erased text to leave the files", 0.2)
         assert len(recs(client, "someone-else")) == 5  # the service goes on
 
 

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -19,10 +18,11 @@ from newsrec.data.mind import read_news
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import model_version
 from newsrec.service.deployment import ArmSpec, arm_specs, user_point
-from newsrec.store import repository as repo
+from newsrec.store import feeds
 from newsrec.store.models import NewsRow
 from newsrec.training.config import load_config
 from newsrec.training.recipe import train
+from tests.conftest import wait_until
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 
 
@@ -43,15 +43,6 @@ def served(client, user="u"):
     r = client.get(f"/v1/users/{user}/recommendations?k=5", headers=USER_KEY)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def wait_for(condition, seconds=60.0):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_swap_under_load_drops_no_request_and_every_worker_follows(model_dir, second_model, tmp_path):
@@ -76,11 +67,18 @@ def test_a_swap_under_load_drops_no_request_and_every_worker_follows(model_dir, 
             t.start()
         r = a.post("/v1/admin/model", json={"model_dir": str(second_model)}, headers=ADMIN_KEY)
         assert r.status_code == 202 and r.json()["arms"][0]["version"] in (old, new)
-        swapped = wait_for(lambda: served(a)["model_version"] == new and served(b)["model_version"] == new)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert swapped and failures == [] and versions == {old, new}
+        try:
+            wait_until(
+                lambda: served(a)["model_version"] == new and served(b)["model_version"] == new,
+                60,
+                "both workers to serve the new model",
+                every=0.1,
+            )
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert failures == [] and versions == {old, new}
         assert b.get("/v1/admin/model", headers=ADMIN_KEY).json() == {
             "arms": [{"model_dir": str(second_model), "version": new, "share": 1.0}],
             "loading": False,
@@ -111,7 +109,12 @@ def test_two_models_side_by_side_split_users_stably_and_are_compared(model_dir, 
             ).status_code
             == 202
         )
-        assert wait_for(lambda: len(client.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"]) == 2)
+        wait_until(
+            lambda: len(client.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"]) == 2,
+            60,
+            "the two models to serve side by side",
+            every=0.1,
+        )
         users = [f"user{i}" for i in range(40)]
         clicks_label = f'newsrec_clicks_total{{place="1-5",version="{new}"}}'
         impressions_label = f'newsrec_impressions_total{{version="{old}"}}'
@@ -204,7 +207,8 @@ def test_logged_traffic_exports_retrains_from_the_served_model_and_swaps_in(mode
             client.post("/v1/admin/model", json={"model_dir": str(tmp_path / "m2")}, headers=ADMIN_KEY).status_code
             == 202
         )
-        assert wait_for(lambda: served(client)["model_version"] == model_version(tmp_path / "m2"))
+        retrained_version = model_version(tmp_path / "m2")
+        wait_until(lambda: served(client)["model_version"] == retrained_version, 60, "the retrained model", every=0.1)
         bad = retrain("m3", "nrms")  # the served model has a mean user encoder
         assert bad.exit_code == 2 and "other encoder or recommender settings" in bad.output
 
@@ -248,7 +252,7 @@ def copy_of(model_dir, to, nudge: float = 0.0):
 
 def deployments(client):
     with client.app.state.service.sessions() as session:
-        return [arm_specs(row.arms) for row in repo.deployments_since(session, 0)]
+        return [arm_specs(row.arms) for row in feeds.rows_since(session, "deployments", 0, 1000)]
 
 
 def test_a_model_that_cannot_serve_is_refused_and_nothing_is_deployed(model_dir, tmp_path):
@@ -275,8 +279,11 @@ def test_a_deployment_that_breaks_later_stops_no_worker_from_starting(model_dir,
         a.post("/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
         for folder in (first, second):
             assert a.post("/v1/admin/model", json={"model_dir": str(folder)}, headers=ADMIN_KEY).status_code == 202
-            assert wait_for(
-                lambda f=folder: a.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(f)
+            wait_until(
+                lambda f=folder: a.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(f),
+                60,
+                f"{folder.name} to serve",
+                every=0.1,
             )
     (second / "model.pt").write_bytes(os.urandom(1000))  # broken after it was deployed
     with make_client(model_dir, db, tmp_path) as b:  # a worker started later, or the service restarted
@@ -326,9 +333,9 @@ def test_a_slow_older_deployment_never_replaces_a_newer_one(model_dir, tmp_path)
 
         worker._build = slow_for_older
         spec = {folder: ArmSpec(str(folder), model_version(folder), 1.0) for folder in (older, newer)}
-        with client.app.state.service._lock:
+        with client.app.state.service.lock:
             worker.follow([[spec[older]]])
             worker.follow([[spec[newer]]])
         release.set()
-        assert wait_for(lambda: not worker.loading.is_alive())
+        wait_until(lambda: not worker.loading.is_alive(), 60, "the loader to finish", every=0.1)
         assert [arm.version for arm in worker.arms] == [model_version(newer)] and worker.problem is None

@@ -5,7 +5,7 @@ import secrets
 
 from sqlalchemy import select
 
-from newsrec.store import repository as repo
+from newsrec.store import feeds
 from newsrec.store.models import ImpressionRow
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
 from tests.serve.test_api import click, recs
@@ -100,13 +100,14 @@ def test_made_up_impression_ids_add_no_metric_labels(client):
 
 def clicks_counted(client) -> int:
     with client.app.state.service.sessions() as session:
-        return len([t for t in repo.tallies_since(session, 0, 100_000) if t.kind == "click"])
+        return len([t for t in feeds.rows_since(session, "tallies", 0, 100_000) if t.kind == "click"])
 
 
 def views_counted(client) -> int:
     """Stories viewed, over every view tally."""
     with client.app.state.service.sessions() as session:
-        return sum(len(t.news_ids.split()) for t in repo.tallies_since(session, 0, 100_000) if t.kind == "view")
+        tallies = feeds.rows_since(session, "tallies", 0, 100_000)
+        return sum(len(t.news_ids.split()) for t in tallies if t.kind == "view")
 
 
 def test_made_up_impressions_and_clicks_in_them_move_no_popularity(client):

@@ -10,6 +10,7 @@ worker or restart fails), and SIGTERM, which drains requests in flight.
 import json
 import os
 import re
+import select
 import signal
 import socket
 import sqlite3
@@ -58,14 +59,15 @@ def send_until_answered(port: int, head: bytes, piece: bytes, total: int) -> tup
         while sent < total:
             try:
                 reply = sock.recv(4096)
-                if reply:
-                    return whole_reply(sock, reply), sent
+                if not reply:
+                    return b"", sent  # closed without a reply
+                return whole_reply(sock, reply), sent
             except BlockingIOError:
                 pass
             try:
                 sock.sendall(piece)
             except (BlockingIOError, BrokenPipeError, ConnectionResetError):
-                time.sleep(0.01)
+                select.select([sock], [sock], [], 1)  # until the server reads on, answers or closes
                 continue
             sent += len(piece)
         return whole_reply(sock, b""), sent
@@ -287,6 +289,31 @@ def test_rate_limits_answer_429_with_retry_after(model_dir, tmp_path):
         assert httpx.get(f"{server.url}/v1/users/u/profile", headers=USER_KEY).status_code == 200
 
 
+def ready_answers(server: Server, connections: int = 16) -> dict[int, set[int]]:
+    """GET /ready on `connections` new connections at once: the status codes each worker answered,
+    by pid (the kernel spreads new connections over the workers' sockets; the one that holds a
+    connection's server end answered it)."""
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(connections)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+        codes = {sock.getsockname(): int(whole_reply(sock, sock.recv(4096)).split(b" ", 2)[1]) for sock in socks}
+        answered: dict[int, set[int]] = {}
+        for pid in server.workers():
+            for c in psutil.Process(pid).net_connections("tcp"):
+                if c.laddr.port == server.port and c.raddr and tuple(c.raddr) in codes:
+                    answered.setdefault(pid, set()).add(codes[tuple(c.raddr)])
+        return answered
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def replacement(server: Server, survivor: int) -> int:
+    """The worker the supervisor started in place of the one killed (-1 while there is none)."""
+    return next((pid for pid in server.workers() if pid != survivor), -1)
+
+
 def post_events_until_killed(base: str, prefix: str, stop: threading.Event, acked: list[str]) -> None:
     """Post batches of 10 click events until the server is gone or `stop` is set; acknowledged ids go to `acked`."""
     with httpx.Client(base_url=base, timeout=10) as c:
@@ -352,21 +379,26 @@ def test_a_deployment_broken_after_it_was_recorded_stops_no_worker_and_no_restar
         httpx.post(f"{server.url}/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
         deploy = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
         assert deploy.status_code == 202
-        deadline = time.time() + 60
-        while versions_served(server.url) != {new} and time.time() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: versions_served(server.url) == {new}, 60, "the workers to serve the deployment", 0.5)
         (variant / "model.pt").write_bytes(os.urandom(1000))  # what took the service down
         again = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
         assert again.status_code == 422
-        victim = server.workers()[0]
+        victim, survivor = server.workers()
         os.kill(victim, signal.SIGKILL)
         log = Path(server.log.name)
-        deadline = time.time() + 90
-        while log.read_text().count("Application startup complete") < 3 and time.time() < deadline:
-            time.sleep(0.5)  # two workers, then the replacement: it loads the last good model and starts
-        time.sleep(3)  # a worker that failed to start would have exited by now
-        assert len(server.workers()) == 2 and log.read_text().count("exited with") == 1
-        assert all(httpx.get(f"{server.url}/ready").status_code == 200 for _ in range(6))
+        # two workers started, then the replacement: it loads the last good model and starts
+        started = "Application startup complete"
+        wait_until(lambda: log.read_text().count(started) >= 3, 90, "the replacement worker to start", 0.5)
+        # it started and serves: the two workers now running (the survivor and a new one) both answer
+        # /ready, each on connections of its own, while the supervisor saw one worker exit (the victim)
+        wait_until(
+            lambda: ready_answers(server) == {survivor: {200}, replacement(server, survivor): {200}},
+            60,
+            "the survivor and the replacement to answer /ready",
+            0.5,
+        )
+        assert len(server.workers()) == 2 and victim not in server.workers()
+        assert log.read_text().count("exited with") == 1
         assert "does not load here" in log.read_text()  # the replacement fell back
         assert versions_served(server.url) <= {new, old}  # the old worker keeps its model, the new one the last good
     with Server(model_dir, db, tmp_path / "restart.log", workers=2, env=NO_LIMITS) as restarted:  # a full restart

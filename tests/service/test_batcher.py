@@ -2,12 +2,12 @@
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from newsrec.service.batcher import Batcher, LoopBatcher
+from tests.conftest import wait_until, wait_until_async
 
 
 def test_requests_waiting_behind_a_batch_are_computed_together_and_answered_each():
@@ -25,12 +25,11 @@ def test_requests_waiting_behind_a_batch_are_computed_together_and_answered_each
     answers: dict[int, int] = {}
     first = threading.Thread(target=lambda: answers.__setitem__(0, batcher.run(0)))
     first.start()
-    first_started.wait(5)
+    assert first_started.wait(5)
     others = [threading.Thread(target=lambda i=i: answers.__setitem__(i, batcher.run(i))) for i in range(1, 6)]
     for t in others:
         t.start()
-    while len(batcher._waiting) < 5:  # all five queued behind the running batch
-        threading.Event().wait(0.01)
+    wait_until(lambda: len(batcher._waiting) == 5, 5, "all five queued behind the running batch", every=0.005)
     release.set()
     for t in [first, *others]:
         t.join(5)
@@ -52,22 +51,23 @@ def test_an_error_reaches_every_caller_of_its_batch_and_the_next_batch_still_run
 
 
 def test_many_callers_at_once_each_get_their_own_answer_and_none_is_left_waiting():
+    """32 threads, 600 requests, batches of at most 8: each batch is held until a full next batch
+    (or every request still unanswered) has queued behind it, so the batches are 1 (the first
+    caller, alone), then 74 of 8, then the last 7: 76, whatever the threads' timing."""
+    answered = 0
+
     def compute(requests: list[int]) -> list[int]:
-        time.sleep(0.001)  # long enough for others to queue behind
+        nonlocal answered  # only one batch computes at a time
+        behind = min(8, 600 - answered - len(requests))
+        wait_until(lambda: len(batcher._waiting) >= behind, 10, f"{behind} callers to queue", every=0.0005)
+        answered += len(requests)
         return [r * 2 for r in requests]
 
     batcher = Batcher(compute, max_batch=8)
     with ThreadPoolExecutor(32) as pool:
         futures = [pool.submit(batcher.run, r) for r in range(600)]
-        assert [f.result(timeout=20) for f in futures] == [r * 2 for r in range(600)]  # a lost wake-up times out
-    assert batcher.requests == 600 and batcher.batches < 300 and not batcher._waiting
-
-
-async def _until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.005)
+        assert [f.result(timeout=30) for f in futures] == [r * 2 for r in range(600)]  # a lost wake-up times out
+    assert (batcher.requests, batcher.batches) == (600, 76) and not batcher._waiting
 
 
 def test_coroutines_awaiting_behind_a_batch_are_computed_together_off_the_loop():
@@ -84,9 +84,9 @@ def test_coroutines_awaiting_behind_a_batch_are_computed_together_off_the_loop()
     async def scenario() -> list[int]:
         batcher = LoopBatcher(compute, "answers")
         first = asyncio.create_task(batcher.run(0))
-        await _until(started.is_set)  # the loop is free while the batch computes
+        await wait_until_async(started.is_set, 5, "the first batch to start")  # the loop is free meanwhile
         others = [asyncio.create_task(batcher.run(i)) for i in range(1, 6)]
-        await _until(lambda: len(batcher._waiting) == 5)
+        await wait_until_async(lambda: len(batcher._waiting) == 5, 5, "five requests awaiting the next batch")
         release.set()
         answers = await asyncio.wait_for(asyncio.gather(first, *others), 5)
         assert (batcher.batches, batcher.requests) == (2, 6)
@@ -114,9 +114,9 @@ def test_a_failing_request_fails_alone_a_caller_that_left_is_skipped_and_the_nex
     async def scenario() -> None:
         batcher = LoopBatcher(compute, "answers")
         first = asyncio.create_task(batcher.run(0))
-        await _until(started.is_set)
+        await wait_until_async(started.is_set, 5, "the first batch to start")
         waiting = [asyncio.create_task(batcher.run(r)) for r in (7, -1, 8, 9)]
-        await _until(lambda: len(batcher._waiting) == 4)
+        await wait_until_async(lambda: len(batcher._waiting) == 4, 5, "four requests awaiting the next batch")
         waiting[0].cancel()  # its client went away while it waited
         release.set()
         assert await asyncio.wait_for(first, 5) == 0

@@ -25,6 +25,8 @@ def test_a_model_reading_other_fields_encodes_stored_news_again(model_dir, tiny_
     assert both.encoder.model_id == titles.encoder.model_id  # the same encoder ...
     assert both.vector_id != titles.vector_id  # ... reading other text
 
+    loaded = titles.table
+
     def served(vector: np.ndarray, vector_id: str, posted_after_start: bool) -> np.ndarray:
         """The vector a catalogue of the title model serves for ITEM, stored with `vector` under
         `vector_id`: read at start (the snapshot) or from the feed while serving."""
@@ -35,11 +37,12 @@ def test_a_model_reading_other_fields_encodes_stored_news_again(model_dir, tiny_
         for start in (True, False):
             if start != posted_after_start:
                 with sessions.begin() as session:
-                    record = repo.NewsRecord(ITEM.news_id, ITEM.title, ITEM.category, "", ITEM.abstract)
+                    record = News(ITEM.news_id, ITEM.title, ITEM.category, "", ITEM.abstract)
                     repo.upsert_news(session, [record], vector[None], vector_id)
             with sessions() as session:
                 catalogue.catch_up(session, now=0.0)
-        return titles.table.vectors[titles.table.rows([ITEM.news_id])].numpy()[0]
+        assert titles.table is loaded  # the catalogue serves its own table: the loaded model never changes
+        return catalogue.table.vectors[catalogue.table.rows([ITEM.news_id])].numpy()[0]
 
     own = titles.encode_news([ITEM])[0]
     for posted_after_start in (False, True):

@@ -7,7 +7,7 @@ import pytest
 
 from newsrec.encoders.news_table import NewsTable
 from newsrec.service.index import HalfCopy, Items, SharedIndex
-from newsrec.service.news_snapshot import IvfLists, _list_order
+from newsrec.service.ivf_lists import IvfLists, list_order
 
 DIM = 8
 
@@ -54,7 +54,7 @@ def test_past_the_snapshot_size_lists_and_popular_rows_find_what_exact_search_fi
     vectors = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, DIM))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     padded = np.vstack([np.zeros((1, DIM), np.float32), vectors])
-    order, centroids, starts = _list_order(padded, 4000)
+    order, centroids, starts = list_order(padded, 4000)
     popularity = np.zeros(4000, np.float32)
     popularity[rng.choice(4000, 30, replace=False)] = 5.0  # a few items far more popular than the rest
     items = items_of(vectors[order], popularity[order])

@@ -1,12 +1,13 @@
 """The machine's one copy of the stored news: built once from the store, mapped again while the
 news stored since are few, rebuilt past that; IVF-list order past `lists_above`."""
 
+import fcntl
 import threading
-import time
 
 import numpy as np
 import pytest
 
+from newsrec.data.mind import News
 from newsrec.service import news_snapshot
 from newsrec.service.news_snapshot import Snapshots
 from newsrec.store import repository as repo
@@ -28,7 +29,7 @@ def store(tmp_path):
 
     def post(first: int, count: int) -> np.ndarray:
         vectors = rng.normal(size=(count, DIM)).astype(np.float32)
-        items = [repo.NewsRecord(f"N{i}", f"Title {i}", f"cat{i % 3}") for i in range(first, first + count)]
+        items = [News(f"N{i}", f"Title {i}", f"cat{i % 3}") for i in range(first, first + count)]
         with sessions.begin() as session:
             repo.upsert_news(session, items, vectors, VECTORS)
         return vectors
@@ -61,7 +62,7 @@ def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encod
     sessions, post = store
     post(0, 2000)
     with sessions.begin() as session:  # one item stored by another model: encoded as this one reads it
-        repo.upsert_news(session, [repo.NewsRecord("X", "Other")], np.ones((1, DIM), np.float32), "other|text-y")
+        repo.upsert_news(session, [News("X", "Other")], np.ones((1, DIM), np.float32), "other|text-y")
     encoded = []
 
     def encode(rows):
@@ -83,27 +84,48 @@ def test_past_lists_above_the_rows_are_in_list_order_and_other_vectors_are_encod
 
 def test_workers_starting_together_build_one_snapshot_and_map_the_same_files(store, tmp_path, monkeypatch):
     """Two openers at once (threads: an flock is held per open file, so they exclude each other as
-    processes do): one builds, slowly, while the other waits on the lock and then maps its files."""
+    processes do): one builds, and holds on until the other has found the lock taken and waits on
+    it; then the other maps the files the first built. The order is made by events, not by timing:
+    without the lock the second opener would never wait, and would build a snapshot of its own."""
     sessions, post = store
     post(0, 500)
-    built, real_build = [], news_snapshot._build
+    with sessions.begin() as session:  # one item stored by another model: the builder encodes it
+        repo.upsert_news(session, [News("X", "Other")], np.ones((1, DIM), np.float32), "other|text-y")
+    real_flock, waits = fcntl.flock, threading.Event()
 
-    def slow_build(*args, **kwargs):
-        built.append(threading.get_ident())
-        time.sleep(0.5)  # the other opener arrives meanwhile
-        return real_build(*args, **kwargs)
+    def flock(fd, operation):  # a taken lock is seen (and told) before this opener waits on it
+        if operation == fcntl.LOCK_EX:
+            try:
+                return real_flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waits.set()
+        return real_flock(fd, operation)
 
-    monkeypatch.setattr(news_snapshot, "_build", slow_build)
-    start, folders, snapshots = threading.Barrier(2), [], Snapshots(tmp_path / "snapshots", "db-secret")
+    monkeypatch.setattr(fcntl, "flock", flock)
+    building, builders, order = threading.Event(), [], []
+
+    def encode(rows):  # called while the snapshot is built, under the lock
+        builders.append(threading.current_thread().name)
+        building.set()
+        order.append("the other opener waits" if waits.wait(10) else "nobody waited")
+        return np.full((len(rows), DIM), 7.0, np.float32)
+
+    snapshots, folders, errors = Snapshots(tmp_path / "snapshots", "db-secret"), {}, []
 
     def open_one() -> None:
-        start.wait(10)
-        with sessions() as session:
-            folders.append(snapshots.open(session, VECTORS, DIM, never_encode).folder)
+        try:
+            with sessions() as session:
+                folders[threading.current_thread().name] = snapshots.open(session, VECTORS, DIM, encode).folder
+            order.append(f"{threading.current_thread().name} opened")
+        except Exception as error:
+            errors.append(error)
 
-    openers = [threading.Thread(target=open_one) for _ in range(2)]
-    for t in openers:
-        t.start()
-    for t in openers:
+    first, second = threading.Thread(target=open_one, name="first"), threading.Thread(target=open_one, name="second")
+    first.start()
+    assert building.wait(30), "the first opener did not start building"
+    second.start()  # while the first holds the lock
+    for t in (first, second):
         t.join(30)
-    assert len(built) == 1 and len(folders) == 2 and folders[0] == folders[1]
+    assert errors == [] and builders == ["first"]  # one snapshot built, by the first opener
+    assert order == ["the other opener waits", "first opened", "second opened"]
+    assert folders["first"] == folders["second"]

@@ -5,6 +5,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from newsrec.data.mind import News
+from newsrec.store import feeds
 from newsrec.store import repository as repo
 from newsrec.store.db import make_engine, make_sessions, migrate
 from tests.serve.conftest import POSTGRES_URL, fresh_postgres
@@ -36,15 +38,15 @@ def test_events_are_stored_once_per_user_and_event_id(sessions):
     assert [(e.user_id, e.event_id) for e in again] == [("a", "e1")]
     with sessions() as s:
         assert [e.event_id for e in repo.user_events(s, "a")] == ["e1", "e2"]
-        feed = repo.events_since(s, 0, 100)
+        feed = feeds.rows_since(s, "events", 0, 100)
         assert [e.seq for e in feed] == sorted(e.seq for e in feed) and len(feed) == 3
-        assert [e.event_id for e in repo.events_since(s, feed[1].seq, 100)] == ["e2"]
-        assert repo.events_since(s, 0, 2) == feed[:2]  # in chunks, oldest first
+        assert [e.event_id for e in feeds.rows_since(s, "events", feed[1].seq, 100)] == ["e2"]
+        assert feeds.rows_since(s, "events", 0, 2) == feed[:2]  # in chunks, oldest first
 
 
 def test_unknown_ids_are_asked_in_chunks_below_every_database_parameter_limit(sessions):
     with sessions.begin() as s:
-        repo.upsert_news(s, [repo.NewsRecord("N3", "t"), repo.NewsRecord("N69999", "t")], np.zeros((2, 4)))
+        repo.upsert_news(s, [News("N3", "t"), News("N69999", "t")], np.zeros((2, 4)))
     with sessions() as s:  # 70,000 parameters: over both SQLite's and PostgreSQL's limit in one query
         assert repo.known_news_ids(s, {f"N{i}" for i in range(70_000)}) == {"N3", "N69999"}
 
@@ -52,13 +54,13 @@ def test_unknown_ids_are_asked_in_chunks_below_every_database_parameter_limit(se
 def test_a_replaced_news_item_comes_back_with_a_larger_seq(sessions):
     vectors = np.ones((2, 4), np.float32)
     with sessions.begin() as s:
-        repo.upsert_news(s, [repo.NewsRecord("n1", "Old"), repo.NewsRecord("n2", "Other")], vectors)
+        repo.upsert_news(s, [News("n1", "Old"), News("n2", "Other")], vectors)
     with sessions() as s:
-        first = {r.news_id: r.seq for r in repo.news_since(s, 0, 100)}
+        first = {r.news_id: r.seq for r in feeds.rows_since(s, "news", 0, 100)}
     with sessions.begin() as s:
-        repo.upsert_news(s, [repo.NewsRecord("n2", "New")], vectors[:1])
+        repo.upsert_news(s, [News("n2", "New")], vectors[:1])
     with sessions() as s:
-        changed = repo.news_since(s, max(first.values()), 100)
+        changed = feeds.rows_since(s, "news", max(first.values()), 100)
         assert [(r.news_id, r.title) for r in changed] == [("n2", "New")] and changed[0].seq > first["n2"]
 
 
@@ -72,8 +74,8 @@ def test_erasing_a_user_leaves_only_a_keyed_hash(sessions):
         assert repo.delete_user(s, "alice", key) == {"events": 1, "impressions": 0, "interests": 1}
     with sessions() as s:
         assert repo.user_events(s, "alice") == [] and repo.interests_of(s, ["alice"]) == {}
-        assert [e.user_id for e in repo.events_since(s, 0, 100)] == ["bob"]
-        tombstones = repo.deletions_since(s, 0)
+        assert [e.user_id for e in feeds.rows_since(s, "events", 0, 100)] == ["bob"]
+        tombstones = feeds.rows_since(s, "deletions", 0, 100)
         assert [t.user_key for t in tombstones] == [key] and "alice" not in key and len(key) == 64
     assert repo.user_key(secret, "alice") == key != repo.user_key("another secret", "alice")
 
@@ -88,7 +90,7 @@ def test_impressions_once_per_user_and_only_counted_traffic_is_popularity(sessio
         in_list = repo.EventRecord("e1", "alice", "n1", "click", at, impression_id="i1", counted=True)
         repo.add_events(s, [in_list, event("alice", "e2", "n2")])  # e2 is not counted: history only
     with sessions() as s:
-        tallies = [(t.kind, t.news_ids) for t in repo.tallies_since(s, 0, 100)]
+        tallies = [(t.kind, t.news_ids) for t in feeds.rows_since(s, "tallies", 0, 100)]
         assert tallies == [("view", "n1 n2"), ("click", "n1")]  # bob's list was not counted
         assert repo.counted_lists_since(s, "alice", at) == ["n1 n2"] and repo.counted_lists_since(s, "bob", at) == []
         assert repo.counted_clicks_since(s, "alice", at) == 1 and repo.counted_clicks_since(s, "bob", at) == 0
@@ -98,4 +100,4 @@ def test_impressions_once_per_user_and_only_counted_traffic_is_popularity(sessio
         removed = repo.delete_user(s, "alice", repo.user_key(repo.service_secret(s), "alice"))
     assert removed == {"events": 2, "impressions": 1, "interests": 0}
     with sessions() as s:  # the anonymous counts stay: every worker holds them already
-        assert len(repo.tallies_since(s, 0, 100)) == 2
+        assert len(feeds.rows_since(s, "tallies", 0, 100)) == 2

@@ -66,7 +66,7 @@ def post_model(body: DeployIn, svc: Service, request: Request) -> Deployment:
     served model); it is recorded as its real path, links resolved."""
     folder = _allowed(body.model_dir, request.app.state.settings.deploy_folders)
     try:
-        svc.deploy(str(folder), body.share)
+        svc.deployments.deploy(str(folder), body.share)
     except OSError as e:  # no such folder, or a name the file system cannot even look up
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model in that folder: {e.strerror or e}"[:300]) from None
     except DeploymentError as e:

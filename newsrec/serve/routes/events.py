@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from newsrec.serve.deps import Caller, Service
+from newsrec.serve.deps import Caller, Service, check_batch
 from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
-from newsrec.serve.routes.news import check_batch
 from newsrec.serve.schemas import EventBatch, EventsResult
-from newsrec.store.repository import EventRecord
 
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -26,8 +24,5 @@ def post_events(batch: EventBatch, svc: Service, caller: Caller, request: Reques
     check_batch(request, len(batch.events))
     if not all(caller.may_act_for(e.user_id) for e in batch.events):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "events of another user: a user token posts its own only")
-    records = [
-        EventRecord(e.event_id, e.user_id, e.news_id, e.type, e.ts, e.text, e.impression_id) for e in batch.events
-    ]
-    stored, duplicates = svc.add_events(records, trusted=caller.has("admin"))
-    return EventsResult(stored=stored, duplicates=duplicates)
+    result = svc.writes.add_events([e.posted() for e in batch.events], trusted=caller.has("admin"))
+    return EventsResult(stored=result.stored, duplicates=list(result.duplicates))

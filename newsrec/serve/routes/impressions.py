@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from newsrec.serve.deps import Caller, Service
+from newsrec.serve.deps import Caller, Service, check_batch
 from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES
-from newsrec.serve.routes.news import check_batch
 from newsrec.serve.schemas import ImpressionBatch, ImpressionsResult
-from newsrec.store.repository import ImpressionRecord
 
 router = APIRouter(prefix="/v1/impressions", tags=["impressions"], responses=ERROR_RESPONSES)
 
@@ -25,6 +23,5 @@ def post_impressions(batch: ImpressionBatch, svc: Service, caller: Caller, reque
     check_batch(request, len(batch.impressions))
     if not all(caller.may_act_for(i.user_id) for i in batch.impressions):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "impressions of another user: a user token posts its own only")
-    records = [ImpressionRecord(i.impression_id, i.user_id, i.news_ids, i.ts) for i in batch.impressions]
-    stored, duplicates = svc.add_impressions(records, trusted=caller.has("admin"))
-    return ImpressionsResult(stored=stored, duplicates=duplicates)
+    result = svc.writes.add_impressions([i.shown() for i in batch.impressions], trusted=caller.has("admin"))
+    return ImpressionsResult(stored=result.stored, duplicates=list(result.duplicates))

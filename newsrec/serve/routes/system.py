@@ -26,7 +26,7 @@ STATIC = Path(__file__).parents[1] / "static"
 def health(request: Request) -> HealthOut:
     """Liveness: this worker runs and answers. Whether it can serve users: /ready."""
     svc = getattr(request.app.state, "service", None)
-    return HealthOut(status="ok" if svc else "starting", news=len(svc.news) if svc else 0)
+    return HealthOut(status="ok" if svc else "starting", news=len(svc.primary.catalogue.news) if svc else 0)
 
 
 def _disk_problem(svc: RecommenderService) -> str | None:
@@ -59,7 +59,7 @@ async def ready(request: Request) -> ReadyOut:
     answer = ReadyOut(
         status="unready" if problem else "ready",
         problem=problem,
-        news=len(svc.news) if svc else 0,
+        news=len(svc.primary.catalogue.news) if svc else 0,
         serving=[arm.version for arm in svc.arms] if svc else [],
         deployment_problem=svc.deployments.problem if svc else None,
     )

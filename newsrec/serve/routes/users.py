@@ -44,28 +44,28 @@ async def get_recommendations(
 def rank(user_id: UserAccess, body: RankIn, svc: Service) -> RankOut:
     """Score candidates from your own candidate generator, by the same model and state as
     recommendations; `at` scores them with popularity as it stood then (for replays)."""
-    version, scored = svc.rank(user_id, body.candidates, body.at)
-    items = [Scored(news_id=news_id, score=score) for news_id, score in scored]
-    return RankOut(user_id=user_id, model_version=version, items=items)
+    ranked = svc.rank(user_id, body.candidates, body.at)
+    items = [Scored(news_id=news_id, score=score) for news_id, score in ranked.scores]
+    return RankOut(user_id=user_id, model_version=ranked.model_version, items=items)
 
 
 @router.get("/profile")
 def get_profile(user_id: UserAccess, svc: Service) -> ProfileOut:
     """What the service holds about the user: interests, history, latest comments."""
-    return ProfileOut(**svc.profile(user_id))
+    return ProfileOut(**vars(svc.profile(user_id)))
 
 
 @router.put("/interests")
 def put_interests(user_id: UserAccess, body: InterestsIn, svc: Service) -> InterestsOut:
     """Free-text interests ("I follow the NBA and electric cars"): cold start, or blended with history."""
-    svc.set_interests(user_id, body.text)
+    svc.writes.set_interests(user_id, body.text)
     return InterestsOut(user_id=user_id, interests=body.text)
 
 
 @router.delete("")
 def delete_user(user_id: UserAccess, svc: Service) -> DeletionOut:
     """Erase every trace of the user in every worker and instance: events, interests, cached state."""
-    return DeletionOut(user_id=user_id, deleted=svc.forget(user_id))
+    return DeletionOut(user_id=user_id, deleted=svc.writes.forget(user_id))
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, dependencies=[Depends(require_scope("users"))])
