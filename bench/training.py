@@ -59,7 +59,7 @@ def train_timed(mind: Path, settings: dict, limit: int | None) -> dict:
             dev,
             EmbeddingCache(Path(tmp) / "embeddings.sqlite"),
         )
-    return {"history": result.history, "train": len(train_imps), "dev": len(dev)}
+    return {"history": [record.row() for record in result.history], "train": len(train_imps), "dev": len(dev)}
 
 
 def report(mind: Path | None, lora_impressions: int = 300, tiny: bool = False) -> str:

@@ -98,7 +98,7 @@ def train_row(name: str, settings: dict, news, train_imps, dev, out: Path, cache
         "settings": settings,
         "metrics": evaluate_scores(dev, ranker.score(dev), news, ranker.popularity.clicks_at_end()),
         "trainable": result.trainable_parameters,
-        "seconds": result.history[-1]["seconds"],
+        "seconds": result.history[-1].seconds,
         "dir": str(folder),
     }
     done.write_text(json.dumps(row, indent=2))

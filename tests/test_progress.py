@@ -11,6 +11,7 @@ import pytest
 
 from newsrec import progress as progress_module
 from newsrec.progress import Progress, progress
+from newsrec.training.epoch_record import EpochRecord
 from newsrec.training.logbook import epoch_line
 
 
@@ -41,14 +42,20 @@ def test_a_short_stage_logs_one_line_and_a_terminal_gets_a_bar_instead(monkeypat
 
 
 def test_an_epoch_is_one_table_row():
-    record = {"epoch": 2, "train_loss": 1.23456, "step_seconds": 24.44, "valid_auc": 0.69521, "valid_mrr": 0.331}
-    assert (
-        epoch_line({**record, "best": True}, 5) == "epoch 2/5 | loss 1.2346 | valid auc 69.52 mrr 33.10 | 24.4 s | best"
-    )
-    assert (
-        epoch_line({k: v for k, v in record.items() if not k.startswith("valid")}, 5)
-        == "epoch 2/5 | loss 1.2346 | 24.4 s"
-    )
+    record = EpochRecord(2, 1.23456, 100, 24.44, 30.0, {"auc": 0.69521, "mrr": 0.331}, best=True)
+    assert epoch_line(record, 5) == "epoch 2/5 | loss 1.2346 | valid auc 69.52 mrr 33.10 | 24.4 s | best"
+    assert epoch_line(EpochRecord(2, 1.23456, 100, 24.44, 30.0), 5) == "epoch 2/5 | loss 1.2346 | 24.4 s"
+
+
+def test_an_epoch_record_is_one_flat_line_of_metrics_jsonl_and_reads_back_the_same():
+    record = EpochRecord(2, 1.5, 100, 24.4, 30.0, {"auc": 0.7, "ndcg@10": 0.4}, best=True)
+    row = record.row()
+    assert row == {
+        "epoch": 2, "train_loss": 1.5, "train_rows": 100, "step_seconds": 24.4, "seconds": 30.0,
+        "valid_auc": 0.7, "valid_ndcg@10": 0.4, "best": True,
+    }  # fmt: skip
+    assert EpochRecord.from_row(row) == record and record.metric == 0.7
+    assert EpochRecord(1, 1.5, 100, 1.0, 1.0).metric == -1.5  # no validation: minus the loss
 
 
 def test_a_command_opening_a_database_prints_no_third_party_lines(tmp_path):

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from newsrec.training.config import TrainConfig
+from newsrec.training.epoch_record import EpochRecord
 
 __all__ = ["CHECKPOINT_FILE", "TrainingState", "save_checkpoint", "load_checkpoint"]
 
@@ -27,7 +28,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 class TrainingState:
     """What changes from epoch to epoch; all of it but `step` is in the checkpoint."""
 
-    history: list[dict] = field(default_factory=list)  # one record per finished epoch
+    history: list[EpochRecord] = field(default_factory=list)  # one record per finished epoch
     best_metric: float = -float("inf")
     bad_epochs: int = 0  # epochs since the best one
     step: int = 0  # optimiser steps, for AdaLoRA's rank schedule
@@ -53,7 +54,7 @@ def save_checkpoint(
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "plm_trained": encoding.state_dict(),
-            "history": state.history,
+            "history": [record.row() for record in state.history],
             "best_metric": state.best_metric,
             "bad_epochs": state.bad_epochs,
             "torch_rng": torch.get_rng_state(),
@@ -79,7 +80,9 @@ def load_checkpoint(
     optimizer.load_state_dict(saved["optimizer"])
     _check_optimizer_state(optimizer, path)
     torch.set_rng_state(saved["torch_rng"])
-    return TrainingState(saved["history"], saved["best_metric"], saved["bad_epochs"])
+    return TrainingState(
+        [EpochRecord.from_row(row) for row in saved["history"]], saved["best_metric"], saved["bad_epochs"]
+    )
 
 
 def _check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:

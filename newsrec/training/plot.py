@@ -9,16 +9,18 @@ import matplotlib
 matplotlib.use("Agg")  # no display here: render to file
 import matplotlib.pyplot as plt
 
+from newsrec.training.epoch_record import EpochRecord
+
 __all__ = ["plot_curve"]
 
 
-def plot_curve(history: list[dict], path: str | Path) -> Path:
-    epochs = [h["epoch"] for h in history]
+def plot_curve(history: list[EpochRecord], path: str | Path) -> Path:
+    epochs = [h.epoch for h in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], marker="o")
+    ax_loss.plot(epochs, [h.train_loss for h in history], marker="o")
     ax_loss.set(title="training loss", xlabel="epoch", ylabel="cross-entropy")
     for name in ("auc", "mrr", "ndcg@10"):
-        values = [h.get(f"valid_{name}") for h in history]
+        values = [h.valid.get(name) for h in history]
         if any(v is not None for v in values):
             ax_metric.plot(epochs, values, marker="o", label=name)
     ax_metric.set(title="validation" if ax_metric.lines else "validation (no --valid file given)", xlabel="epoch")

@@ -41,6 +41,7 @@ from newsrec.stages import Stages
 from newsrec.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import join_world
+from newsrec.training.epoch_record import EpochRecord
 from newsrec.training.logbook import METRICS_FILE, log_epoch, write_summary
 from newsrec.training.parts import Log
 from newsrec.training.samples import impressions_of, sample_rows
@@ -57,7 +58,7 @@ class TrainResult:
     out_dir: Path
     best_epoch: int
     best_valid: dict[str, float] | None
-    history: list[dict]
+    history: list[EpochRecord]
     seconds: float
     trainable_parameters: int = 0
 
@@ -106,7 +107,7 @@ def train(
         with stages(f"epoch {epoch}"):
             record = _train_epoch(run, state, epoch)
         with stages(f"validation {epoch}"):
-            record.update(_validate(run))
+            record.valid = _validate(run)
         _end_epoch(run, state, record)
 
     if world.is_main:
@@ -121,11 +122,6 @@ def train(
         )
     world.barrier()
     return _result(run, state.history)
-
-
-def _metric(record: dict) -> float:
-    """Higher is better: validation AUC, or minus the training loss when there is no validation set."""
-    return record.get("valid_auc", -record["train_loss"])
 
 
 def _resume(run: TrainingRun, restart: bool) -> TrainingState:
@@ -146,7 +142,7 @@ def _resume(run: TrainingRun, restart: bool) -> TrainingState:
 # --- one epoch -----------------------------------------------------------------------------------
 
 
-def _train_epoch(run: TrainingRun, state: TrainingState, epoch: int) -> dict:
+def _train_epoch(run: TrainingRun, state: TrainingState, epoch: int) -> EpochRecord:
     """One pass over freshly sampled non-clicks; the epoch's record of loss, rows and time.
 
     Each process samples rows from its part; a step takes batch_size / N of them in each of N
@@ -172,13 +168,13 @@ def _train_epoch(run: TrainingRun, state: TrainingState, epoch: int) -> dict:
             losses.append(_step(run, state, share))
             bar.update(len(share))
     run.encoding.after_epoch()
-    return {
-        "epoch": epoch,
-        "train_loss": float(np.mean(losses)),
-        "train_rows": taken,
-        "step_seconds": round(time.perf_counter() - epoch_started, 2),  # this epoch's training steps
-        "seconds": round(time.perf_counter() - run.started, 1),  # since the run started
-    }
+    return EpochRecord(
+        epoch,
+        float(np.mean(losses)),
+        taken,
+        step_seconds=round(time.perf_counter() - epoch_started, 2),
+        seconds=round(time.perf_counter() - run.started, 1),
+    )
 
 
 def _step(run: TrainingRun, state: TrainingState, rows: np.ndarray) -> float:
@@ -208,7 +204,7 @@ def _batch(run: TrainingRun, rows: np.ndarray) -> Batch:
 
 
 def _validate(run: TrainingRun) -> dict[str, float]:
-    """This epoch's `valid_*` metrics; none without validation impressions. Each process scores
+    """This epoch's validation metrics; none without validation impressions. Each process scores
     its part; every process gets the metrics of all the parts together."""
     valid, popularity, world = run.data.valid, run.data.popularity, run.world
     if valid is None or not world.total(len(valid)):
@@ -221,20 +217,19 @@ def _validate(run: TrainingRun) -> dict[str, float]:
             bar.update(len(chunk))
     if world.size > 1:
         tally = MetricTally.merged(world.gather(tally.counted()))
-    return {f"valid_{k}": v for k, v in tally.result().items() if k not in ("impressions", "skipped")}
+    return {k: v for k, v in tally.result().items() if k not in ("impressions", "skipped")}
 
 
 # --- saving --------------------------------------------------------------------------------------
 
 
-def _end_epoch(run: TrainingRun, state: TrainingState, record: dict) -> None:
+def _end_epoch(run: TrainingRun, state: TrainingState, record: EpochRecord) -> None:
     """Save the model if this epoch is the best yet, then log the record and write the checkpoint.
 
     Every process keeps the same training state (so all stop alike); only the main one writes."""
-    metric = _metric(record)
-    if metric > state.best_metric:
-        state.best_metric, state.bad_epochs = metric, 0
-        record["best"] = True
+    if record.metric > state.best_metric:
+        state.best_metric, state.bad_epochs = record.metric, 0
+        record.best = True
         if run.world.is_main:
             save_model(run.out_dir, run.model, run.encoding.encoder, run.config, run.data.popularity)
             (run.out_dir / CONFIG_FILE).write_text(run.config.model_dump_json(indent=2))
@@ -246,9 +241,8 @@ def _end_epoch(run: TrainingRun, state: TrainingState, record: dict) -> None:
         save_checkpoint(run.out_dir, run.config, run.model, run.optimizer, run.encoding, state)
 
 
-def _result(run: TrainingRun, history: list[dict]) -> TrainResult:
-    best = max(history, key=_metric)
-    best_valid = {k[6:]: v for k, v in best.items() if k.startswith("valid_")} or None
+def _result(run: TrainingRun, history: list[EpochRecord]) -> TrainResult:
+    best = max(history, key=lambda record: record.metric)
     return TrainResult(
-        run.out_dir, best["epoch"], best_valid, history, time.perf_counter() - run.started, run.trainable
+        run.out_dir, best.epoch, best.valid or None, history, time.perf_counter() - run.started, run.trainable
     )

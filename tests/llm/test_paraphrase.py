@@ -27,6 +27,6 @@ def test_training_with_paraphrase_augmentation_uses_the_paraphrases(tiny_world, 
     for name, prob in (("never", 0.0), ("always", 1.0)):
         config = load_config(epochs=2, user_encoder="mean", paraphrases=str(path), paraphrase_prob=prob)
         result = train(config, news, imps, tmp_path / name, cache=EmbeddingCache())
-        losses[name] = [h["train_loss"] for h in result.history]
+        losses[name] = [h.train_loss for h in result.history]
     assert losses["always"][-1] < losses["always"][0]  # it still learns
     assert losses["always"] != losses["never"]  # and it saw other vectors: the paraphrases were used

@@ -38,7 +38,7 @@ def test_training_lowers_the_loss_and_writes_its_artifacts(tiny_world, tmp_path)
         valid_impressions=read_behaviors(tiny_world / "dev"),
         cache=EmbeddingCache(),
     )
-    losses = [h["train_loss"] for h in result.history]
+    losses = [h.train_loss for h in result.history]
     assert len(losses) == 4 and losses[-1] < losses[0] * 0.9
     for name in ("model.pt", "config.json", "popularity.json", "metrics.jsonl", "training_curve.png", "checkpoint.pt"):
         assert (tmp_path / "m" / name).is_file(), name
@@ -51,12 +51,10 @@ def test_a_stopped_run_resumes_where_it_ended(tiny_world, tmp_path):
     news, imps = read_news(tiny_world), read_behaviors(tiny_world / "train")
     first = train(load_config(epochs=1), news, imps, tmp_path / "m", cache=EmbeddingCache())
     resumed = train(load_config(epochs=3), news, imps, tmp_path / "m", cache=EmbeddingCache())
-    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
     assert resumed.history[0] == first.history[0]  # epoch 1 was not run again
     straight = train(load_config(epochs=3), news, imps, tmp_path / "straight", cache=EmbeddingCache())
-    assert [h["train_loss"] for h in straight.history] == pytest.approx(
-        [h["train_loss"] for h in resumed.history], rel=1e-4
-    )
+    assert [h.train_loss for h in straight.history] == pytest.approx([h.train_loss for h in resumed.history], rel=1e-4)
     with pytest.raises(ValueError, match="other settings"):
         train(load_config(epochs=3, lr=0.5), news, imps, tmp_path / "m", cache=EmbeddingCache())
     # an optimiser state in another parameter order (a run stopped by a pre-towers newsrec): a clear error

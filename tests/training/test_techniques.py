@@ -33,7 +33,7 @@ def test_techniques_train_save_and_load_back(tiny_world, tmp_path, settings):
     imps, dev = read_behaviors(tiny_world / "train")[:40], read_behaviors(tiny_world / "dev")[:30]
     config = load_config(epochs=1, max_length=24, batch_size=16, user_encoder="mean", **settings)
     result = train(config, news, imps, tmp_path / "m", valid_impressions=dev, cache=EmbeddingCache())
-    assert np.isfinite(result.history[0]["train_loss"])
+    assert np.isfinite(result.history[0].train_loss)
     summary = json.loads((tmp_path / "m" / "train_summary.json").read_text())
     assert summary["trainable_parameters"] == result.trainable_parameters > 0
     ranker = Ranker.load(tmp_path / "m", news, EmbeddingCache())  # the saved config rebuilds the encoder
