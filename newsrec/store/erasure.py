@@ -1,9 +1,11 @@
 """Making an erased user's bytes leave the database files, not only its rows.
 
 A DELETE hides rows from every query at once, but both engines keep the bytes for a while:
-- SQLite (`secure_delete`, set in `db.py`) zeroes deleted rows in the file; the write-ahead log
-  still holds them until `erase_traces` folds it back into the file and truncates it, which
-  runs after each erasure.
+- SQLite (`secure_delete`, set in `db.py`) zeroes deleted rows in the file, index entries too
+  (an index b-tree keeps entries, not copies, in its interior pages: checked on a file with
+  interior pages, `tests/store/test_erasure_pages.py`); the write-ahead log still holds them
+  until `erase_traces` folds it back into the file and truncates it, which runs after each
+  erasure.
 - PostgreSQL keeps deleted tuples in the table and index files until they are rewritten; plain
   VACUUM frees their space without overwriting it (checked: the text stays in the heap file).
   `VACUUM FULL` of the tables that hold users' words and ids rewrites them and their indexes
