@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from newsrec.cli.console import console, print_metrics
+from newsrec.cli.data import data_app
 from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
@@ -274,6 +275,7 @@ def serve(
 
 register_llm_commands(app)
 register_live_commands(app, console)
+app.add_typer(data_app, name="data")
 
 if __name__ == "__main__":
     app()

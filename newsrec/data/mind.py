@@ -15,6 +15,7 @@ behaviors.tsv is read into arrays by `behaviors.py` (`Behaviors`, `read_behavior
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -152,8 +153,8 @@ def write_news(path: str | Path, news: list[News] | dict[str, News]) -> Path:
     return path
 
 
-def write_behaviors(path: str | Path, impressions: list[Impression]) -> Path:
-    """Write impressions in MIND's behaviors.tsv layout."""
+def write_behaviors(path: str | Path, impressions: Iterable[Impression]) -> Path:
+    """Write impressions in MIND's behaviors.tsv layout, as they come (an iterator is written as it is read)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:

@@ -1,0 +1,184 @@
+"""EB-NeRD (Ekstra Bladet, the RecSys Challenge 2024 dataset) in MIND's file format.
+
+EB-NeRD comes as parquet files (https://recsys.eb.dk):
+
+    <root>/articles.parquet                      article_id, title, subtitle, category_str, ...
+    <root>/train/behaviors.parquet               one row per impression: impression_id, user_id,
+    <root>/train/history.parquet                 impression_time, article_ids_inview, article_ids_clicked
+    <root>/validation/{behaviors,history}.parquet   (history: one row per user, the 21 days
+    <root>/test/{behaviors,history}.parquet          before the split's week, article_id_fixed)
+
+`import_ebnerd` writes them once as `news.tsv`, `train/behaviors.tsv`, `dev/behaviors.tsv`
+(from `validation/`) and `test/behaviors.tsv` (no clicks in it), so `newsrec train`,
+`evaluate` and `predict` read them like MIND. Each impression's history is the user's row of
+its split's history file (EB-NeRD's protocol: what they read in the 21 days before the
+impression week), the newest `history_limit` articles; its candidates are the articles in
+view, a clicked one labelled 1. A folder holding `behaviors.parquet` and `history.parquet`
+itself is read as one split (articles.parquet in it or its parent).
+
+Behaviors are read a record batch at a time; histories are kept per user as one string each
+(the split's users, not its impressions, bound the memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from newsrec.data.mind import MIND_TIME, Impression, News, write_behaviors, write_news
+
+__all__ = ["DatasetFormatError", "Imported", "import_ebnerd", "SPLITS"]
+
+SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # EB-NeRD's folder -> ours
+REQUIRED = {
+    "articles": ("article_id", "title"),
+    "behaviors": ("impression_id", "user_id", "impression_time", "article_ids_inview"),
+    "history": ("user_id", "article_id_fixed"),
+}
+ARTICLE_EXTRAS = ("subtitle", "category_str", "subcategory", "url")
+ROWS_PER_BATCH = 10_000
+
+
+class DatasetFormatError(ValueError):
+    """A dataset's file lacks what the importer needs; the message names the file and what to do."""
+
+
+@dataclass
+class Imported:
+    out: Path
+    news: int = 0
+    impressions: dict[str, int] = field(default_factory=dict)  # per split written (train, dev, test)
+    clicks_outside_view: int = 0  # clicked articles missing from article_ids_inview: added as candidates
+    unknown_articles: int = 0  # candidate or history article ids not in articles.parquet: left out
+
+
+def import_ebnerd(root: str | Path, out: str | Path, history_limit: int = 50) -> Imported:
+    """Write the EB-NeRD folder `root` as MIND files under `out` (see the module docstring)."""
+    root, out = Path(root), Path(out)
+    splits = _splits(root)
+    articles = _file(root, "articles") if (root / "articles.parquet").is_file() else _file(root.parent, "articles")
+    result = Imported(out)
+    known = _write_news(articles, out / "news.tsv", result)
+    for ours, folder in splits.items():
+        histories = _histories(_file(folder, "history"), known, history_limit, result)
+        impressions = _impressions(_file(folder, "behaviors"), histories, known, result)
+        counted = _Counting(impressions)
+        write_behaviors(out / ours / "behaviors.tsv", counted)
+        result.impressions[ours] = counted.count
+    return result
+
+
+def _splits(root: Path) -> dict[str, Path]:
+    """Our split name -> the folder holding its behaviors and history files."""
+    found = {ours: root / theirs for theirs, ours in SPLITS.items() if (root / theirs / "behaviors.parquet").is_file()}
+    if not found and (root / "behaviors.parquet").is_file():
+        found = {"train": root}
+    if not found:
+        raise DatasetFormatError(
+            f"{root} holds no EB-NeRD split: expected train/behaviors.parquet (and validation/, test/) "
+            "or behaviors.parquet with history.parquet beside it, as downloaded from https://recsys.eb.dk"
+        )
+    return found
+
+
+def _file(folder: Path, name: str) -> pq.ParquetFile:
+    path = folder / f"{name}.parquet"
+    if not path.is_file():
+        raise DatasetFormatError(f"{path} is missing: an EB-NeRD split has behaviors.parquet and history.parquet, "
+                                 "and the dataset articles.parquet")  # fmt: skip
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow's errors for a file that is not parquet vary by cause
+        raise DatasetFormatError(f"{path} is not a readable parquet file ({type(e).__name__}: {e})") from None
+    missing = [c for c in REQUIRED[name] if c not in parquet.schema_arrow.names]
+    if missing:
+        raise DatasetFormatError(f"{path} lacks the column(s) {', '.join(missing)} of EB-NeRD's {name} file")
+    return parquet
+
+
+def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[dict[str, list]]:
+    for batch in parquet.iter_batches(batch_size=ROWS_PER_BATCH, columns=columns):
+        yield batch.to_pydict()
+
+
+def _write_news(parquet: pq.ParquetFile, path: Path, result: Imported) -> set[str]:
+    columns = [c for c in (*REQUIRED["articles"], *ARTICLE_EXTRAS) if c in parquet.schema_arrow.names]
+    known: set[str] = set()
+    items: list[News] = []
+    for batch in _batches(parquet, columns):
+        for i, article_id in enumerate(batch["article_id"]):
+            title = (batch["title"][i] or "").strip()
+            if not title:
+                continue  # an article without a title cannot be encoded: impressions naming it leave it out
+            subcategories = batch.get("subcategory", [None] * len(batch["article_id"]))[i] or []
+            items.append(
+                News(
+                    str(article_id),
+                    title,
+                    (batch.get("category_str", [""] * len(batch["article_id"]))[i] or "").strip(),
+                    str(subcategories[0]) if subcategories else "",
+                    (batch.get("subtitle", [""] * len(batch["article_id"]))[i] or "").strip(),
+                    batch.get("url", [""] * len(batch["article_id"]))[i] or "",
+                )
+            )
+            known.add(str(article_id))
+    write_news(path, items)
+    result.news = len(items)
+    return known
+
+
+def _histories(parquet: pq.ParquetFile, known: set[str], limit: int, result: Imported) -> dict[str, str]:
+    """user id -> the newest `limit` known articles of their history row, oldest first, space-separated."""
+    histories = {}
+    for batch in _batches(parquet, list(REQUIRED["history"])):
+        for user_id, articles in zip(batch["user_id"], batch["article_id_fixed"], strict=True):
+            ids = [str(a) for a in articles or []]
+            kept = [a for a in ids if a in known]
+            result.unknown_articles += len(ids) - len(kept)
+            histories[str(user_id)] = " ".join(kept[-limit:])
+    return histories
+
+
+def _impressions(
+    parquet: pq.ParquetFile, histories: dict[str, str], known: set[str], result: Imported
+) -> Iterator[Impression]:
+    columns = [
+        *REQUIRED["behaviors"],
+        *(["article_ids_clicked"] if "article_ids_clicked" in parquet.schema_arrow.names else []),
+    ]
+    for batch in _batches(parquet, columns):
+        clicked_column = batch.get("article_ids_clicked")
+        for i, impression_id in enumerate(batch["impression_id"]):
+            inview = [str(a) for a in batch["article_ids_inview"][i] or []]
+            clicked = {str(a) for a in (clicked_column[i] or [])} if clicked_column is not None else None
+            if clicked:
+                outside = [a for a in sorted(clicked) if a not in inview]
+                result.clicks_outside_view += len(outside)
+                inview += outside
+            candidates = [a for a in inview if a in known]
+            result.unknown_articles += len(inview) - len(candidates)
+            if not candidates:
+                continue
+            user = str(batch["user_id"][i])
+            history = histories.get(user, "")
+            labels = [int(a in clicked) for a in candidates] if clicked is not None else None
+            time = batch["impression_time"][i]
+            yield Impression(
+                str(impression_id), user, time.strftime(MIND_TIME) if time else "",
+                history.split() if history else [], candidates, labels,
+            )  # fmt: skip
+
+
+class _Counting:
+    """Impressions passed through, counted."""
+
+    def __init__(self, impressions: Iterator[Impression]):
+        self._impressions, self.count = impressions, 0
+
+    def __iter__(self) -> Iterator[Impression]:
+        for impression in self._impressions:
+            self.count += 1
+            yield impression
