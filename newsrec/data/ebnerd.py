@@ -23,14 +23,14 @@ Behaviors are read a record batch at a time; histories are kept per user as one 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from newsrec.data.imported import DatasetFormatError, Imported
 from newsrec.data.mind import MIND_TIME, Impression, News, write_behaviors, write_news
 
-__all__ = ["DatasetFormatError", "Imported", "import_ebnerd", "SPLITS"]
+__all__ = ["import_ebnerd", "SPLITS"]
 
 SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # EB-NeRD's folder -> ours
 REQUIRED = {
@@ -40,19 +40,6 @@ REQUIRED = {
 }
 ARTICLE_EXTRAS = ("subtitle", "category_str", "subcategory", "url")
 ROWS_PER_BATCH = 10_000
-
-
-class DatasetFormatError(ValueError):
-    """A dataset's file lacks what the importer needs; the message names the file and what to do."""
-
-
-@dataclass
-class Imported:
-    out: Path
-    news: int = 0
-    impressions: dict[str, int] = field(default_factory=dict)  # per split written (train, dev, test)
-    clicks_outside_view: int = 0  # clicked articles missing from article_ids_inview: added as candidates
-    unknown_articles: int = 0  # candidate or history article ids not in articles.parquet: left out
 
 
 def import_ebnerd(root: str | Path, out: str | Path, history_limit: int = 50) -> Imported:
@@ -137,7 +124,7 @@ def _histories(parquet: pq.ParquetFile, known: set[str], limit: int, result: Imp
         for user_id, articles in zip(batch["user_id"], batch["article_id_fixed"], strict=True):
             ids = [str(a) for a in articles or []]
             kept = [a for a in ids if a in known]
-            result.unknown_articles += len(ids) - len(kept)
+            result.unknown_news += len(ids) - len(kept)
             histories[str(user_id)] = " ".join(kept[-limit:])
     return histories
 
@@ -159,7 +146,7 @@ def _impressions(
                 result.clicks_outside_view += len(outside)
                 inview += outside
             candidates = [a for a in inview if a in known]
-            result.unknown_articles += len(inview) - len(candidates)
+            result.unknown_news += len(inview) - len(candidates)
             if not candidates:
                 continue
             user = str(batch["user_id"][i])

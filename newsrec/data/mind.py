@@ -32,6 +32,7 @@ __all__ = [
     "read_news",
     "write_news",
     "write_behaviors",
+    "behaviors_line",
 ]
 
 MIND_TIME = "%m/%d/%Y %I:%M:%S %p"
@@ -159,13 +160,18 @@ def write_behaviors(path: str | Path, impressions: Iterable[Impression]) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         for imp in impressions:
-            if imp.labels is None:
-                shown = " ".join(imp.candidates)
-            else:
-                shown = " ".join(f"{c}-{y}" for c, y in zip(imp.candidates, imp.labels))
-            user = "" if imp.user_id == f"imp-{imp.impression_id}" else imp.user_id
-            f.write("\t".join([imp.impression_id, user, imp.time, " ".join(imp.history), shown]) + "\n")
+            f.write(behaviors_line(imp))
     return path
+
+
+def behaviors_line(imp: Impression) -> str:
+    """One impression as a line of behaviors.tsv (with its newline)."""
+    if imp.labels is None:
+        shown = " ".join(imp.candidates)
+    else:
+        shown = " ".join(f"{c}-{y}" for c, y in zip(imp.candidates, imp.labels))
+    user = "" if imp.user_id == f"imp-{imp.impression_id}" else imp.user_id
+    return "\t".join([imp.impression_id, user, imp.time, " ".join(imp.history), shown]) + "\n"
 
 
 def _clean(cell: str) -> str:

@@ -6,6 +6,7 @@ impressions, no articles); `test_the_official_fixture_imports` reads it when a s
 that repository is on this machine (EBNERD_FIXTURE, default its mirror folder)."""
 
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 
 from newsrec.cli.main import app
 from newsrec.data.behaviors import read_all_behaviors
-from newsrec.data.ebnerd import DatasetFormatError, import_ebnerd
+from newsrec.data.ebnerd import import_ebnerd
+from newsrec.data.imported import DatasetFormatError
 from newsrec.data.mind import read_news
 
 START = datetime(2023, 5, 18, 7, 0)
@@ -129,7 +131,7 @@ def test_newsrec_trains_on_an_imported_ebnerd_folder(ebnerd, tmp_path):
 )
 def test_a_missing_file_or_column_is_named(ebnerd, tmp_path, damage, message):
     damage(ebnerd)
-    with pytest.raises(DatasetFormatError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(DatasetFormatError, match=re.escape(message)):
         import_ebnerd(ebnerd, tmp_path / "mind")
 
 
@@ -163,6 +165,6 @@ def test_the_official_fixture_imports(tmp_path):
     ids |= {a for row in history.column("article_id_fixed").to_pylist() for a in row}
     write_articles(tmp_path / "official", sorted(ids))
     imported = import_ebnerd(tmp_path / "official", tmp_path / "mind")
-    assert imported.impressions["train"] == behaviors.num_rows and imported.unknown_articles == 0
+    assert imported.impressions["train"] == behaviors.num_rows and imported.unknown_news == 0
     rows = read_all_behaviors([tmp_path / "mind" / "train"])
     assert all(sum(r.labels) >= 1 for r in rows)  # every impression keeps its click
