@@ -154,7 +154,9 @@ def predict(
     model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
     news: NewsOpt,
     behaviors: Annotated[Path, typer.Option(help="behaviors.tsv (or folder), labelled or not")],
-    out: Annotated[Path, typer.Option(help="prediction.txt to write")],
+    out: Annotated[
+        Path, typer.Option(help="prediction.txt to write; a .zip holds it as <name>.txt (the leaderboards take that)")
+    ],
     cache: CacheOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:

@@ -7,6 +7,7 @@ that repository is on this machine (EBNERD_FIXTURE, default its mirror folder)."
 
 import os
 import re
+import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from newsrec.data.behaviors import read_all_behaviors
 from newsrec.data.ebnerd import import_ebnerd
 from newsrec.data.imported import DatasetFormatError
 from newsrec.data.mind import read_news
+from newsrec.evaluation.prediction import read_predictions
 
 START = datetime(2023, 5, 18, 7, 0)
 TOPICS = ["sport", "politik", "krimi", "underholdning"]
@@ -115,6 +117,16 @@ def test_newsrec_trains_on_an_imported_ebnerd_folder(ebnerd, tmp_path):
     trained = runner.invoke(app, [*args, "--out", str(model), "--epochs", "2", "--cache", str(tmp_path / "c.sqlite")])
     assert trained.exit_code == 0, trained.output
     assert (model / "model.pt").is_file() and "best epoch" in trained.output
+    predicted = runner.invoke(
+        app, ["predict", "--model", str(model), "--news", str(out), "--behaviors", str(out / "test"),
+              "--out", str(tmp_path / "predictions.zip"), "--cache", str(tmp_path / "c.sqlite")],
+    )  # fmt: skip
+    assert predicted.exit_code == 0, predicted.output
+    with zipfile.ZipFile(tmp_path / "predictions.zip") as archive:  # Codabench's submission: one member
+        assert archive.namelist() == ["predictions.txt"]
+    ranked = read_predictions(tmp_path / "predictions.zip")
+    assert list(ranked) == [str(2000 + n) for n in range(30)]  # EB-NeRD's own impression ids, in order
+    assert all(sorted(r) == list(range(1, 6)) for r in ranked.values())
 
 
 @pytest.mark.parametrize(
