@@ -51,10 +51,10 @@ def import_ebnerd(root: str | Path, out: str | Path, history_limit: int = 50) ->
     known = _write_news(articles, out / "news.tsv", result)
     for ours, folder in splits.items():
         histories = _histories(_file(folder, "history"), known, history_limit, result)
-        impressions = _impressions(_file(folder, "behaviors"), histories, known, result)
-        counted = _Counting(impressions)
-        write_behaviors(out / ours / "behaviors.tsv", counted)
-        result.impressions[ours] = counted.count
+        result.impressions[ours] = 0
+        write_behaviors(
+            out / ours / "behaviors.tsv", _impressions(_file(folder, "behaviors"), histories, known, ours, result)
+        )
     return result
 
 
@@ -86,29 +86,38 @@ def _file(folder: Path, name: str) -> pq.ParquetFile:
     return parquet
 
 
-def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[dict[str, list]]:
-    for batch in parquet.iter_batches(batch_size=ROWS_PER_BATCH, columns=columns):
-        yield batch.to_pydict()
+def _batches(parquet: pq.ParquetFile, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[dict]:
+    """The file's columns a record batch at a time; an optional column the file lacks reads as None."""
+    present = [c for c in (*columns, *optional) if c in parquet.schema_arrow.names]
+    for batch in parquet.iter_batches(batch_size=ROWS_PER_BATCH, columns=present):
+        rows = batch.to_pydict()
+        yield {**{c: [None] * batch.num_rows for c in optional if c not in rows}, **rows}
 
 
 def _write_news(parquet: pq.ParquetFile, path: Path, result: Imported) -> set[str]:
-    columns = [c for c in (*REQUIRED["articles"], *ARTICLE_EXTRAS) if c in parquet.schema_arrow.names]
     known: set[str] = set()
     items: list[News] = []
-    for batch in _batches(parquet, columns):
-        for i, article_id in enumerate(batch["article_id"]):
-            title = (batch["title"][i] or "").strip()
-            if not title:
+    for batch in _batches(parquet, REQUIRED["articles"], ARTICLE_EXTRAS):
+        columns = zip(
+            batch["article_id"],
+            batch["title"],
+            batch["subtitle"],
+            batch["category_str"],
+            batch["subcategory"],
+            batch["url"],
+        )
+        for article_id, title, subtitle, category, subcategories, url in columns:
+            if not (title or "").strip():
                 continue  # an article without a title cannot be encoded: impressions naming it leave it out
-            subcategories = batch.get("subcategory", [None] * len(batch["article_id"]))[i] or []
+            first_subcategory = str(subcategories[0]) if subcategories else ""
             items.append(
                 News(
                     str(article_id),
-                    title,
-                    (batch.get("category_str", [""] * len(batch["article_id"]))[i] or "").strip(),
-                    str(subcategories[0]) if subcategories else "",
-                    (batch.get("subtitle", [""] * len(batch["article_id"]))[i] or "").strip(),
-                    batch.get("url", [""] * len(batch["article_id"]))[i] or "",
+                    title.strip(),
+                    (category or "").strip(),
+                    first_subcategory,
+                    (subtitle or "").strip(),
+                    url or "",
                 )
             )
             known.add(str(article_id))
@@ -120,7 +129,7 @@ def _write_news(parquet: pq.ParquetFile, path: Path, result: Imported) -> set[st
 def _histories(parquet: pq.ParquetFile, known: set[str], limit: int, result: Imported) -> dict[str, str]:
     """user id -> the newest `limit` known articles of their history row, oldest first, space-separated."""
     histories = {}
-    for batch in _batches(parquet, list(REQUIRED["history"])):
+    for batch in _batches(parquet, REQUIRED["history"]):
         for user_id, articles in zip(batch["user_id"], batch["article_id_fixed"], strict=True):
             ids = [str(a) for a in articles or []]
             kept = [a for a in ids if a in known]
@@ -130,17 +139,14 @@ def _histories(parquet: pq.ParquetFile, known: set[str], limit: int, result: Imp
 
 
 def _impressions(
-    parquet: pq.ParquetFile, histories: dict[str, str], known: set[str], result: Imported
+    parquet: pq.ParquetFile, histories: dict[str, str], known: set[str], split: str, result: Imported
 ) -> Iterator[Impression]:
-    columns = [
-        *REQUIRED["behaviors"],
-        *(["article_ids_clicked"] if "article_ids_clicked" in parquet.schema_arrow.names else []),
-    ]
-    for batch in _batches(parquet, columns):
-        clicked_column = batch.get("article_ids_clicked")
+    """The split's impressions, counted into `result.impressions[split]` as they are written."""
+    labelled = "article_ids_clicked" in parquet.schema_arrow.names  # the test split has no clicks
+    for batch in _batches(parquet, REQUIRED["behaviors"], ("article_ids_clicked",)):
         for i, impression_id in enumerate(batch["impression_id"]):
             inview = [str(a) for a in batch["article_ids_inview"][i] or []]
-            clicked = {str(a) for a in (clicked_column[i] or [])} if clicked_column is not None else None
+            clicked = {str(a) for a in (batch["article_ids_clicked"][i] or [])} if labelled else None
             if clicked:
                 outside = [a for a in sorted(clicked) if a not in inview]
                 result.clicks_outside_view += len(outside)
@@ -153,19 +159,8 @@ def _impressions(
             history = histories.get(user, "")
             labels = [int(a in clicked) for a in candidates] if clicked is not None else None
             time = batch["impression_time"][i]
+            result.impressions[split] += 1
             yield Impression(
                 str(impression_id), user, time.strftime(MIND_TIME) if time else "",
                 history.split() if history else [], candidates, labels,
             )  # fmt: skip
-
-
-class _Counting:
-    """Impressions passed through, counted."""
-
-    def __init__(self, impressions: Iterator[Impression]):
-        self._impressions, self.count = impressions, 0
-
-    def __iter__(self) -> Iterator[Impression]:
-        for impression in self._impressions:
-            self.count += 1
-            yield impression

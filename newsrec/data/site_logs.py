@@ -11,8 +11,9 @@ Two files in one folder, each `.csv` (a header row) or `.jsonl` (one object a li
 `import_site_logs` writes `news.tsv`, `train/behaviors.tsv` and `dev/behaviors.tsv` (the
 latest `dev_share` of the impressions, by position). Each impression's history is the user's
 clicks in the impressions before it (the newest `history_limit`), as MIND's are: so the file
-must be in time order, and one that goes back in time is refused. Read a row at a time;
-memory holds the news ids and each user's last clicks.
+must be in time order, and one that goes back in time is refused. Read a row at a time (the
+impressions twice: once to count them for the dev share, once to write them); memory holds the
+news ids and each user's last clicks.
 """
 
 from __future__ import annotations
