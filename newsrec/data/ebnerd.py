@@ -147,17 +147,11 @@ def _impressions(
         for i, impression_id in enumerate(batch["impression_id"]):
             inview = [str(a) for a in batch["article_ids_inview"][i] or []]
             clicked = {str(a) for a in (batch["article_ids_clicked"][i] or [])} if labelled else None
-            if clicked:
-                outside = [a for a in sorted(clicked) if a not in inview]
-                result.clicks_outside_view += len(outside)
-                inview += outside
-            candidates = [a for a in inview if a in known]
-            result.unknown_news += len(inview) - len(candidates)
+            candidates, labels = result.candidates(inview, clicked, known)
             if not candidates:
                 continue
             user = str(batch["user_id"][i])
             history = histories.get(user, "")
-            labels = [int(a in clicked) for a in candidates] if clicked is not None else None
             time = batch["impression_time"][i]
             result.impressions[split] += 1
             yield Impression(

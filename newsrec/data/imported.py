@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,3 +22,15 @@ class Imported:
     impressions: dict[str, int] = field(default_factory=dict)  # per split written (train, dev, test)
     clicks_outside_view: int = 0  # clicked news missing from what the impression showed: added as candidates
     unknown_news: int = 0  # candidate or history ids the news file lacks (or has untitled): left out
+
+    def candidates(
+        self, shown: Sequence[str], clicked: set[str] | None, known: Container[str]
+    ) -> tuple[list[str], list[int] | None]:
+        """An impression's candidates and labels: the shown news the news file has, then clicked
+        ones it did not show (each counted here); 1 for a click, labels None without clicks (a
+        test split)."""
+        outside = [n for n in sorted(clicked) if n not in shown] if clicked else []
+        self.clicks_outside_view += len(outside)
+        candidates = [n for n in [*shown, *outside] if n in known]
+        self.unknown_news += len(shown) + len(outside) - len(candidates)
+        return candidates, [int(n in clicked) for n in candidates] if clicked is not None else None

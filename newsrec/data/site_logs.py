@@ -134,16 +134,12 @@ def _impression(
     row: dict[str, str], time: datetime, clicks: dict[str, deque[str]], known: set[str], limit: int, result: Imported
 ) -> Impression | None:
     """The row as an impression with the user's earlier clicks as history; its clicks then join them."""
-    shown, clicked = row["shown"].split(), set(row["clicked"].split())
-    outside = [n for n in sorted(clicked) if n not in shown]
-    result.clicks_outside_view += len(outside)
-    candidates = [n for n in shown + outside if n in known]
-    result.unknown_news += len(shown) + len(outside) - len(candidates)
+    clicked = set(row["clicked"].split())
+    candidates, labels = result.candidates(row["shown"].split(), clicked, known)
     user = row["user_id"].strip()
     history = clicks.setdefault(user, deque(maxlen=limit))
     impression = Impression(
-        row["impression_id"].strip(), user, _mind_time(time), list(history), candidates,
-        [int(n in clicked) for n in candidates],
+        row["impression_id"].strip(), user, _mind_time(time), list(history), candidates, labels
     )  # fmt: skip
     history.extend(n for n in candidates if n in clicked)
     return impression if candidates else None

@@ -1,5 +1,5 @@
 """The service core's settings, as one object (the HTTP layer's `ServiceSettings` fills it from
-NEWSREC_* variables; the names are the same)."""
+NEWSREC_* variables, and holds the defaults; the names are the same)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ __all__ = ["CoreSettings"]
 @dataclass(frozen=True)
 class CoreSettings:
     snapshot_dir: Path  # where this machine keeps the stored news its workers map (`news_snapshot.py`)
-    approximate_above: int = 100_000  # past this many news: approximate search (IVF lists)
-    recency_days: float = 7.0  # only news published this recently are recommended
-    user_cache_size: int = 10_000  # user states one worker holds (LRU)
-    popularity_refresh_seconds: float = 300.0  # every item's popularity term recomputed this often
-    erase_within_seconds: float = 3600.0  # PostgreSQL: erased users' dead rows purged within this
-    counted_views_per_hour: int = 200  # `counting.py`'s caps, per user
-    counted_clicks_per_hour: int = 30
+    approximate_above: int  # past this many news: approximate search (IVF lists)
+    recency_days: float  # only news published this recently are recommended
+    user_cache_size: int  # user states one worker holds (LRU)
+    popularity_refresh_seconds: float  # every item's popularity term recomputed this often
+    erase_within_seconds: float  # PostgreSQL: erased users' dead rows purged within this
+    counted_views_per_hour: int  # `counting.py`'s caps, per user
+    counted_clicks_per_hour: int
 
     @property
     def count_limits(self) -> CountLimits:

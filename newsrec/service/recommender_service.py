@@ -209,8 +209,8 @@ class RecommenderService:
         """What the service holds about a user."""
         self.sync()
         with self.lock, self.sessions() as session:
-            state = self.users.states(session, [user_id], self.primary.catalogue.news)[0]
             news = self.primary.catalogue.news
+            state = self.users.states(session, [user_id], news)[0]
             categories = Counter(news[n].category or "uncategorised" for n in state.history)
             return Profile(
                 user_id,
