@@ -52,7 +52,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
         )
         app.state.service = service
-        open_request_log(settings.request_log)
+        open_request_log(settings.request_log, settings.access_log)
         # what start-up built lives as long as the worker: out of the collector's sight, a full
         # collection does not walk its half a million objects (a 100-230 ms pause at 100k news)
         gc.freeze()

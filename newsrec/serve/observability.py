@@ -1,14 +1,18 @@
 """What the service tells its operators: Prometheus metrics and a request log.
 
-Both name routes by their template (`/v1/users/{user_id}/recommendations`), never a user id or
-a key, and both see every reply, 401s from the guard and 500s from a failing route included.
+Both name routes by their template (`/v1/users/{user_id}/recommendations`), never a user id, a
+key or a query string, and both see every reply, 401s from the guard and 500s from a failing
+route included.
 Under several workers (`newsrec serve --workers N`) each process writes its samples to files in
-a shared folder (prometheus_client's multiprocess mode) and `/metrics` adds them all up.
+a shared folder (prometheus_client's multiprocess mode) and `/metrics` adds them all up. The
+request log goes to a file and, unless `access_log` is off, to stderr: uvicorn's own access log
+stays off, it prints the raw path with the user id and the query string.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +30,27 @@ REQUESTS = Counter("newsrec_requests", "requests served", ["method", "route", "s
 request_log = logging.getLogger("newsrec.access")
 
 
-def open_request_log(path: Path) -> None:
+class _Stderr(logging.Handler):
+    """Lines to whatever `sys.stderr` is when they are written (as logging's last resort does):
+    the handler outlives the app that added it, a test's capture or a host may swap the stream."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+_TO_STDERR = _Stderr()
+_TO_STDERR.setFormatter(logging.Formatter("%(asctime)s newsrec[%(process)d] %(message)s"))  # pid: which worker
+
+
+def open_request_log(path: Path, to_stderr: bool) -> None:
+    """Write the request log to `path`, and each line to stderr too if `to_stderr` (the access
+    log a person running the service watches)."""
+    request_log.setLevel(logging.INFO)
+    request_log.propagate = False  # not through the root logger's handlers too
     if not any(
         isinstance(h, logging.FileHandler) and h.baseFilename == str(path.resolve()) for h in request_log.handlers
     ):
@@ -34,8 +58,10 @@ def open_request_log(path: Path) -> None:
         handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         request_log.addHandler(handler)
-        request_log.setLevel(logging.INFO)
-        request_log.propagate = False
+    if to_stderr:  # one handler a process: the last app started says whether (a worker runs one)
+        request_log.addHandler(_TO_STDERR)
+    else:
+        request_log.removeHandler(_TO_STDERR)
 
 
 def metrics_reply(multiprocess_dir: Path | None) -> bytes:

@@ -1,6 +1,8 @@
 """Run the service: migrate once, then one uvicorn server, or a supervisor and N workers.
 
 - The database schema is migrated in this process before any worker starts.
+- Once the port is bound, this process logs where the page and the API docs are (the port it
+  really got: port 0 asks for any free one).
 - Workers are spawned processes, each with a listening socket of its own on the same port
   (SO_REUSEPORT): the kernel spreads new connections over them. (With one shared socket, the
   worker that happened to be in accept() first took every keep-alive connection of a client
@@ -38,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from newsrec.serve.settings import ServiceSettings
 from newsrec.store.db import migrate
 
-__all__ = ["run_server", "HeaderTimeoutProtocol"]
+__all__ = ["run_server", "address_line", "HeaderTimeoutProtocol"]
 
 logger = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 30
@@ -194,11 +196,12 @@ def run_server(settings: ServiceSettings, host: str, port: int, workers: int) ->
     migrate(settings.database_url)  # once, before any worker: workers never race on the schema
     threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
     settings = settings.model_copy(update={"migrate_on_start": False, "threads": threads})
-    if workers == 1:
-        _serve(settings, _listening_socket(host, port))
-        return
-    first = _listening_socket(host, port, share_port=True)
+    first = _listening_socket(host, port, share_port=workers > 1)
     port = first.getsockname()[1]  # port 0 asked for any free port: the others join the one it got
+    logger.info("%s", address_line(host, port))  # once, here: workers only serve
+    if workers == 1:
+        _serve(settings, first)
+        return
     sockets = [first] + [_listening_socket(host, port, share_port=True) for _ in range(workers - 1)]
     _remove_orphaned_metrics()
     metrics_dir = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
@@ -210,6 +213,17 @@ def run_server(settings: ServiceSettings, host: str, port: int, workers: int) ->
         _supervise(settings.model_copy(update={"metrics_dir": metrics_dir}), sockets)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def address_line(host: str, port: int) -> str:
+    """Where a person finds the page and the API docs: a link that works on this machine (an
+    address that means "every interface" is no place to browse to), IPv6 addresses in brackets."""
+    local = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    base = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
+    links = f"{base}/ (page), API docs at {base}/docs"
+    if local != host:
+        return f"newsrec: listening on all addresses ({host or '0.0.0.0'}) port {port}; on this machine: {links}"
+    return f"newsrec: serving on {links}"
 
 
 def _remove_orphaned_metrics() -> None:

@@ -2,14 +2,16 @@
 
 Text fields refuse what a database cannot store or a reader cannot see: lone UTF-16 surrogates
 and NUL characters; a title or interests text must also have a visible character (the rule is
-in the OpenAPI document as a pattern: `visible_text.py`). Times must be ISO 8601 strings from
-1970 on (`2026-11-29T08:00:00Z`; a number such as `0` is refused) and are kept in UTC, a time
-without an offset taken as UTC. A time later than now is taken as now: a clock running ahead
-cannot make news "fresh" for ever.
+in the OpenAPI document as a pattern: `visible_text.py`). A news url is an absolute http or
+https link, or empty (pages link to it: no `javascript:` or other scheme). Times must be ISO 8601
+strings from 1970 on (`2026-11-29T08:00:00Z`; a number such as `0` is refused) and are kept in
+UTC, a time without an offset taken as UTC. A time later than now is taken as now: a clock
+running ahead cannot make news "fresh" for ever.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -29,9 +31,6 @@ __all__ = [
     "ImpressionBatch",
     "ImpressionsResult",
     "RankIn",
-    "DeployIn",
-    "ServedArm",
-    "Deployment",
     "RankOut",
     "Scored",
     "InterestsIn",
@@ -44,8 +43,6 @@ __all__ = [
     "InterestsOut",
     "DeletionOut",
     "TokenOut",
-    "HealthOut",
-    "ReadyOut",
     "UserIdPath",
     "ID_PATTERN",
     "USER_ID_PATTERN",
@@ -58,6 +55,8 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # refused before one element is validated (`max_batch` of the settings may lower it).
 BATCH_CEILING = 5_000
 FROM_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"  # the same rule, told to clients in the OpenAPI document
+# http(s)://, a host, then anything without spaces or control characters; or nothing
+WEB_LINK = r"^([Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f-\x9f/?#\\]+([/?#][^\x00-\x20\x7f-\x9f]*)?)?$"
 
 
 def _clean_text(value: str) -> str:
@@ -74,6 +73,12 @@ def _visible(value: str) -> str:
     # spaces, invisible marks and fillers say nothing to encode or show (the rule: visible_text.py)
     if not is_visible(value):
         raise ValueError("text is blank: send at least one visible character")
+    return value
+
+
+def _web_link(value: str) -> str:
+    if not re.fullmatch(WEB_LINK, value):
+        raise ValueError("give the story's page as an absolute http:// or https:// link, or leave it out")
     return value
 
 
@@ -96,6 +101,12 @@ VisibleText = Annotated[
     AfterValidator(_clean_text),
     AfterValidator(_visible),
     Field(json_schema_extra={"pattern": VISIBLE_PATTERN}),  # the same rule, told to clients
+]
+WebLink = Annotated[
+    str,
+    Field(max_length=2_000, json_schema_extra={"pattern": WEB_LINK}),  # the rule, told to clients
+    AfterValidator(_clean_text),
+    AfterValidator(_web_link),
 ]
 Timestamp = Annotated[
     datetime, BeforeValidator(_string_time), AfterValidator(_sane_time), Field(json_schema_extra={"pattern": FROM_1970})
@@ -124,10 +135,12 @@ class NewsIn(BaseModel):
     category: Annotated[Text, Field(max_length=64)] = ""
     subcategory: Annotated[Text, Field(max_length=64)] = ""
     abstract: Annotated[Text, Field(max_length=10_000)] = ""
+    url: WebLink = Field("", description="the story's page: an absolute http(s) link")
     published_at: Timestamp | None = None
 
     def as_news(self) -> News:
-        return News(self.id, self.title, self.category, self.subcategory, self.abstract, published_at=self.published_at)
+        fields = (self.title, self.category, self.subcategory, self.abstract, self.url)
+        return News(self.id, *fields, published_at=self.published_at)
 
 
 class NewsBatch(BaseModel):
@@ -191,28 +204,6 @@ class RankOut(BaseModel):
     items: list[Scored]
 
 
-class DeployIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model_dir: Annotated[
-        Text, Field(min_length=1, max_length=1000, description="a model folder on the service's machine")
-    ]
-    share: float = Field(1.0, gt=0, le=1, description="share of users it serves (1: all, replacing the current model)")
-
-
-class ServedArm(BaseModel):
-    model_dir: str
-    version: str
-    share: float
-
-
-class Deployment(BaseModel):
-    arms: list[ServedArm]
-    loading: bool = Field(description="a new deployment is being loaded by this worker")
-    problem: str | None = Field(
-        None, description="why this worker does not serve the newest deployment (it serves the last one that loads)"
-    )
-
-
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: list[EventIn] = Field(min_length=1, max_length=BATCH_CEILING)
@@ -231,6 +222,7 @@ class TokenRequest(BaseModel):
 class RecommendationOut(BaseModel):
     news_id: str
     title: str
+    url: str = Field(description="the story's page, as posted with it; empty when none was")
     score: float
     explanation: str
 
@@ -274,20 +266,3 @@ class TokenOut(BaseModel):
     token: str
     user_id: str
     expires_at: datetime
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "starting"]
-    news: int
-
-
-class ReadyOut(BaseModel):
-    status: Literal["ready", "unready"]
-    problem: str | None = Field(None, description="why this worker cannot serve now")
-    news: int
-    serving: list[str] = Field(default_factory=list, description="the model versions this worker serves")
-    deployment_problem: str | None = Field(
-        None,
-        description="why this worker does not serve the newest deployment (it serves the newest one that loads "
-        "here; other workers may serve the newest): deploy again, or fix the folder on this machine",
-    )

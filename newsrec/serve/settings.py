@@ -116,6 +116,9 @@ class ServiceSettings(BaseSettings):
     )
     migrate_on_start: bool = Field(True, description="bring the database schema up to date when the app starts")
     log_file: Path | None = Field(None, description="request log; default: service.log beside the model")
+    access_log: bool = Field(
+        True, description="each request's log line (method, route template, status, time) also on stderr"
+    )
     metrics_dir: Path | None = Field(
         None,
         description="folder where several worker processes add up their metrics (set by `newsrec serve --workers N`)",

@@ -42,8 +42,9 @@ def recommend(
             reasons = ask.query.reasons(catalogue.table, picked_ids, list(islice(terms, len(picked_ids))))
             items = []
             for (news_id, score), reason in zip(picked, reasons, strict=True):
-                title = catalogue.news[news_id].title
-                items.append(Recommendation(news_id, title, score, reason.sentence(catalogue.news, title)))
+                news = catalogue.news[news_id]
+                sentence = reason.sentence(catalogue.news, news.title)
+                items.append(Recommendation(news_id, news.title, news.url, score, sentence))
             signed = served_impression_id(secret, arm.version, ask.user_id, picked_ids)
             answers.append(Recommendations(signed, arm.version, tuple(items)))
     return answers

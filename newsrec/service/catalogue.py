@@ -60,7 +60,7 @@ class Catalogue:
         self.refresh_seconds, self.cache = refresh_seconds, cache
         self.feed = ChangeFeed("news", "tallies")
         self.table = NewsTable([], np.zeros((0, ranker.model.item_dim - 1), np.float32))  # the snapshot's, once started
-        self.news: Mapping[str, News] = {}  # title and category of each news item, once started
+        self.news: Mapping[str, News] = {}  # title, url and category of each news item, once started
         self.published = np.zeros(1)  # by table row: seconds since the epoch
         self.items: Items | None = None
         self.index: VectorIndex | None = None
@@ -224,7 +224,7 @@ class Catalogue:
 
 
 class CatalogueNews(Mapping[str, News]):
-    """Title and category of each served news item, what answers and reasons quote: the
+    """Title, url and category of each served news item, what answers and reasons quote: the
     snapshot's (mapped, shared) for its rows, this worker's for news posted since."""
 
     def __init__(self, snapshot: NewsSnapshot, table: NewsTable):
@@ -232,7 +232,7 @@ class CatalogueNews(Mapping[str, News]):
         self._later: dict[str, News] = {}
 
     def add(self, news: News) -> None:
-        self._later[news.news_id] = News(news.news_id, news.title, news.category, news.subcategory, "")
+        self._later[news.news_id] = News(news.news_id, news.title, news.category, news.subcategory, "", news.url)
 
     def __getitem__(self, news_id: str) -> News:
         if (news := self._later.get(news_id)) is not None:
@@ -241,7 +241,7 @@ class CatalogueNews(Mapping[str, News]):
         if row is None or row > len(self._snapshot):
             raise KeyError(news_id)
         category = self._snapshot.categories[self._snapshot.category_codes[row - 1]]
-        return News(news_id, self._snapshot.titles[row - 1], category, "", "")
+        return News(news_id, self._snapshot.titles[row - 1], category, "", "", self._snapshot.urls[row - 1])
 
     def __contains__(self, news_id: object) -> bool:
         return news_id in self._table.row

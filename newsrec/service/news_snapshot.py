@@ -44,6 +44,7 @@ __all__ = ["Snapshots", "NewsSnapshot"]
 logger = logging.getLogger(__name__)
 
 REBUILD_AT, REBUILD_SHARE = 10_000, 0.1  # news stored since a snapshot that call for a new one
+FORMAT = 2  # what a snapshot's folder holds (2: urls); one of another format is built again
 SPARE_SHARE = 0.25  # room in the vector file for news that arrive while serving
 CHUNK = ROWS_PER_READ  # rows read from the store, and strings copied, at a time
 Encode = Callable[[list[NewsRow]], np.ndarray]  # full rows -> (N, D) vectors, for rows of another vector_id
@@ -118,6 +119,7 @@ class NewsSnapshot:
     vectors: np.ndarray  # (capacity, D) copy-on-write map: rows past N are room for news that arrive later
     published: np.ndarray  # (N + 1,) seconds since the epoch
     titles: Texts  # by row - 1
+    urls: Texts  # by row - 1 ("": none)
     category_codes: np.ndarray  # (N,) into `categories`
     categories: list[str]
     lists: IvfLists | None
@@ -148,7 +150,7 @@ class Snapshots:
             if newest_built is not None:
                 meta = json.loads(newest_built.read_text())
                 since, _ = repo.news_extent(session, after=meta["through"])
-                if not self.due(meta["count"], since, meta["lists"]):
+                if meta.get("format") == FORMAT and not self.due(meta["count"], since, meta["lists"]):
                     return _open(newest_built.parent)
             count, through = repo.news_extent(session)
             built = _build(folder, session, vector_id, dim, encode, count, through, count > self.lists_above)
@@ -168,7 +170,7 @@ def _build(
     logger.info("news snapshot: reading %d stored news (through seq %d) into %s", count, through, folder)
     capacity = 1 + count + max(1024, int(SPARE_SHARE * count))
     vectors = np.memmap(work / "vectors.f32", np.float32, "w+", shape=(capacity, dim))  # sparse past the news
-    ids, titles, read = TextsBuilder(), TextsBuilder(), 0
+    ids, titles, urls, read = TextsBuilder(), TextsBuilder(), TextsBuilder(), 0
     category_code: dict[str, int] = {}  # category -> its code, in order of first sight
     codes = np.zeros(count, np.int32)
     published = np.zeros(count + 1)
@@ -179,9 +181,10 @@ def _build(
         published[first : first + len(rows)] = [epoch_seconds(r.published_at or r.updated_at) for r in rows]
         ids.extend([r.news_id for r in rows])
         titles.extend([r.title for r in rows])
+        urls.extend([r.url for r in rows])
         in_order = [category_code.setdefault(r.category or "", len(category_code)) for r in rows]
         codes[first - 1 : first - 1 + len(rows)] = in_order
-    meta = {"through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
+    meta = {"format": FORMAT, "through": through, "count": count, "dim": dim, "capacity": capacity, "lists": lists}
     order = None
     if lists:
         logger.info("news snapshot: k-means of %d news into %d IVF lists", count, list_count(count))
@@ -203,6 +206,7 @@ def _build(
         del vectors
     Texts.write(work, "ids", ids, order)
     Texts.write(work, "titles", titles, order)
+    Texts.write(work, "urls", urls, order)
     np.save(work / "category_codes.npy", codes)
     np.save(work / "published.npy", published)
     (work / "categories.json").write_text(json.dumps(list(category_code)))
@@ -242,6 +246,7 @@ def _open(folder: Path) -> NewsSnapshot:
         vectors,
         np.load(folder / "published.npy", mmap_mode="r"),
         Texts.load(folder, "titles"),
+        Texts.load(folder, "urls"),
         np.load(folder / "category_codes.npy", mmap_mode="r"),
         json.loads((folder / "categories.json").read_text()),
         lists,

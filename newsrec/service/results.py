@@ -11,6 +11,7 @@ __all__ = ["Recommendation", "Recommendations", "Ranked", "Profile", "Stored"]
 class Recommendation:
     news_id: str
     title: str
+    url: str  # the story's page ("": none given)
     score: float
     explanation: str  # one grounded sentence: why this item, from the user's own history or words
 

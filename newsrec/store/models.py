@@ -56,6 +56,7 @@ class NewsRow(Base):
     category: Mapped[str] = mapped_column(String(64), default="")
     subcategory: Mapped[str] = mapped_column(String(64), default="")
     abstract: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text, default="")  # the story's page ("": none)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 news vector: other workers skip the encoder
     # the posting model's `vector_id`
@@ -65,7 +66,7 @@ class NewsRow(Base):
     @classmethod
     def of(cls, news: News, vector: bytes, encoder_id: str | None) -> NewsRow:
         """The row of a news item, with its vector by the model named `encoder_id`."""
-        fields = ("news_id", "title", "category", "subcategory", "abstract", "published_at")
+        fields = ("news_id", "title", "category", "subcategory", "abstract", "url", "published_at")
         return cls(**{name: getattr(news, name) for name in fields}, vector=vector, encoder_id=encoder_id)
 
     def as_news(self) -> News:
@@ -76,6 +77,7 @@ class NewsRow(Base):
             self.category or "",
             self.subcategory or "",
             self.abstract or "",
+            self.url or "",
             published_at=self.published_at,
         )
 

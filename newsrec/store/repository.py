@@ -117,8 +117,8 @@ def news_extent(session: Session, after: int = 0, through: int | None = None) ->
 
 def news_columns(session: Session, after: int, through: int, limit: int) -> list:
     """What a search needs of news with `after < seq <= through`, in seq order, without their
-    abstracts: (seq, news_id, title, category, published_at, updated_at, encoder_id, vector) rows."""
-    columns = (NewsRow.seq, NewsRow.news_id, NewsRow.title, NewsRow.category, NewsRow.published_at)
+    abstracts: (seq, news_id, title, url, category, published_at, updated_at, encoder_id, vector) rows."""
+    columns = (NewsRow.seq, NewsRow.news_id, NewsRow.title, NewsRow.url, NewsRow.category, NewsRow.published_at)
     more = (NewsRow.updated_at, NewsRow.encoder_id, NewsRow.vector)
     query = select(*columns, *more).where(NewsRow.seq > after, NewsRow.seq <= through)
     return list(session.execute(query.order_by(NewsRow.seq).limit(limit)))

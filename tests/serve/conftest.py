@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,8 +88,7 @@ class Server:
         port: int | None = None,
         env: dict[str, str] | None = None,
     ):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = free_port() if port is None else port  # 0: any free one, read from the address it prints
         self.log = log.open("a")
         command = [
             sys.executable,
@@ -118,6 +118,10 @@ class Server:
         def started() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: see {self.log.name}")
+            if not self.port:
+                printed = re.search(r"serving on http://127\.0\.0\.1:(\d+)/", self.said())
+                self.port = int(printed.group(1)) if printed else 0
+                return False
             try:
                 return httpx.get(f"{self.url}/health", timeout=1).json()["status"] == "ok"
             except httpx.HTTPError:
@@ -129,6 +133,14 @@ class Server:
             self.stop()
             raise
         return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def said(self) -> str:
+        """What the server printed so far (stdout and stderr)."""
+        return Path(self.log.name).read_text()
 
     def workers(self) -> list[int]:
         """Worker processes (multiprocessing's resource tracker is a child too, and not one)."""

@@ -64,7 +64,7 @@ def test_new_news_is_recommendable_at_once_and_unknown_users_get_cold_start(clie
     seed(client)
     items = recs(client, "nobody", k=5)
     assert len(items) == 5 and all(i["explanation"] for i in items)
-    assert {"news_id", "title", "score", "explanation"} == set(items[0])
+    assert {"news_id", "title", "url", "score", "explanation"} == set(items[0])
 
 
 def test_a_click_changes_the_next_recommendations(client):
@@ -153,11 +153,13 @@ def test_interests_give_cold_start_and_profile(client):
     assert client.get("/v1/users/newbie/profile", headers=USER_KEY).json()["interests"].startswith("I love cooking")
 
 
-def test_deleting_a_user_leaves_no_trace(client, tmp_path):
+def test_deleting_a_user_leaves_no_trace(client, tmp_path, capsys):
     seed(client)
     click(client, "e1", "secret-user-42", "L0", kind="comment", text="my private words")
     client.put("/v1/users/secret-user-42/interests", json={"text": "private hobby"}, headers=USER_KEY)
     recs(client, "secret-user-42")
+    token = client.post("/v1/users/secret-user-42/tokens", headers=USER_KEY).json()["token"]
+    assert client.get("/v1/users/secret-user-42/profile", headers={"Authorization": f"Bearer {token}"}).is_success
     r = client.delete("/v1/users/secret-user-42", headers=USER_KEY)
     assert r.json()["deleted"] == {"events": 1, "impressions": 0, "interests": 1}
     profile = client.get("/v1/users/secret-user-42/profile", headers=USER_KEY).json()
@@ -169,10 +171,11 @@ def test_deleting_a_user_leaves_no_trace(client, tmp_path):
         for table in ("events", "interests"):
             dumped = " ".join(str(r) for r in session.execute(text(f"SELECT * FROM {table}")))
             assert "secret-user-42" not in dumped and "private" not in dumped
-    log = (tmp_path / "service.log").read_text()
-    assert (
-        "/v1/users/{user_id}/recommendations" in log and "secret-user-42" not in log and "user-key-for-tests" not in log
-    )
+    stderr = capsys.readouterr().err  # the access log a person running the service watches
+    for log in ((tmp_path / "service.log").read_text(), stderr):
+        assert "GET /v1/users/{user_id}/recommendations 200" in log and "GET /v1/users/{user_id}/profile 200" in log
+        assert "secret-user-42" not in log and "user-key-for-tests" not in log and token not in log
+        assert "k=5" not in log and "private" not in log  # no query strings, no bodies
 
 
 def test_ready_says_whether_the_database_answers_and_health_that_the_worker_runs(client):

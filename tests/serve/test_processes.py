@@ -4,7 +4,8 @@ Keep-alive connections spread over the workers, oversized, chunked and trickling
 and oversized headers, rate limits and forged proxy headers, metrics of several workers, kill -9 of the
 supervisor during write bursts (nothing acknowledged is lost, workers do not outlive it, its
 metrics folder is removed by the next start), a deployment broken after it was recorded (no
-worker or restart fails), and SIGTERM, which drains requests in flight.
+worker or restart fails), and SIGTERM, which drains requests in flight. What a person running it
+reads: the page's address, printed once, and each worker's line per request.
 """
 
 import json
@@ -258,6 +259,37 @@ def test_metrics_add_up_over_every_worker(server):
         float(m) for m in re.findall(r'newsrec_requests_total\{method="GET",route="/health",status="200"\} (\S+)', text)
     )
     assert total == count + 30
+
+
+def test_the_page_address_is_printed_once_and_every_worker_logs_its_requests_on_stderr(server):
+    said_before = len(server.said())
+    token = httpx.post(f"{server.url}/v1/users/secret-reader-7/tokens", headers=ADMIN_KEY).json()["token"]
+    for _ in range(20):  # new connections: spread over both workers
+        r = httpx.get(
+            f"{server.url}/v1/users/secret-reader-7/recommendations?k=3&from=secret-query",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200
+
+    def lines() -> list[str]:  # each worker's access log lines since this test began: "newsrec[PID] GET ..."
+        return re.findall(
+            r"newsrec\[(\d+)\] GET /v1/users/\{user_id\}/recommendations 200 ", server.said()[said_before:]
+        )
+
+    wait_until(lambda: len(lines()) == 20, 10, "a line per request")  # written just after each reply
+    assert {int(pid) for pid in lines()} == set(server.workers())
+    said = server.said()
+    assert said.count("newsrec: serving on") == 1 and f"serving on {server.url}/ (page)" in said  # by the supervisor
+    assert "secret-reader-7" not in said and "secret-query" not in said and token not in said
+
+
+def test_a_single_worker_on_port_0_prints_the_port_it_got_and_is_quiet_with_the_access_log_off(model_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    env = {"NEWSREC_ACCESS_LOG": "false"}
+    with Server(model_dir, db, tmp_path / "server.log", port=0, env=env) as server:  # learns the port from the line
+        r = httpx.get(f"{server.url}/")
+        assert r.status_code == 200 and "<title>newsrec</title>" in r.text
+        assert server.said().count("newsrec: serving on") == 1 and " GET / 200 " not in server.said()
 
 
 def test_rate_limits_answer_429_with_retry_after(model_dir, tmp_path):

@@ -1,7 +1,8 @@
 """The web page end to end in headless Chromium (Debian's package, driven by Playwright).
 
 A reader signs in with a user token (never an app key), states interests, clicks a story
-and sees the list change; a forged token is refused.
+(its own page opens in a new tab where it has one) and sees the list change, finds the saved
+interests again after a reload; a forged token is refused.
 """
 
 import io
@@ -33,6 +34,9 @@ def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model
         items = news_items(4, 0, "sports", "Lakers win basketball game number {i}") + news_items(
             4, 10, "food", "An easy pasta recipe for busy weeknights, number {i}"
         )
+        for item in items[4:]:  # the food stories have pages of their own (here: the service's, to load quickly)
+            item["url"] = f"{server.url}/health?story={item['id']}"
+        links = {i["title"]: i.get("url") for i in items}
         httpx.post(f"{server.url}/v1/news", json={"items": items}, headers=NEWS_KEY)
         token = httpx.post(f"{server.url}/v1/users/web-reader/tokens", headers=ADMIN_KEY).json()["token"]
         with sync_api.sync_playwright() as p:
@@ -52,8 +56,16 @@ def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model
             titles = page.locator("#recs li .title").all_inner_texts()
             assert len(titles) == 8 and "pasta" in titles[0]
             assert "Matches your interest" in page.locator("#recs li .why").first.inner_text()
+            title = page.locator("#recs li .title")
+            hrefs = [title.nth(i).get_attribute("href") for i in range(8)]
+            assert hrefs == [links[t] for t in titles]  # a story with a page links to it, the others do not
+            assert title.first.get_attribute("target") == "_blank"
+            assert title.first.get_attribute("rel") == "noopener noreferrer"
             clicked = titles[0]
-            page.locator("#recs li .title").first.click()
+            with page.context.expect_page() as opened:  # its page opens in a new tab, the click is recorded
+                title.first.click()
+            opened.value.wait_for_load_state()
+            assert opened.value.url == links[clicked]
             page.wait_for_function(  # the clicked title leaves the list (it may stay in explanations)
                 f"![...document.querySelectorAll('#recs .title')].some(e => e.innerText === {clicked!r})"
             )
@@ -62,20 +74,34 @@ def test_sign_in_with_a_token_type_interests_click_and_see_the_list_change(model
             assert len(after) == 7 and clicked not in after
             assert "Because you read" in page.locator("#recs").inner_text()
             assert non_blank(first) and non_blank(second) and first != second
+            unlinked = page.locator("#recs li .title:not([href])").first.inner_text()  # no page: the list refreshes
+            page.locator("#recs li .title:not([href])").first.click()
+            page.wait_for_function("document.querySelectorAll('#recs .title').length === 6")
+            assert unlinked not in page.locator("#recs li .title").all_inner_texts()
+            middle = page.locator("#recs li .title[href]").first.inner_text()
+            with page.context.expect_page():  # opened by the middle button: recorded too
+                page.locator("#recs li .title[href]").first.click(button="middle")
+            page.wait_for_function("document.querySelectorAll('#recs .title').length === 5")
+            assert middle not in page.locator("#recs li .title").all_inner_texts()
+            page.reload()  # a returning reader sees what they saved, in the box to edit
+            sync_api.expect(page.locator("#interests")).to_have_value("I love cooking pasta")
             assert {h for h in sent if h} == {f"Bearer {token}"}  # only ever the user's own token
             page.fill("#token", token[:-3] + "abc")
             page.click("#signin")
             page.wait_for_function("document.querySelector('#status').innerText.includes('401')")
+            assert page.locator("#interests").input_value() == ""  # not left for the next reader
             strict, console = browser.new_page(), []  # under the page's own policy: it still works
             strict.on("console", lambda m: console.append(m.text))
             strict.goto(f"{server.url}/#token={token}")
             strict.locator("#recs li .title").first.wait_for(timeout=30_000)  # its script ran and fetched
+            sync_api.expect(strict.locator("#interests")).to_have_value("I love cooking pasta")
+            assert strict.locator("#recs li .title[href]").count() > 0
             assert not [m for m in console if "Content Security Policy" in m], console
             browser.close()
         profile = httpx.get(f"{server.url}/v1/users/web-reader/profile", headers=ADMIN_KEY).json()
         titles_by_id = {i["id"]: i["title"] for i in items}
         assert profile["interests"] == "I love cooking pasta"
-        assert [titles_by_id[i] for i in profile["history"]] == [clicked]
+        assert [titles_by_id[i] for i in profile["history"]] == [clicked, unlinked, middle]
 
 
 def test_the_page_carries_chinese_end_to_end(zh_model_dir, tmp_path):

@@ -4,19 +4,26 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
-from newsrec.store.db import MIGRATIONS, make_engine, migrate
+from newsrec.store.db import MIGRATIONS, make_engine, make_sessions, migrate
+from newsrec.store.models import NewsRow
+from tests.serve.conftest import POSTGRES_URL, fresh_postgres
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
 
 
 def test_sequence_numbers_are_never_reused_after_migrating_an_old_database(tmp_path):
     path = tmp_path / "old.sqlite"
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{path}")
-    command.upgrade(config, "0001")  # a database made before the change feed
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "0001")  # a database made before the change feed
     with sqlite3.connect(path) as db:
         for i in (1, 2, 3):
             db.execute(
@@ -49,3 +56,27 @@ def test_processes_migrating_one_fresh_database_at_once_do_not_collide(tmp_path)
     assert [r.returncode for r in runs] == [0, 0, 0, 0], errors
     tables = set(inspect(make_engine(url)).get_table_names())
     assert {"news", "events", "interests", "user_deletions", "service_meta", "alembic_version"} <= tables
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_news_stored_before_links_existed_have_none_and_the_column_goes_again_on_downgrade(backend, tmp_path):
+    if backend == "postgresql" and not POSTGRES_URL:
+        pytest.skip("NEWSREC_TEST_POSTGRES_URL not set (run scripts/start-postgres)")
+    url = fresh_postgres() if backend == "postgresql" else f"sqlite:///{tmp_path / 'old.sqlite'}"
+    command.upgrade(alembic_config(url), "0005")  # a database made before news had links
+    engine = make_engine(url)
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO news (news_id, title, category, subcategory, abstract, vector) VALUES "
+                "('N1', 'An old story', 'sports', '', '', :vector)"
+            ),
+            {"vector": b"\0" * 8},
+        )
+    migrate(url)
+    with make_sessions(engine)() as session:
+        old = session.scalars(select(NewsRow)).one()
+    assert old.url == "" and old.as_news().url == "" and old.as_news().title == "An old story"
+    command.downgrade(alembic_config(url), "0005")
+    assert "url" not in {c["name"] for c in inspect(engine).get_columns("news")}
+    engine.dispose()

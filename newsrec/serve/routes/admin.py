@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from newsrec.serve.deps import Service, require_scope
 from newsrec.serve.errors import CONFLICT_RESPONSE, ERROR_RESPONSES, described
-from newsrec.serve.schemas import DeployIn, Deployment, ServedArm
+from newsrec.serve.ops_schemas import DeployIn, Deployment, ServedArm
 from newsrec.service.deployment import DeploymentError
 
 router = APIRouter(

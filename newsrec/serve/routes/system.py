@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from newsrec.serve.observability import CONTENT_TYPE_LATEST, metrics_reply
-from newsrec.serve.schemas import HealthOut, ReadyOut
+from newsrec.serve.ops_schemas import HealthOut, ReadyOut
 from newsrec.service.recommender_service import RecommenderService
 
 router = APIRouter(tags=["system"])
