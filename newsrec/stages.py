@@ -31,11 +31,14 @@ class Stages:
         self.records: list[dict] = []
 
     @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
+    def __call__(self, name: str, logged: bool = True) -> Iterator[None]:
+        """Time the part `name`; `logged=False` keeps the record without a line (a part another
+        line tells, like an epoch's)."""
         started = time.perf_counter()
         yield
         record = {"stage": name, "seconds": round(time.perf_counter() - started, 2), "peak_rss_mib": peak_rss_mib()}
         if torch.cuda.is_initialized():  # a GPU run: its memory too
             record["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
         self.records.append(record)
-        logger.info("%s: %.1f s (peak RSS %s MiB)", name, record["seconds"], f"{record['peak_rss_mib']:,.0f}")
+        if logged:
+            logger.info("%s: %.1f s (peak RSS %s MiB)", name, record["seconds"], f"{record['peak_rss_mib']:,.0f}")

@@ -7,9 +7,12 @@ from rich.table import Table
 
 from newsrec.evaluation.evaluate import METRIC_NAMES
 
-__all__ = ["console", "print_metrics"]
+__all__ = ["console", "notices", "print_metrics"]
 
 console = Console(width=max(Console().width, 140))
+# what a command says about its own work, on stderr (stdout keeps only its result, e.g. --json),
+# as written: not wrapped, numbers not coloured
+notices = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def print_metrics(results: dict[str, dict[str, float]], title: str) -> None:

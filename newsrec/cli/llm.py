@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from newsrec.cli.console import console
+from newsrec.cli.console import console, notices
 from newsrec.cli.errors import CommandError
+from newsrec.cli.long_work import run_announced
 from newsrec.data.behaviors import read_all_behaviors
 from newsrec.data.mind import News, read_news
 from newsrec.data.missing_news import news_used_by
 from newsrec.encoders.cache import EmbeddingCache
-from newsrec.llm.backends import AUTO, LanguageLLMs
+from newsrec.llm.backends import AUTO, LanguageLLMs, Task
 from newsrec.llm.cache import LLMCache
+from newsrec.llm.writing import Writing
 from newsrec.progress import Progress, progress
 
 if TYPE_CHECKING:
@@ -39,6 +41,36 @@ LLMModelOpt = Annotated[str, typer.Option("--llm-model", help="model name to sen
 NewsFileOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
 OnlyUsedByOpt = Annotated[list[Path] | None, typer.Option("--behaviors", help="only news these impressions use")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="at most this many news")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="start long work without asking (the estimate is still shown)")
+]
+
+
+# what `enrich` and `paraphrase` do to one item: its result, and the cache key a finished one has
+OneItem = Callable[[LanguageLLMs, News, LLMCache], Any]
+ItemKey = Callable[[LanguageLLMs, News], str]
+UNITS: dict[Task, tuple[str, str]] = {"enrich": ("enriching", "news"), "paraphrase": ("paraphrasing", "titles")}
+
+
+def _each_news(
+    task: Task, items: list[News], models: LanguageLLMs, cache: LLMCache, one: OneItem, key: ItemKey, yes: bool
+) -> list[Any]:
+    """`one` for each item, announced (`run_announced`): items a rerun finds in the cache are done."""
+    return run_announced(
+        items,
+        lambda n: one(models, n, cache),
+        lambda n: cache.get(key(models, n)) is not None,
+        lambda todo: _load_for(models, task, todo),
+        *UNITS[task],
+        yes,
+    )
+
+
+def _load_for(models: LanguageLLMs, task: Task, todo: list[News]) -> None:
+    """Load the model of each language in `todo` before the first items are timed."""
+    for language in sorted({Writing.of(n.title).language for n in todo}):
+        notices.print(f"loading {models.model_id(task, language)} for {task} in {language}")
+        models.for_task(task, language)
 
 
 def _news_subset(news: Path, behaviors: list[Path] | None, limit: int | None) -> list[News]:
@@ -59,24 +91,22 @@ def enrich(
     cached_only: Annotated[
         bool, typer.Option(help="write only what earlier (stopped) runs finished; generate nothing")
     ] = False,
+    yes: YesOpt = False,
 ) -> None:
-    """Summarise each news item in one sentence with 3-5 keywords. Stop any time: a rerun resumes."""
-    from newsrec.llm.enrich import cached_enrichment, enrich_news, write_enrichments
+    """Summarise each news item in one sentence with 3-5 keywords (about 2 min each with the
+    default model on 2 cores: it says its estimate first). Stop any time: a rerun resumes."""
+    from newsrec.llm.enrich import cached_enrichment, enrich_key, enrich_one, write_enrichments
 
-    items = _news_subset(news, behaviors, limit)
-    models = LanguageLLMs(llm, llm_model)
-    started = time.perf_counter()
+    items, models, cache = _news_subset(news, behaviors, limit), LanguageLLMs(llm, llm_model), LLMCache()
     if cached_only:
-        found = {n.news_id: cached_enrichment(models, n, LLMCache()) for n in items}
+        found = {n.news_id: cached_enrichment(models, n, cache) for n in items}
         enrichments = {i: e for i, e in found.items() if e is not None}
     else:
-        enrichments = enrich_news(models, items, LLMCache())
+        done = _each_news("enrich", items, models, cache, enrich_one, enrich_key, yes)
+        enrichments = {n.news_id: e for n, e in zip(items, done)}
     write_enrichments(out, enrichments)
     fallbacks = sum(not e.from_llm for e in enrichments.values())
-    console.print(
-        f"enriched {len(enrichments)} of {len(items)} news in {time.perf_counter() - started:.0f} s "
-        f"({fallbacks} fell back to the title) -> {out}"
-    )
+    console.print(f"enriched {len(enrichments)} of {len(items)} news ({fallbacks} fell back to the title) -> {out}")
     console.print(f"use it: newsrec train ... --enrichment {out} --news-fields title,summary,abstract")
 
 
@@ -87,12 +117,15 @@ def paraphrase(
     llm_model: LLMModelOpt = "default",
     behaviors: OnlyUsedByOpt = None,
     limit: LimitOpt = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P)."""
-    from newsrec.llm.paraphrase import paraphrase_titles, write_paraphrases
+    """Rewrite titles for training augmentation (newsrec train --paraphrases FILE --paraphrase-prob P);
+    about 15 s a title with the default model on 2 cores: it says its estimate first."""
+    from newsrec.llm.paraphrase import paraphrase_key, paraphrase_one, write_paraphrases
 
-    items = _news_subset(news, behaviors, limit)
-    titles = paraphrase_titles(LanguageLLMs(llm, llm_model), items, LLMCache())
+    items, models, cache = _news_subset(news, behaviors, limit), LanguageLLMs(llm, llm_model), LLMCache()
+    done = _each_news("paraphrase", items, models, cache, paraphrase_one, paraphrase_key, yes)
+    titles = {n.news_id: title for n, title in zip(items, done) if title is not None}
     write_paraphrases(out, titles)
     console.print(f"paraphrased {len(titles)} of {len(items)} titles -> {out}")
 
@@ -109,10 +142,7 @@ def profile(
     from newsrec.llm.profiles import build_profile
 
     items = read_news(news)
-    rows = [i for i in read_all_behaviors([*behaviors]) if i.user_id == user]
-    if not rows and not text:
-        raise CommandError(f"user {user} has no impression in {', '.join(map(str, behaviors))}")
-    history = max((r.history for r in rows), key=len, default=[])
+    history = _latest_history(user, behaviors, required=not text)
     read = [items[h] for h in history if h in items]
     with Progress("writing the profile (up to 3 tries)", 1, "profiles") as bar:
         result = build_profile(LanguageLLMs(llm, llm_model), read, text or [], LLMCache())
@@ -156,12 +186,18 @@ def recommend(
         _print_recommendations(listed, asked_llm=generator is not None)
 
 
-def _latest_history(user: str, behaviors: list[Path]) -> list[str]:
-    """The user's longest (latest) history in `behaviors`."""
-    rows = [i for i in read_all_behaviors(behaviors) if i.user_id == user]
-    if not rows:
-        raise CommandError(f"user {user} not found: give --behaviors holding them, or only --interests")
-    return max((r.history for r in rows), key=len)
+def _latest_history(user: str, behaviors: list[Path], required: bool = True) -> list[str]:
+    """The user's longest (latest) history in `behaviors`; a missing user is an error if `required`."""
+    impressions = read_all_behaviors(behaviors)
+    rows = [i for i in impressions if i.user_id == user]
+    if not rows and required:
+        where = f"user {user} not found in {', '.join(map(str, behaviors))}"
+        if any(i.user_id == f"imp-{user}" for i in impressions):
+            raise CommandError(
+                f"{where}: did you mean imp-{user}? (a MIND row without a user id is read as imp-<its id>)"
+            )
+        raise CommandError(f"{where}: give --behaviors holding them, or only --interests")
+    return max((r.history for r in rows), key=len, default=[])
 
 
 def _explained(

@@ -1,13 +1,13 @@
-"""The `newsrec` command: synth, train, evaluate, predict, demo (+ LLM commands in cli/llm.py)."""
+"""The `newsrec` command: synth, train, evaluate, predict, demo (+ LLM commands in cli/llm.py, the
+service's in cli/service.py, the live loop's in cli/live.py, data import in cli/data.py)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -20,6 +20,7 @@ from newsrec.cli.data import data_app
 from newsrec.cli.errors import CommandError, ReportingGroup
 from newsrec.cli.live import register as register_live_commands
 from newsrec.cli.llm import register as register_llm_commands
+from newsrec.cli.service import register as register_service_commands
 from newsrec.cli.settings_options import settings_options
 from newsrec.data.behaviors import Behaviors, BehaviorsFiles, NewsIds
 from newsrec.data.mind import parse_time, read_news
@@ -117,7 +118,7 @@ def train(
         init=init,
         device=device,
     )
-    console.print(f"trained in {result.seconds:.0f} s; best epoch {result.best_epoch}; model saved to {out}")
+    console.print(f"best epoch {result.best_epoch}; model saved to {out}")
     if result.best_valid:
         print_metrics({"newsrec (best epoch)": result.best_valid}, "validation")
 
@@ -216,7 +217,6 @@ def demo(
     cache: CacheOpt = None,
 ) -> None:
     """The main job: build a world (or read MIND files), train, evaluate, recommend with reasons."""
-    started = time.perf_counter()
     if news is None:
         world = write_world(out / "world")
         news, behaviors, valid = world / "news.tsv", [world / "train"], world / "dev"
@@ -248,34 +248,11 @@ def demo(
             n = news_items[news_id]
             console.print(escape(f"  {rank}. [{n.category}] {n.title}  (score {score:.2f})"))
             console.print(f"     {escape(reason.sentence(news_items, n.title))}")
-    console.print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; model in {out / 'model'}")
-
-
-@app.command()
-def serve(
-    model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL [default: sqlite file beside the model]")] = None,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes sharing the port")] = 1,
-    index: Annotated[str | None, typer.Option(help="shared (in process, the default) | milvus")] = None,
-    milvus_uri: Annotated[str | None, typer.Option(help="milvus-lite .db file or Milvus server URL")] = None,
-) -> None:
-    """Run the HTTP service (API keys from NEWSREC_API_KEYS="KEY:news+users,KEY2:admin"; every
-    other NEWSREC_* setting is read too, see newsrec/serve/settings.py)."""
-    from newsrec.serve.run import run_server
-    from newsrec.serve.settings import ServiceSettings
-
-    if not (model / "model.pt").is_file():
-        raise CommandError(f"{model} holds no model.pt: train one with `newsrec train --out {model}`")
-    flags: dict[str, Any] = {"model_dir": model, "db_url": db, "index": index, "milvus_uri": milvus_uri}
-    settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
-    if not settings.keys:
-        console.print("[yellow]NEWSREC_API_KEYS is empty: only user tokens can be used, and none can be minted[/]")
-    run_server(settings, host, port, workers)
+    console.print(f"\ndemo finished; model in {out / 'model'}")
 
 
 register_llm_commands(app)
+register_service_commands(app)
 register_live_commands(app, console)
 app.add_typer(data_app, name="data")
 

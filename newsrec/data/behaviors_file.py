@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from newsrec.data.mind import BEHAVIORS_COLUMNS, Impression, MindFormatError, parse_time
+from newsrec.data.mind import BEHAVIORS_COLUMNS, NEWS_COLUMNS, Impression, MindFormatError, parse_time
 
 if TYPE_CHECKING:  # behaviors.py imports this module to read files
     from newsrec.data.behaviors import NewsIds
@@ -56,9 +56,10 @@ class ArrayBuilder:
         """One behaviors.tsv line, checked (MindFormatError names file and line); `origin`: its
         impression's place in the files read."""
         if len(row) != BEHAVIORS_COLUMNS:
+            news = ": this looks like a news file, give behaviors.tsv" if len(row) == NEWS_COLUMNS else ""
             raise MindFormatError(
                 f"{where}: expected {BEHAVIORS_COLUMNS} tab-separated columns "
-                f"(impression id, user id, time, history, impressions), found {len(row)}"
+                f"(impression id, user id, time, history, impressions), found {len(row)}{news}"
             )
         imp_id, user_id, time, history, shown = (c.strip() for c in row)
         if not imp_id:

@@ -27,6 +27,7 @@ __all__ = [
     "parse_time",
     "epoch_seconds",
     "MIND_TIME",
+    "NEWS_COLUMNS",
     "BEHAVIORS_COLUMNS",
     "resolve_mind_file",
     "read_news",
@@ -127,6 +128,11 @@ def read_news(path: str | Path) -> dict[str, News]:
     path = resolve_mind_file(path, "news.tsv")
     news: dict[str, News] = {}
     for line_no, row in _rows(path):
+        if _is_behaviors_row(row):
+            raise MindFormatError(
+                f"{path}:{line_no}: this looks like a behaviors file (impression id, user, time, history, "
+                "impressions), not news: give news.tsv as --news"
+            )
         if len(row) < 4:
             raise MindFormatError(
                 f"{path}:{line_no}: expected {NEWS_COLUMNS} tab-separated columns "
@@ -140,6 +146,18 @@ def read_news(path: str | Path) -> dict[str, News]:
             raise MindFormatError(f"{path}:{line_no}: news {news_id} has an empty title (column 4)")
         news[news_id] = News(news_id, title, category, subcategory, abstract, url)
     return news
+
+
+def _is_behaviors_row(row: list[str]) -> bool:
+    """A behaviors.tsv line (read as news it would pass: ids as categories, history as title):
+    five columns, the third a time like `11/15/2019 8:55:22 AM`."""
+    if len(row) != BEHAVIORS_COLUMNS or not row[2].strip():
+        return False
+    try:
+        parse_time(row[2].strip())
+    except ValueError:
+        return False
+    return True
 
 
 def write_news(path: str | Path, news: list[News] | dict[str, News]) -> Path:

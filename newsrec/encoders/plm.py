@@ -229,7 +229,7 @@ def encode_texts(
     found = cache.fill(model_id, first, out) if cache else set()
     todo = [key for key in first if key not in found]
     if todo:
-        cached = f" ({len(texts) - len(todo):,} cached)" if len(texts) > len(todo) else ""
+        cached = f" ({len(found):,} cached)" if found else ""  # a text listed twice is not "cached"
         shown = len(todo) > 2 * batch_size  # a few texts: no bar, no lines
         with Progress(f"encoding with {encoder.name}{cached}", len(todo), "texts", enabled=shown) as bar:
             for start in range(0, len(todo), CACHE_EVERY):  # cached as it goes: a stopped encode resumes

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, get_args
 import httpx
 
 from newsrec.environment import environment
+from newsrec.llm.llama_io import llama_logs_to_debug, written
 from newsrec.llm.weights import GGUF_MODELS, gguf_path
 
 __all__ = [
@@ -95,6 +96,7 @@ class LlamaCppLLM:
                 "llama-cpp-python is not installed: run `pip install -e '.[llm]'` "
                 "(it compiles for about 5 minutes; see the README), or use an OpenAI-compatible server"
             ) from e
+        llama_logs_to_debug()
         self.model_id = name
         self.chat = GGUF_MODELS[name].chat
         self._llm = Llama(
@@ -118,25 +120,27 @@ class LlamaCppLLM:
 
         rules = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         if self.chat:
-            chat: Any = self._llm.create_chat_completion(  # a dict: stream is off
+            chunks: Any = self._llm.create_chat_completion(
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
                 max_tokens=max_tokens,
                 temperature=0.0,
                 response_format={"type": "json_object", "schema": json_schema} if json_schema else None,
                 grammar=rules,
+                stream=True,
             )
-            return chat["choices"][0]["message"]["content"] or ""
+            return written(chunks, lambda chunk: chunk["choices"][0]["delta"].get("content"))
         # a base model continues text: state the task, then open the answer for it
         if json_schema:
             rules = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
-        completion: Any = self._llm.create_completion(  # a dict: stream is off
+        chunks = self._llm.create_completion(
             f"{system}\n\n{prompt}\nAnswer: ",
             max_tokens=max_tokens,
             temperature=0.0,
             grammar=rules,
             stop=None if rules else ["\n\n"],
+            stream=True,
         )
-        return completion["choices"][0]["text"]
+        return written(chunks, lambda chunk: chunk["choices"][0]["text"])
 
 
 class OpenAICompatibleLLM:

@@ -36,6 +36,9 @@ from newsrec.progress import progress as counted
 __all__ = [
     "Enrichment",
     "enrich_news",
+    "enrich_one",
+    "enrich_key",
+    "cached_enrichment",
     "fallback_enrichment",
     "read_enrichments",
     "write_enrichments",
@@ -194,9 +197,14 @@ def enrich_one(llm: AnyLLM, news: News, cache: LLMCache | None = None) -> Enrich
     return Enrichment(**LLMCache.through(cache, key, make))
 
 
+def enrich_key(llm: AnyLLM, news: News) -> str:
+    """The cache key of `news`'s enrichment (what a rerun finds done), without loading a model."""
+    return _request(llm, news)[2]
+
+
 def cached_enrichment(llm: AnyLLM, news: News, cache: LLMCache) -> Enrichment | None:
     """The enrichment an earlier (maybe stopped) run stored for this item, or None; loads no model."""
-    hit = cache.get(_request(llm, news)[2])
+    hit = cache.get(enrich_key(llm, news))
     return Enrichment(**hit) if hit else None
 
 

@@ -25,7 +25,14 @@ from newsrec.llm.grounding import label_stripped
 from newsrec.llm.writing import Writing, count_words, letters_only
 from newsrec.progress import progress
 
-__all__ = ["paraphrase_titles", "write_paraphrases", "read_paraphrases", "PROMPT_VERSION"]
+__all__ = [
+    "paraphrase_titles",
+    "paraphrase_one",
+    "paraphrase_key",
+    "write_paraphrases",
+    "read_paraphrases",
+    "PROMPT_VERSION",
+]
 
 PROMPT_VERSION = "paraphrase-v2"
 SYSTEM = {
@@ -55,24 +62,33 @@ def problems(original: str, reply: str) -> list[str]:
     return problems
 
 
+def paraphrase_key(llm: AnyLLM, news: News) -> str:
+    """The cache key of `news`'s paraphrase (what a rerun finds done), without loading a model."""
+    language = Writing.of(news.title).language
+    return LLMCache.key("paraphrase", model_id_for(llm, "paraphrase", language), PROMPT_VERSION, news.title)
+
+
+def paraphrase_one(llm: AnyLLM, news: News, cache: LLMCache | None = None) -> str | None:
+    """`news`'s title rewritten, or None when the reply is no usable paraphrase."""
+    writing = Writing.of(news.title)
+
+    def make() -> dict:
+        prompt = PROMPT[writing.language].format(title=news.title)
+        model = llm_for(llm, "paraphrase", writing.language)
+        return {"reply": model.generate(SYSTEM[writing.language], prompt, max_tokens=40)}
+
+    reply = LLMCache.through(cache, paraphrase_key(llm, news), make)[
+        "reply"
+    ].strip()  # raw: a stricter check needs no new generation
+    line = label_stripped(reply.splitlines()[0]).strip().strip(QUOTES).strip() if reply else ""
+    text = writing.fit(line)
+    return None if problems(news.title, text) else text
+
+
 def paraphrase_titles(llm: AnyLLM, news: list[News], cache: LLMCache | None = None) -> dict[str, str]:
     """{news id: paraphrased title}; items whose paraphrase is unusable are left out."""
-    out = {}
-    for n in progress(news, "paraphrasing", "titles"):
-        writing = Writing.of(n.title)
-
-        def make(title: str = n.title, writing: Writing = writing) -> dict:
-            prompt = PROMPT[writing.language].format(title=title)
-            model = llm_for(llm, "paraphrase", writing.language)
-            return {"reply": model.generate(SYSTEM[writing.language], prompt, max_tokens=40)}
-
-        key = LLMCache.key("paraphrase", model_id_for(llm, "paraphrase", writing.language), PROMPT_VERSION, n.title)
-        reply = LLMCache.through(cache, key, make)["reply"].strip()  # raw: a stricter check needs no new generation
-        line = label_stripped(reply.splitlines()[0]).strip().strip(QUOTES).strip() if reply else ""
-        text = writing.fit(line)
-        if not problems(n.title, text):
-            out[n.news_id] = text
-    return out
+    rewritten = {n.news_id: paraphrase_one(llm, n, cache) for n in progress(news, "paraphrasing", "titles")}
+    return {news_id: title for news_id, title in rewritten.items() if title is not None}
 
 
 def write_paraphrases(path: str | Path, paraphrases: dict[str, str]) -> Path:

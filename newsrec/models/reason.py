@@ -71,7 +71,10 @@ class Reason:
         strongest = max([s for _, s in self.matched + self.topics], default=0.0)
         popular = self.popularity > POPULAR
         if strongest < WEAK_MATCH:  # nothing to quote: written like the item's title
-            source, strength, parts = candidate_title, 0.0, ["popular_only" if popular else "beyond"]
+            # no history and no interests: the ranker had its prior for new readers, not a "usual reading"
+            unknown_reader = not self.matched and not self.topics
+            gist = "popular_only" if popular else "new_reader" if unknown_reader else "beyond"
+            source, strength, parts = candidate_title, 0.0, [gist]
         else:
             if self.topics and (not self.matched or self.topics[0][1] > self.matched[0][1]):
                 kind, (source, strength) = "topic", self.topics[0]
@@ -94,6 +97,7 @@ _SENTENCES = {
         "end": ".",
         "popular_only": "Popular with readers right now.",
         "beyond": "Something beyond your usual reading.",
+        "new_reader": "Picked for new readers: you have no reading history yet.",
     },
     "zh": {
         "read": "因為你讀過「{}」（相符度 {:.2f}）",
@@ -102,6 +106,7 @@ _SENTENCES = {
         "end": "。",
         "popular_only": "這則新聞現在很受讀者歡迎。",
         "beyond": "你平常閱讀範圍以外的新聞。",
+        "new_reader": "為新讀者挑選的新聞：你還沒有閱讀紀錄。",
     },
 }
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from newsrec.data.mind import News
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.models.ranker import Ranker
 from newsrec.service.comparison import count_clicks, count_impressions, version_in
 from newsrec.service.counting import TrafficCounter
 from newsrec.service.deployment import Deployments
@@ -25,7 +26,15 @@ from newsrec.service.user_store import UserStore
 from newsrec.store import repository as repo
 from newsrec.store.erasure import Eraser
 
-__all__ = ["Writes"]
+__all__ = ["Writes", "store_news"]
+
+
+def store_news(sessions: sessionmaker, ranker: Ranker, items: Sequence[News], cache: EmbeddingCache | None) -> None:
+    """Encode `items` as `ranker` reads news and store them with their vectors, in one transaction
+    (what POST /v1/news and `newsrec news load` do alike)."""
+    vectors = ranker.encode_news(items, cache)
+    with sessions.begin() as session:
+        repo.upsert_news(session, items, vectors, ranker.vector_id)
 
 
 class Writes:
@@ -49,10 +58,7 @@ class Writes:
         _, repeated = first_of_each(items, lambda n: n.news_id)
         if repeated:
             raise RepeatedNewsError({n.news_id for n in repeated})
-        ranker = self.deployments.arms[0].ranker
-        vectors = ranker.encode_news(items, self.cache)
-        with self.sessions.begin() as session:
-            repo.upsert_news(session, items, vectors, ranker.vector_id)
+        store_news(self.sessions, self.deployments.arms[0].ranker, items, self.cache)
         self.sync()
         return len(items)
 

@@ -9,6 +9,8 @@ epochs excepted).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +21,7 @@ from torch import nn
 from newsrec.training.config import TrainConfig
 from newsrec.training.epoch_record import EpochRecord
 
-__all__ = ["CHECKPOINT_FILE", "TrainingState", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "TrainingState", "save_checkpoint", "load_checkpoint", "interrupt_says_what_resumes"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -83,6 +85,25 @@ def load_checkpoint(
     return TrainingState(
         [EpochRecord.from_row(row) for row in saved["history"]], saved["best_metric"], saved["bad_epochs"]
     )
+
+
+@contextmanager
+def interrupt_says_what_resumes(out_dir: Path, restart: bool) -> Iterator[None]:
+    """Ctrl-C meanwhile is raised again with a sentence saying whether a checkpoint in `out_dir`
+    lets the same command resume, or that nothing was saved (`newsrec` prints it)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        if not (out_dir / CHECKPOINT_FILE).is_file():
+            kept = f"nothing was saved in {out_dir} (a checkpoint is written at the end of each epoch)"
+        elif restart:  # the same command would start over again
+            kept = (
+                f"{out_dir / CHECKPOINT_FILE} holds the last finished epoch: `newsrec train` with the "
+                "same settings and --out, without --restart, resumes from it"
+            )
+        else:
+            kept = f"run the same command again to resume from the last finished epoch (saved in {out_dir})"
+        raise KeyboardInterrupt(kept) from e
 
 
 def _check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:

@@ -10,13 +10,14 @@ Under torchrun, training is data-parallel (distributed.py): each process reads, 
 validates its own part of the impressions (parts.py).
 
 `train` reads in parts: `load_data` and `set_up` (encoder, model, optimiser; setup.py), `_resume`,
-then per epoch `_train_epoch`, `_validate` and `_end_epoch` (best model, metrics line, checkpoint). The
-best epoch is the one with the highest `_metric`, for early stopping and the result alike.
+then `_epochs`: per epoch `_train_epoch`, `_validate` and `_end_epoch` (best model, metrics line,
+checkpoint). The best epoch is the one with the highest `_metric`, for early stopping and the
+result alike.
 
 The run writes into `out_dir`: config.json, model.json and model.pt (best epoch), popularity.json,
 metrics.jsonl (one line per epoch), training_curve.png, train_summary.json (with each stage's
 seconds and peak memory), and checkpoint.pt (the last epoch, for resuming after a kill: run
-the same command again).
+the same command again; Ctrl-C says whether there is one to resume from).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import Ranker, save_model
 from newsrec.progress import Progress
 from newsrec.stages import Stages
-from newsrec.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from newsrec.training.checkpoint import TrainingState, interrupt_says_what_resumes, load_checkpoint, save_checkpoint
 from newsrec.training.config import TrainConfig
 from newsrec.training.distributed import join_world
 from newsrec.training.epoch_record import EpochRecord
@@ -87,41 +88,35 @@ def train(
     reads only those. `init` starts from the weights of a trained (e.g. served) model folder
     with the same settings of encoder and recommender. `device`: see `newsrec/device.py`.
     """
-    started = time.perf_counter()
-    world = join_world(resolve_device(device))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    seed_everything(config.seed)
+    with interrupt_says_what_resumes(out_dir, restart):
+        started = time.perf_counter()
+        world = join_world(resolve_device(device))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        seed_everything(config.seed)
 
-    stages = Stages()
-    with stages("missing news and popularity replay"):
-        data = load_data(config, news, train_impressions, valid_impressions, world, out_dir)
-    with stages("news encoding and model"):
-        run = set_up(config, data, cache, out_dir, world, started)
-    if init is not None:
-        start_from(Path(init), run)
-    state = _resume(run, restart)
-    for epoch in range(len(state.history) + 1, config.epochs + 1):
-        if state.bad_epochs >= config.patience:
-            break
-        with stages(f"epoch {epoch}"):
-            record = _train_epoch(run, state, epoch)
-        with stages(f"validation {epoch}"):
-            record.valid = _validate(run)
-        _end_epoch(run, state, record)
+        stages = Stages()
+        with stages("missing news and popularity replay"):
+            data = load_data(config, news, train_impressions, valid_impressions, world, out_dir)
+        with stages("news encoding and model"):
+            run = set_up(config, data, cache, out_dir, world, started)
+        if init is not None:
+            start_from(Path(init), run)
+        state = _resume(run, restart)
+        _epochs(run, state, stages)
 
-    if world.is_main:
-        write_summary(
-            out_dir,
-            state.history,
-            stages,
-            trainable_parameters=run.trainable,
-            seconds=round(time.perf_counter() - started, 1),
-            processes=world.size,
-            training_impressions=data.train_impressions,
-        )
-    world.barrier()
-    return _result(run, state.history)
+        if world.is_main:
+            write_summary(
+                out_dir,
+                state.history,
+                stages,
+                trainable_parameters=run.trainable,
+                seconds=round(time.perf_counter() - started, 1),
+                processes=world.size,
+                training_impressions=data.train_impressions,
+            )
+        world.barrier()
+        return _result(run, state.history)
 
 
 def _resume(run: TrainingRun, restart: bool) -> TrainingState:
@@ -139,7 +134,20 @@ def _resume(run: TrainingRun, restart: bool) -> TrainingState:
     return state
 
 
-# --- one epoch -----------------------------------------------------------------------------------
+# --- epochs --------------------------------------------------------------------------------------
+
+
+def _epochs(run: TrainingRun, state: TrainingState, stages: Stages) -> None:
+    """The epochs left, up to early stopping. Each is told in one line (`log_epoch`): its stages
+    are timed for train_summary.json without lines of their own."""
+    for epoch in range(len(state.history) + 1, run.config.epochs + 1):
+        if state.bad_epochs >= run.config.patience:
+            break
+        with stages(f"epoch {epoch}", logged=False):
+            record = _train_epoch(run, state, epoch)
+        with stages(f"validation {epoch}", logged=False):
+            record.valid = _validate(run)
+        _end_epoch(run, state, record)
 
 
 def _train_epoch(run: TrainingRun, state: TrainingState, epoch: int) -> EpochRecord:
