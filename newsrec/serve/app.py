@@ -40,7 +40,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             threadpool_limits(settings.threads)  # NumPy's BLAS, which runs the exact search
         if settings.migrate_on_start:
             migrate(settings.database_url)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, settings.db_wait_seconds)
         cache = EmbeddingCache()
         ranker = Ranker.load(settings.model_dir, {}, cache)
 

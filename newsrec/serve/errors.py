@@ -59,6 +59,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     403: described("the key lacks the scope, or the token belongs to another user"),
     413: described("body or batch too large"),
     422: described("invalid request: `errors` names each field"),
+    503: described("the database stayed locked by another process: nothing was stored; retry after Retry-After"),
     507: described("the service's disk is full: nothing was stored"),
     429: described("rate limit: wait for the Retry-After header's seconds"),
 }
@@ -95,6 +96,13 @@ def _disk_full(exc: OperationalError) -> bool:
     return "database or disk is full" in str(orig) or getattr(orig, "sqlstate", None) == "53100"
 
 
+def _locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" after its busy timeout, or PostgreSQL's lock_timeout
+    (SQLSTATE 55P03): another process held a lock past `db_wait_seconds`."""
+    orig = exc.orig
+    return "database is locked" in str(orig) or getattr(orig, "sqlstate", None) == "55P03"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,6 +133,10 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.error("request failed: the database's disk is full")
             detail = "the service's disk is full: nothing of this request was stored; retry once space is freed"
             return JSONResponse({"detail": detail}, status.HTTP_507_INSUFFICIENT_STORAGE)
+        if _locked(exc):  # rolled back too; the ids of events and impressions make a retry store them once
+            logger.warning("request failed: the database stayed locked by another process")
+            detail = "the database is held by another process: nothing of this request was stored; retry shortly"
+            return JSONResponse({"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "2"})
         return await failure(request, exc)
 
     @app.exception_handler(Exception)

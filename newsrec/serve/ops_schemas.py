@@ -36,13 +36,13 @@ class Deployment(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "starting"]
-    news: int
+    news: int = Field(description="news this worker has read so far (/ready catches up first, then counts)")
 
 
 class ReadyOut(BaseModel):
     status: Literal["ready", "unready"]
     problem: str | None = Field(None, description="why this worker cannot serve now")
-    news: int
+    news: int = Field(description="the news this worker serves, having caught up with the store")
     serving: list[str] = Field(default_factory=list, description="the model versions this worker serves")
     deployment_problem: str | None = Field(
         None,

@@ -17,6 +17,7 @@ from newsrec.serve.ratelimit import Rate
 from newsrec.serve.schemas import BATCH_CEILING
 from newsrec.service.config import CoreSettings
 from newsrec.service.revocations import TOKEN_LIFE_CEILING
+from newsrec.store.db import DB_WAIT_SECONDS
 
 __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
@@ -99,6 +100,12 @@ class ServiceSettings(BaseSettings):
     auth_failure_limit: str = Field("30/minute", description="failed authentications per client address before 429")
     header_timeout_seconds: float = Field(
         10.0, gt=0, description="a connection that has not sent its request headers by then is closed"
+    )
+    db_wait_seconds: float = Field(
+        DB_WAIT_SECONDS,
+        gt=0,
+        le=300,
+        description="longest wait for a lock another process holds on the database: then 503, not a hang",
     )
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="a request body not complete this long after its headers is refused (408)"

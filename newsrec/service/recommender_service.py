@@ -154,10 +154,12 @@ class RecommenderService:
         return self.users.revoked(user_id, issued_at)
 
     def unready(self) -> str | None:
-        """Why this worker cannot answer users now (its database does not answer), or None."""
+        """Why this worker cannot answer users now (its database does not answer), or None; when
+        it can, it has caught up with every feed (so what it reports counts what is stored)."""
         try:
             with self.sessions() as session:
                 repo.ping(session)
+            self.sync()
         except Exception as e:  # whatever the driver raises: the database is not there for us
             return f"the database does not answer ({type(e).__name__})"
         return None

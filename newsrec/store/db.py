@@ -22,21 +22,28 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import sessionmaker
 
-__all__ = ["make_engine", "migrate", "make_sessions"]
+__all__ = ["make_engine", "migrate", "make_sessions", "DB_WAIT_SECONDS", "MIGRATION_WAIT_SECONDS"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_301_002  # advisory lock id on PostgreSQL
 CONNECT_TIMEOUT_SECONDS = 5  # a database that is down is reported soon (/ready), not waited for
+# a lock another process holds (a backup, a VACUUM FULL, a stuck writer) is waited for this long,
+# then the statement fails and the service answers 503: a request does not hang on a frozen database
+DB_WAIT_SECONDS = 10.0
+MIGRATION_WAIT_SECONDS = 600.0  # a migration waits for serving workers' locks (and another instance's migration)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, wait_seconds: float = DB_WAIT_SECONDS) -> Engine:
+    """An engine whose statements wait at most `wait_seconds` for another connection's lock."""
     # hide_parameters: an SQL error in a log or traceback never shows row values (titles, comments)
     if url.startswith("sqlite"):
-        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": wait_seconds, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _):
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={round(wait_seconds * 1000)}")
             # WAL is a property of the file, set once by `migrate`: asked first, because changing
             # the mode needs an exclusive lock that SQLite does not wait for (two workers opening
             # the database at once made one of them fail its start with "database is locked")
@@ -46,7 +53,12 @@ def make_engine(url: str) -> Engine:
             conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
 
         return engine
-    connect = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.startswith("postgresql") else {}
+    connect: dict[str, object] = {}
+    if url.startswith("postgresql"):  # lock_timeout: a statement waiting on a lock fails with SQLSTATE 55P03
+        connect = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": f"-c lock_timeout={round(wait_seconds * 1000)}",
+        }
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect)
 
 
@@ -63,7 +75,7 @@ def _migration_lock(url: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
             yield
         return
-    engine = make_engine(url)
+    engine = make_engine(url, MIGRATION_WAIT_SECONDS)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK})

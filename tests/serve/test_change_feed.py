@@ -39,6 +39,15 @@ def test_a_deletion_reaches_the_other_worker_before_its_next_answer(model_dir, d
         assert a.get("/v1/users/reader/profile", headers=USER_KEY).json()["history"] == ["L0"]
 
 
+def test_ready_counts_the_news_stored_by_another_worker_and_health_what_this_one_has_read(model_dir, db_url, tmp_path):
+    a, b = two_workers(model_dir, db_url, tmp_path)
+    with a, b:
+        assert a.post("/v1/news", json={"items": news_items(7)}, headers=NEWS_KEY).status_code == 200
+        assert b.get("/health").json()["news"] == 0  # no database question on liveness: not caught up yet
+        assert b.get("/ready").json()["news"] == 7  # readiness catches up before it counts
+        assert b.get("/health").json()["news"] == 7
+
+
 def test_a_worker_reads_only_the_feeds_that_moved(model_dir, db_url, tmp_path):
     """One query asks for the head of every feed; a feed is read only past what the worker has."""
     a, b = two_workers(model_dir, db_url, tmp_path)

@@ -24,7 +24,9 @@ STATIC = Path(__file__).parents[1] / "static"
 
 @router.get("/health")
 def health(request: Request) -> HealthOut:
-    """Liveness: this worker runs and answers. Whether it can serve users: /ready."""
+    """Liveness: this worker runs and answers, without asking the database (so `news` counts what
+    this worker has read so far: it catches up before each answer). Whether it can serve users,
+    and the news stored: /ready."""
     svc = getattr(request.app.state, "service", None)
     return HealthOut(status="ok" if svc else "starting", news=len(svc.primary.catalogue.news) if svc else 0)
 
@@ -47,7 +49,7 @@ async def _problem(svc: RecommenderService | None) -> str | None:
         with anyio.fail_after(READY_SECONDS):  # a frozen database is an answer too: not ready
             return await anyio.to_thread.run_sync(svc.unready, abandon_on_cancel=True) or _disk_problem(svc)
     except TimeoutError:
-        return f"the database did not answer within {READY_SECONDS} s"
+        return f"the database did not answer within {READY_SECONDS} s (or catching up with it took longer)"
 
 
 @router.get("/ready", responses={503: {"model": ReadyOut, "description": "this worker cannot serve now"}})
