@@ -25,9 +25,9 @@ from newsrec.encoders.plm import encode_texts
 from newsrec.models.batch import Row, make_batch
 from newsrec.models.reason import Reason, reason_from_matches
 from newsrec.models.recommender import TEXT_WEIGHT, NewsRecommender, RecommenderConfig
-from newsrec.models.spec import ModelSpec
+from newsrec.models.spec import MAX_DIM, MAX_HEADS, MAX_TOWERS, ModelSpec
 
-__all__ = ["Ranker", "MISSING_SCORE", "save_model", "model_version", "MODEL_FILE"]
+__all__ = ["Ranker", "MISSING_SCORE", "save_model", "model_version", "model_files", "MODEL_FILE"]
 
 MISSING_SCORE = -1e9  # candidates with no text in news.tsv are ranked last
 VERSION_CHARS = 12  # a model's version: the first characters of its weights' sha256
@@ -41,6 +41,12 @@ def model_version(model_dir: str | Path) -> str:
         raise FileNotFoundError(f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`")
     with path.open("rb") as f:  # streamed: a big file is not read into memory to name it
         return hashlib.file_digest(f, "sha256").hexdigest()[:VERSION_CHARS]
+
+
+def model_files(model_dir: str | Path) -> list[Path]:
+    """The files `Ranker.load` reads from a model folder (what a deployment copies)."""
+    model_dir = Path(model_dir)
+    return [model_dir / MODEL_FILE, ModelSpec.path(model_dir), model_dir / POPULARITY_FILE]
 
 
 def save_model(
@@ -101,16 +107,21 @@ class Ranker:
             raise FileNotFoundError(
                 f"{model_dir} holds no {MODEL_FILE}: train one with `newsrec train --out {model_dir}`"
             )
-        spec = ModelSpec.load(model_dir)
+        spec = ModelSpec.load(model_dir)  # sizes out of bounds are refused here, before anything is built
         saved = torch.load(model_dir / MODEL_FILE, weights_only=True, map_location="cpu")
+        if not isinstance(saved, dict) or not {"recommender", "recommender_config", "plm_trained"} <= saved.keys():
+            raise ValueError(f"{model_dir / MODEL_FILE} is not a model saved by `newsrec train`")
+        config = _bounded(RecommenderConfig.model_validate(saved["recommender_config"]), model_dir)
         encoder = spec.build_encoder(device=device)
+        if config.dim != encoder.dim:
+            raise ValueError(
+                f"{model_dir / MODEL_FILE} reads news vectors of {config.dim} dimensions, its encoder "
+                f"{spec.encoder} gives {encoder.dim}: its settings name another encoder than it was trained with"
+            )
         if saved["plm_trained"] and isinstance(encoder, torch.nn.Module):
-            encoder.load_state_dict(saved["plm_trained"], strict=False)
-        model = NewsRecommender(RecommenderConfig(**saved["recommender_config"]))
-        try:
-            model.load_state_dict(saved["recommender"])
-        except RuntimeError:  # shapes of an older model (e.g. fewer popularity features)
-            raise ValueError(f"{model_dir} was trained by an older newsrec: train it again") from None
+            _load_weights(encoder, saved["plm_trained"], model_dir, strict=False)
+        model = NewsRecommender(config)
+        _load_weights(model, saved["recommender"], model_dir)
         model.to(device)
         table = NewsTable.encode(spec.prepare_news(news), encoder, spec.news_text, cache, spec.encode_batch_size)
         return cls(model, table, Popularity.load(model_dir / POPULARITY_FILE), spec, encoder, model_version(model_dir))
@@ -213,3 +224,32 @@ class Ranker:
         untuned = self.spec.model_copy(update={"finetune_layers": 0})
         used = {i: news[i] for i in self.table.ids if i in news}
         return NewsTable.encode(untuned.prepare_news(used), untuned.build_encoder(), untuned.news_text, cache)
+
+
+def _bounded(config: RecommenderConfig, model_dir: Path) -> RecommenderConfig:
+    """`config` if the recommender it builds has a real model's sizes (models/spec.py's limits):
+    checked before it is built, so a model.pt declaring 10^9 dimensions allocates nothing."""
+    where, widths = model_dir / MODEL_FILE, config.member_dims or [config.dim]
+    if len(widths) > MAX_TOWERS or not all(0 < width <= MAX_DIM for width in [config.dim, *widths]):
+        raise ValueError(
+            f"{where} declares news vectors of {config.dim} dimensions in {len(widths)} towers: "
+            f"a model has 1 to {MAX_DIM} dimensions in at most {MAX_TOWERS} towers"
+        )
+    if config.user_encoder == "nrms" and (config.heads > MAX_HEADS or any(width % config.heads for width in widths)):
+        raise ValueError(
+            f"{where} declares {config.heads} attention heads: a model has at most {MAX_HEADS}, "
+            f"and they divide each tower's dimensions ({widths})"
+        )
+    return config
+
+
+def _load_weights(module: torch.nn.Module, weights: dict, model_dir: Path, strict: bool = True) -> None:
+    """`weights` into `module`. Weights of other names or shapes than the model its settings describe
+    (a changed file, another model's, an older newsrec's) are a ValueError naming the first difference."""
+    try:
+        module.load_state_dict(weights, strict=strict)
+    except (RuntimeError, TypeError) as e:  # torch lists every difference, one a line after a heading
+        first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e)).rstrip(".")
+        raise ValueError(
+            f"{model_dir / MODEL_FILE} does not fit the model its settings describe ({first[:300]}): train it again"
+        ) from None

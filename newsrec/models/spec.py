@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from newsrec.data.enrichment import attach_enrichments, read_enrichment_rows
 from newsrec.data.language import ChineseScript
@@ -22,9 +22,19 @@ from newsrec.encoders.plm import Quantize
 from newsrec.encoders.text import NewsField, NewsText
 from newsrec.encoders.tuning import TuningMethod, TuningSpec
 
-__all__ = ["ModelSpec", "SPEC_FILE"]
+__all__ = ["ModelSpec", "SPEC_FILE", "MAX_DIM", "MAX_TOWERS", "MAX_HEADS", "MAX_HISTORY"]
 
 SPEC_FILE, LEGACY_SPEC_FILE = "model.json", "config.json"
+
+# The sizes a saved model may declare: generous for real models, and refused beyond them before
+# anything is built, so a model.json or model.pt that names 10^9 dimensions (a typo, a damaged or
+# hostile file) is a clear error, not a process killed for memory (`Ranker.load` checks model.pt's)
+MAX_DIM = 8_192  # news vector width: the widest sentence encoders give 4,096 (e5-mistral, NV-Embed)
+MAX_TOWERS = 16  # encoders side by side (a+b+...), one interest tower each
+MAX_HEADS = 128  # NRMS attention heads (the NRMS paper's: 16)
+MAX_HISTORY = 1_000  # clicks kept per user (MIND models: 50; long-history ones a few hundred)
+MAX_BOTTLENECK = 1_024  # LoRA rank and adapter width (in use: 4 to 256)
+MAX_ENCODE_BATCH = 4_096  # texts per encoder batch
 
 
 class ModelSpec(BaseModel):
@@ -51,14 +61,14 @@ class ModelSpec(BaseModel):
     enrichment: str | None = Field(None, description="JSONL from `newsrec enrich`: adds summary/keywords fields")
     finetune_layers: int = Field(0, ge=0, description="top PLM layers that learn; 0 = frozen (fast)")
     tuning: TuningMethod = Field("full", description="how those layers learn")
-    lora_rank: int = Field(8, ge=1, description="LoRA rank (AdaLoRA: average target rank)")
+    lora_rank: int = Field(8, ge=1, le=MAX_BOTTLENECK, description="LoRA rank (AdaLoRA: average target rank)")
     lora_alpha: int = Field(16, ge=1, description="LoRA scaling numerator")
-    adapter_size: int = Field(64, ge=1, description="bottleneck width of the adapter")
-    max_history: int = Field(50, ge=1, description="most recent clicks kept per user")
+    adapter_size: int = Field(64, ge=1, le=MAX_BOTTLENECK, description="bottleneck width of the adapter")
+    max_history: int = Field(50, ge=1, le=MAX_HISTORY, description="most recent clicks kept per user")
     popularity_half_life_hours: float | None = Field(
         24.0, gt=0, description="clicks and views lose half their weight in this time (none: never)"
     )
-    encode_batch_size: int = Field(64, ge=1, description="texts per encoder batch")
+    encode_batch_size: int = Field(64, ge=1, le=MAX_ENCODE_BATCH, description="texts per encoder batch")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
@@ -99,7 +109,18 @@ class ModelSpec(BaseModel):
     def save(self, model_dir: Path) -> None:
         (model_dir / SPEC_FILE).write_text(ModelSpec.model_validate(self.model_dump()).model_dump_json(indent=2))
 
+    @staticmethod
+    def path(model_dir: Path) -> Path:
+        """The file `load` reads: model.json, or config.json in a folder saved before model.json existed."""
+        path = model_dir / SPEC_FILE
+        return path if path.is_file() else model_dir / LEGACY_SPEC_FILE
+
     @classmethod
     def load(cls, model_dir: Path) -> ModelSpec:
-        path = model_dir / SPEC_FILE
-        return cls.model_validate_json((path if path.is_file() else model_dir / LEGACY_SPEC_FILE).read_text())
+        """The spec saved in `model_dir`; one out of bounds (or not a spec) raises a ValueError naming each field."""
+        path = cls.path(model_dir)
+        try:
+            return cls.model_validate_json(path.read_text())
+        except ValidationError as e:  # pydantic's text adds input types and links: each field and its limit suffice
+            fields = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'the file'}: {err['msg']}" for err in e.errors())
+            raise ValueError(f"{path} does not describe a model newsrec can load ({fields})") from None

@@ -6,11 +6,14 @@ sees the same model while a deployment lasts. `POST /v1/admin/model` records a n
 in the database; every worker follows it, loads new models in the background and swaps when
 they are ready, the old ones serving until then.
 
-A model is proven before it serves (`load_checked`): it loads, is the version that was
-deployed, encodes and scores a probe of news, computes the vectors the store holds under its
-vector name, and that name fits the store. A deployment is recorded only after its models
-passed in the worker that took the request; a worker that later fails to load one (a folder
-changed or missing on another machine) keeps, or starts with, the newest deployment that does.
+Workers load a deployed model from this machine's copy of its folder, named by the digest of its
+files (`deployment_copies.py`): what is written to the folder after the deployment changes nothing.
+
+A model is proven before it serves (`load_checked`): it loads, encodes and scores a probe of
+news, computes the vectors the store holds under its vector name, and that name fits the store.
+A deployment is recorded only after its models passed in the worker that took the request; a
+worker that later fails to load one (on another machine, a folder changed or missing before it
+was copied there) keeps, or starts with, the newest deployment that does.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,6 +36,7 @@ from newsrec.data.popularity import popularity_features
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.models.ranker import Ranker, model_version
 from newsrec.service.catalogue import Catalogue
+from newsrec.service.deployment_copies import DeploymentError, ModelCopies
 from newsrec.store import repository as repo
 from newsrec.store.models import VECTOR_ID_CHARS, NewsRow
 
@@ -46,18 +51,15 @@ PROBE_NEWS = [  # when the store holds none yet
 SAME_VECTOR = 0.99  # cosine above which a stored vector is what the model computes (bf16 vs fp32: 0.9999+)
 
 
-class DeploymentError(ValueError):
-    """A model that cannot serve here; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class ArmSpec:
-    model_dir: str
+    model_dir: str  # the folder deployed: what a machine without a copy of it copies
     version: str
     share: float
+    digest: str = ""  # of the model's files as deployed, naming each machine's copy ("": recorded before copies)
 
     def as_dict(self) -> dict:
-        return {"model_dir": self.model_dir, "version": self.version, "share": self.share}
+        return {"model_dir": self.model_dir, "version": self.version, "share": self.share, "digest": self.digest}
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Deployments:
         self.problem: str | None = None  # why this worker does not serve the newest deployment
         self._make_arm, self.sessions, self.cache, self.lock = make_arm, sessions, cache, lock
         self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
+        # beside this machine's news snapshots (NEWSREC_SNAPSHOT_DIR): what the machine's workers share
+        self.copies = ModelCopies(first.catalogue.snapshots.root / "deployments")
 
     def start(self, deployments: list[list[ArmSpec]]) -> None:
         """At start: the newest recorded deployment that loads here (before the first answer)."""
@@ -106,20 +110,21 @@ class Deployments:
         """Serve `model_dir` to `share` of the users (1: to all, in place of the current models;
         less: beside the current primary model, which keeps the rest). Every worker follows.
 
-        The model is loaded and proven (`load_checked`) before the deployment is recorded: a
-        folder that is not there raises FileNotFoundError, one that cannot serve DeploymentError.
+        The folder is copied (what serves from now on, whatever is written to it later), the
+        model loaded from the copy and proven (`load_checked`) before the deployment is recorded:
+        a folder that is not there raises FileNotFoundError, one that cannot serve DeploymentError.
         """
-        version = model_version(model_dir)
-        current = self.arms[0].spec
+        copy = self.copies.copy(model_dir)
+        version, current = model_version(copy), self.arms[0].spec
         if share >= 1.0:
-            specs = [ArmSpec(str(model_dir), version, 1.0)]
+            specs = [ArmSpec(model_dir, version, 1.0, copy.name)]
         elif current.version == version:
             raise ValueError(f"{model_dir} is the model already serving: give share 1 or another model")
         else:
-            specs = [ArmSpec(current.model_dir, current.version, 1.0 - share), ArmSpec(str(model_dir), version, share)]
+            specs = [replace(current, share=1.0 - share), ArmSpec(model_dir, version, share, copy.name)]
         with self.sessions() as session:
             probe = repo.newest_news(session, PROBE_SIZE)
-        self._proven[version] = load_checked(specs[-1], probe, self.cache)
+        self._proven[version] = load_checked(specs[-1], copy, probe, self.cache)
         try:
             with self.sessions.begin() as session:
                 repo.add_deployment(session, [spec.as_dict() for spec in specs])
@@ -139,7 +144,8 @@ class Deployments:
                 continue
             with self.sessions() as session:
                 probe = repo.newest_news(session, PROBE_SIZE)
-            ranker = load_checked(spec, probe, self.cache, self._proven.pop(spec.version, None))
+            copy = self.copies.copy(spec.model_dir, spec.version, spec.digest)  # made here if this machine lacks it
+            ranker = load_checked(spec, copy, probe, self.cache, self._proven.pop(spec.version, None))
             arm = self._make_arm(spec, ranker)
             with self.sessions() as session:
                 arm.catalogue.catch_up(session, time.time())
@@ -212,24 +218,24 @@ def pick_arm(arms: list[Arm], user_id: str) -> Arm:
 
 def arm_specs(stored: str) -> list[ArmSpec]:
     """The arms of a deployment row (JSON)."""
-    return [ArmSpec(a["model_dir"], a["version"], float(a["share"])) for a in json.loads(stored)]
+    return [ArmSpec(a["model_dir"], a["version"], float(a["share"]), a.get("digest", "")) for a in json.loads(stored)]
 
 
 def load_checked(
-    spec: ArmSpec, stored: Sequence[NewsRow], cache: EmbeddingCache | None = None, ranker: Ranker | None = None
+    spec: ArmSpec,
+    copy: Path,
+    stored: Sequence[NewsRow],
+    cache: EmbeddingCache | None = None,
+    ranker: Ranker | None = None,
 ) -> Ranker:
-    """The model of `spec` (or `ranker`, already loaded from it), proven able to serve.
+    """The model of `spec` loaded from `copy`, this machine's copy of its folder (or `ranker`,
+    already loaded from it), proven able to serve.
 
-    `stored`: a few news rows of the store, the probe. A missing folder raises FileNotFoundError;
+    `stored`: a few news rows of the store, the probe. A missing file raises FileNotFoundError;
     anything else that stops the model from serving raises DeploymentError.
     """
     if ranker is None:
-        ranker = _load(spec.model_dir, cache)
-    if spec.version and ranker.version != spec.version:
-        raise DeploymentError(
-            f"{spec.model_dir} holds version {ranker.version}, not the deployed {spec.version}: "
-            "its model.pt changed since; deploy the folder again"
-        )
+        ranker = _load(copy, spec.model_dir, cache)
     if len(ranker.vector_id) > VECTOR_ID_CHARS:
         raise DeploymentError(
             f"this model's vector name is {len(ranker.vector_id)} characters, over the store's {VECTOR_ID_CHARS}: "
@@ -252,12 +258,15 @@ def load_checked(
     return ranker
 
 
-def _load(model_dir: str, cache: EmbeddingCache | None) -> Ranker:
+def _load(copy: Path, model_dir: str, cache: EmbeddingCache | None) -> Ranker:
     try:
-        return Ranker.load(model_dir, {}, cache)
+        return Ranker.load(copy, {}, cache)
     except FileNotFoundError:
         raise
-    except Exception as e:  # a corrupt model.pt, an unknown encoder, shapes of another model ...
+    except ValueError as e:  # Ranker.load says what is wrong (sizes out of bounds, weights of other shapes ...)
+        reason = str(e).replace(str(copy), model_dir)  # named by the folder deployed, not by this machine's copy
+        raise DeploymentError(f"{model_dir} does not load as a newsrec model: {reason}") from None
+    except Exception as e:  # a corrupt model.pt, an unknown encoder ...
         raise DeploymentError(
             f"{model_dir} does not load as a newsrec model ({type(e).__name__}): train it with `newsrec train`"
         ) from None

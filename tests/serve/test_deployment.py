@@ -286,7 +286,9 @@ def test_a_deployment_that_breaks_later_stops_no_worker_from_starting(model_dir,
                 every=0.1,
             )
     (second / "model.pt").write_bytes(os.urandom(1000))  # broken after it was deployed
-    with make_client(model_dir, db, tmp_path) as b:  # a worker started later, or the service restarted
+    # a worker started later on a machine without copies of the deployed folders (on this one it
+    # would serve its copy of `second`, whatever became of the folder: test_deployment_copies.py)
+    with make_client(model_dir, db, tmp_path, snapshot_dir=tmp_path / "machine-b") as b:
         served_now = b.get("/v1/admin/model", headers=ADMIN_KEY).json()
         assert served_now["arms"][0]["model_dir"] == str(first)  # the newest deployment that loads
         assert "does not load here" in served_now["problem"]
@@ -295,7 +297,7 @@ def test_a_deployment_that_breaks_later_stops_no_worker_from_starting(model_dir,
         assert ready["serving"] == [model_version(first)]
         assert len(served(b)["items"]) == 5
     shutil.rmtree(first)  # every deployment gone: the model the worker was started with
-    with make_client(model_dir, db, tmp_path) as c:
+    with make_client(model_dir, db, tmp_path, snapshot_dir=tmp_path / "machine-c") as c:
         assert c.get("/v1/admin/model", headers=ADMIN_KEY).json()["arms"][0]["model_dir"] == str(model_dir)
         assert len(served(c)["items"]) == 5
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import sqlite3
@@ -400,6 +401,8 @@ def test_a_deployment_broken_after_it_was_recorded_stops_no_worker_and_no_restar
     variant = copy_of(model_dir, tmp_path / "next", nudge=1e-3)
     old, new = model_version(model_dir), model_version(variant)
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    machine = tmp_path / "machine"  # where this machine's workers keep their copies of deployed folders
+    env = {**NO_LIMITS, "NEWSREC_SNAPSHOT_DIR": str(machine)}
 
     def versions_served(url: str) -> set[str]:  # new connections: answers from both workers
         return {
@@ -407,12 +410,13 @@ def test_a_deployment_broken_after_it_was_recorded_stops_no_worker_and_no_restar
             for i in range(12)
         }
 
-    with Server(model_dir, db, tmp_path / "server.log", workers=2, env=NO_LIMITS) as server:
+    with Server(model_dir, db, tmp_path / "server.log", workers=2, env=env) as server:
         httpx.post(f"{server.url}/v1/news", json={"items": news_items(5)}, headers=NEWS_KEY)
         deploy = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
         assert deploy.status_code == 202
         wait_until(lambda: versions_served(server.url) == {new}, 60, "the workers to serve the deployment", 0.5)
         (variant / "model.pt").write_bytes(os.urandom(1000))  # what took the service down
+        shutil.rmtree(machine / "deployments")  # and no copy of it here: workers copy the broken folder
         again = httpx.post(f"{server.url}/v1/admin/model", json={"model_dir": str(variant)}, headers=ADMIN_KEY)
         assert again.status_code == 422
         victim, survivor = server.workers()
@@ -433,7 +437,7 @@ def test_a_deployment_broken_after_it_was_recorded_stops_no_worker_and_no_restar
         assert log.read_text().count("exited with") == 1
         assert "does not load here" in log.read_text()  # the replacement fell back
         assert versions_served(server.url) <= {new, old}  # the old worker keeps its model, the new one the last good
-    with Server(model_dir, db, tmp_path / "restart.log", workers=2, env=NO_LIMITS) as restarted:  # a full restart
+    with Server(model_dir, db, tmp_path / "restart.log", workers=2, env=env) as restarted:  # a full restart
         assert versions_served(restarted.url) == {old}
         problem = httpx.get(f"{restarted.url}/v1/admin/model", headers=ADMIN_KEY).json()["problem"]
         assert new in problem and "does not load here" in problem

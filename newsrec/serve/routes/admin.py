@@ -63,7 +63,10 @@ def post_model(body: DeployIn, svc: Service, request: Request) -> Deployment:
     then loads it in the background and swaps when it is ready; the current model answers until
     then. `loading` turns false when this worker has swapped. The folder must lie under one of
     `NEWSREC_DEPLOY_ROOTS` (default: the service's working directory and the folder holding the
-    served model); it is recorded as its real path, links resolved."""
+    served model); it is recorded as its real path, links resolved, with the digest of its files.
+    Its model files are copied first, and workers serve the copy: what is written to the folder
+    after this answer changes nothing (another machine copies it when it first loads it, and
+    refuses it if its files changed by then)."""
     folder = _allowed(body.model_dir, request.app.state.settings.deploy_folders)
     try:
         svc.deployments.deploy(str(folder), body.share)
