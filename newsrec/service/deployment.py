@@ -85,6 +85,7 @@ class Deployments:
         sessions: sessionmaker,
         cache: EmbeddingCache | None,
         lock: threading.RLock,
+        copies: ModelCopies,  # this machine's copies of deployed folders, shared by its workers
     ):
         self.arms = [first]
         self.versions = {first.version}  # every version ever deployed: the only ones metrics name
@@ -93,8 +94,7 @@ class Deployments:
         self.problem: str | None = None  # why this worker does not serve the newest deployment
         self._make_arm, self.sessions, self.cache, self.lock = make_arm, sessions, cache, lock
         self._proven: dict[str, Ranker] = {}  # models checked by `deploy`, for `_build` to take
-        # beside this machine's news snapshots (NEWSREC_SNAPSHOT_DIR): what the machine's workers share
-        self.copies = ModelCopies(first.catalogue.snapshots.root / "deployments")
+        self.copies = copies
 
     def start(self, deployments: list[list[ArmSpec]]) -> None:
         """At start: the newest recorded deployment that loads here (before the first answer)."""

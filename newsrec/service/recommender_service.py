@@ -37,6 +37,7 @@ from newsrec.service.change_feed import ChangeFeed
 from newsrec.service.config import CoreSettings
 from newsrec.service.counting import TrafficCounter
 from newsrec.service.deployment import Arm, ArmSpec, Deployments, arm_specs, pick_arm
+from newsrec.service.deployment_copies import ModelCopies
 from newsrec.service.index import Items, VectorIndex
 from newsrec.service.news_snapshot import Snapshots
 from newsrec.service.results import Profile, Ranked, Recommendations
@@ -98,7 +99,9 @@ class RecommenderService:
             return Arm(spec, model, catalogue)
 
         first = make_arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
-        deployments = Deployments(first, make_arm, sessions, cache, threading.RLock())
+        # beside this machine's news snapshots (NEWSREC_SNAPSHOT_DIR): what the machine's workers share
+        copies = ModelCopies(settings.snapshot_dir / "deployments")
+        deployments = Deployments(first, make_arm, sessions, cache, threading.RLock(), copies)
         service = cls(
             engine, secret, deployments, UserStore(secret, settings.user_cache_size, ranker.spec.max_history), settings
         )
