@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,7 @@ from newsrec.cli.llm import register as register_llm_commands
 from newsrec.cli.service import register as register_service_commands
 from newsrec.cli.settings_options import settings_options
 from newsrec.data.behaviors import Behaviors, BehaviorsFiles, NewsIds
+from newsrec.data.datasets import DatasetFolder, dataset_kinds, open_dataset
 from newsrec.data.mind import parse_time, read_news
 from newsrec.data.missing_news import drop_missing_news, news_used_by
 from newsrec.data.synthetic import SyntheticWorldConfig, write_world
@@ -44,6 +46,15 @@ app = typer.Typer(
 )
 
 NewsOpt = Annotated[Path, typer.Option("--news", help="news.tsv, or a folder holding it")]
+SourceNewsOpt = Annotated[Path | None, typer.Option("--news", help="news.tsv, or a folder holding it")]
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=f"KIND:PATH ({', '.join(dataset_kinds())}) instead of --news and --behaviors: read in place "
+        "(mind) or imported once into the cache (`newsrec data import` writes the same files)",
+        show_default=False,
+    ),
+]
 CacheOpt = Annotated[
     Path | None, typer.Option(help=escape("embedding cache file [default: $NEWSREC_CACHE_DIR or ~/.cache/newsrec]"))
 ]
@@ -85,10 +96,13 @@ def synth(
 @app.command()
 @settings_options
 def train(
-    news: NewsOpt,
-    behaviors: Annotated[list[Path], typer.Option(help="training behaviors.tsv (or folder); repeat for more")],
     out: Annotated[Path, typer.Option(help="model folder to write")],
+    news: SourceNewsOpt = None,
+    behaviors: Annotated[
+        list[Path] | None, typer.Option(help="training behaviors.tsv (or folder); repeat for more")
+    ] = None,
     valid: Annotated[Path | None, typer.Option(help="validation behaviors.tsv for early stopping")] = None,
+    dataset: DatasetOpt = None,
     cache: CacheOpt = None,
     restart: Annotated[bool, typer.Option(help="ignore a checkpoint in --out and start over")] = False,
     until: Annotated[
@@ -105,8 +119,15 @@ def train(
 
     Every setting is a flag below, a --set NAME=VALUE pair or a line of a --config file
     (precedence in that order). Run it under `torchrun --nproc_per_node=N` for data-parallel
-    training in N processes, each reading its own part of the logs.
+    training in N processes, each reading its own part of the logs. `--dataset KIND:PATH` trains
+    on its train/ split and validates on its dev/ split where it has one.
     """
+    if dataset:
+        folder = open_dataset(dataset)
+        news, behaviors = folder.news, [folder.split("train")]
+        valid = valid or (folder.split("dev") if folder.has("dev") else None)
+    if news is None or not behaviors:
+        raise CommandError("give --news and --behaviors (MIND files), or --dataset KIND:PATH")
     result = run_training(
         settings,
         read_news(news),
@@ -123,6 +144,18 @@ def train(
         print_metrics({"newsrec (best epoch)": result.best_valid}, "validation")
 
 
+def _dataset_files(
+    dataset: str | None, news: Path | None, behaviors: Path | None, split: Callable[[DatasetFolder], Path]
+) -> tuple[Path, Path]:
+    """--news and --behaviors, or --dataset's news and its `split` (--behaviors still wins)."""
+    if dataset:
+        folder = open_dataset(dataset)
+        news, behaviors = folder.news, behaviors or split(folder)
+    if news is None or behaviors is None:
+        raise CommandError("give --news and --behaviors (MIND files), or --dataset KIND:PATH")
+    return news, behaviors
+
+
 def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | None, device: str):
     """Read the files and load the model with vectors for just the news these impressions use."""
     news_items = read_news(news)
@@ -135,13 +168,15 @@ def _load_for_scoring(model: Path, news: Path, behaviors: Path, cache: Path | No
 @app.command()
 def evaluate(
     model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
-    news: NewsOpt,
-    behaviors: Annotated[Path, typer.Option(help="labelled behaviors.tsv (or folder)")],
+    news: SourceNewsOpt = None,
+    behaviors: Annotated[Path | None, typer.Option(help="labelled behaviors.tsv (or folder)")] = None,
+    dataset: DatasetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     cache: CacheOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Score a labelled behaviors file with the model and every baseline; print the metrics."""
+    """Score a labelled behaviors file (--dataset: its dev/ split) with the model and every baseline."""
+    news, behaviors = _dataset_files(dataset, news, behaviors, DatasetFolder.labelled_split)
     news_items, impressions, ranker, embedding_cache = _load_for_scoring(model, news, behaviors, cache, device)
     results = compare_with_baselines(ranker, news_items, impressions, embedding_cache)
     if as_json:
@@ -153,17 +188,20 @@ def evaluate(
 @app.command()
 def predict(
     model: Annotated[Path, typer.Option(help="model folder from `newsrec train`")],
-    news: NewsOpt,
-    behaviors: Annotated[Path, typer.Option(help="behaviors.tsv (or folder), labelled or not")],
     out: Annotated[
         Path, typer.Option(help="prediction.txt to write; a .zip holds it as <name>.txt (the leaderboards take that)")
     ],
+    news: SourceNewsOpt = None,
+    behaviors: Annotated[Path | None, typer.Option(help="behaviors.tsv (or folder), labelled or not")] = None,
+    dataset: DatasetOpt = None,
     cache: CacheOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Write MIND leaderboard predictions (prediction.txt): each impression id with its candidates' ranks.
 
-    The file is read twice in chunks (which news it names, then the scores), never whole."""
+    The file is read twice in chunks (which news it names, then the scores), never whole.
+    --dataset ranks its test/ split (else dev/)."""
+    news, behaviors = _dataset_files(dataset, news, behaviors, DatasetFolder.unlabelled_split)
     news_items, used, missing, total = read_news(news), NewsIds(), 0, 0
     for chunk in Behaviors.stream(behaviors, news=used):
         known = np.array([news_id in news_items for news_id in used.ids], dtype=bool)

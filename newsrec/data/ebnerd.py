@@ -2,13 +2,14 @@
 
 EB-NeRD comes as parquet files (https://recsys.eb.dk):
 
-    <root>/articles.parquet                      article_id, title, subtitle, category_str, ...
+    <root>/articles.parquet                      article_id, title, subtitle, category_str, published_time, ...
     <root>/train/behaviors.parquet               one row per impression: impression_id, user_id,
     <root>/train/history.parquet                 impression_time, article_ids_inview, article_ids_clicked
     <root>/validation/{behaviors,history}.parquet   (history: one row per user, the 21 days
     <root>/test/{behaviors,history}.parquet          before the split's week, article_id_fixed)
 
-`import_ebnerd` writes them once as `news.tsv`, `train/behaviors.tsv`, `dev/behaviors.tsv`
+`import_ebnerd` writes them once as `news.tsv` (each article's `published_time` in
+`published.tsv` beside it, for the freshness feature), `train/behaviors.tsv`, `dev/behaviors.tsv`
 (from `validation/`) and `test/behaviors.tsv` (no clicks in it), so `newsrec train`,
 `evaluate` and `predict` read them like MIND. Each impression's history is the user's row of
 its split's history file (EB-NeRD's protocol: what they read in the 21 days before the
@@ -38,7 +39,7 @@ REQUIRED = {
     "behaviors": ("impression_id", "user_id", "impression_time", "article_ids_inview"),
     "history": ("user_id", "article_id_fixed"),
 }
-ARTICLE_EXTRAS = ("subtitle", "category_str", "subcategory", "url")
+ARTICLE_EXTRAS = ("subtitle", "category_str", "subcategory", "url", "published_time")
 ROWS_PER_BATCH = 10_000
 
 
@@ -105,8 +106,9 @@ def _write_news(parquet: pq.ParquetFile, path: Path, result: Imported) -> set[st
             batch["category_str"],
             batch["subcategory"],
             batch["url"],
+            batch["published_time"],
         )
-        for article_id, title, subtitle, category, subcategories, url in columns:
+        for article_id, title, subtitle, category, subcategories, url, published in columns:
             if not (title or "").strip():
                 continue  # an article without a title cannot be encoded: impressions naming it leave it out
             first_subcategory = str(subcategories[0]) if subcategories else ""
@@ -118,6 +120,7 @@ def _write_news(parquet: pq.ParquetFile, path: Path, result: Imported) -> set[st
                     first_subcategory,
                     (subtitle or "").strip(),
                     url or "",
+                    published_at=published,
                 )
             )
             known.add(str(article_id))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+import json
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DatasetFormatError", "Imported"]
+__all__ = ["DatasetFormatError", "Imported", "json_objects"]
 
 
 class DatasetFormatError(ValueError):
@@ -34,3 +35,18 @@ class Imported:
         candidates = [n for n in [*shown, *outside] if n in known]
         self.unknown_news += len(shown) + len(outside) - len(candidates)
         return candidates, [int(n in clicked) for n in candidates] if clicked is not None else None
+
+
+def json_objects(lines: Iterable[str], path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of JSON Lines, blank lines skipped; a line that is no JSON object is
+    an error naming `path` and the line."""
+    for line, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DatasetFormatError(f"{path}:{line}: not a JSON object ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise DatasetFormatError(f"{path}:{line}: not a JSON object")
+        yield line, row

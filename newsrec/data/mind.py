@@ -7,6 +7,10 @@ MIND layout (https://msnews.github.io):
   first), impressions (`N123-1` clicked, `N456-0` shown and not clicked; the label may be
   absent in a test file)
 
+MIND's news carry no publication time. Datasets that have one (EB-NeRD, Adressa, a site's
+logs) keep it beside news.tsv in `published.tsv` (news id, ISO 8601 time; news without one are
+left out), so news.tsv stays MIND's 8 columns and `read_news` gives each item its time.
+
 A path may name the file itself or a split folder holding `news.tsv` / `behaviors.tsv`.
 Malformed lines raise :class:`MindFormatError` naming the file, the line and the fault.
 behaviors.tsv is read into arrays by `behaviors.py` (`Behaviors`, `read_behaviors`).
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +32,7 @@ __all__ = [
     "epoch_seconds",
     "MIND_TIME",
     "NEWS_COLUMNS",
+    "PUBLISHED_FILE",
     "BEHAVIORS_COLUMNS",
     "resolve_mind_file",
     "read_news",
@@ -38,6 +43,7 @@ __all__ = [
 
 MIND_TIME = "%m/%d/%Y %I:%M:%S %p"
 NEWS_COLUMNS = 8
+PUBLISHED_FILE = "published.tsv"  # beside news.tsv: news id, publication time (ISO 8601)
 BEHAVIORS_COLUMNS = 5
 
 
@@ -145,6 +151,22 @@ def read_news(path: str | Path) -> dict[str, News]:
         if not title:
             raise MindFormatError(f"{path}:{line_no}: news {news_id} has an empty title (column 4)")
         news[news_id] = News(news_id, title, category, subcategory, abstract, url)
+    published = path.parent / PUBLISHED_FILE
+    return _with_publication_times(news, published) if published.is_file() else news
+
+
+def _with_publication_times(news: dict[str, News], path: Path) -> dict[str, News]:
+    """`news` with the times of `path` (news id, ISO 8601); ids news.tsv lacks are skipped."""
+    for line_no, row in _rows(path):
+        if len(row) != 2:
+            raise MindFormatError(f"{path}:{line_no}: expected 2 columns (news id, time), found {len(row)}")
+        news_id, text = row[0].strip(), row[1].strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise MindFormatError(f"{path}:{line_no}: time {text!r} is not ISO 8601 (2019-11-13T08:36:57)") from None
+        if news_id in news:
+            news[news_id] = replace(news[news_id], published_at=moment)
     return news
 
 
@@ -161,14 +183,21 @@ def _is_behaviors_row(row: list[str]) -> bool:
 
 
 def write_news(path: str | Path, news: list[News] | dict[str, News]) -> Path:
-    """Write news in MIND's 8-column layout (entities written as `[]`)."""
+    """Write news in MIND's 8-column layout (entities written as `[]`), and the publication
+    times, where items have them, into published.tsv beside it (an older one is removed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    items = news.values() if isinstance(news, dict) else news
+    items = list(news.values() if isinstance(news, dict) else news)
     with path.open("w", encoding="utf-8") as f:
         for n in items:
             cells = [n.news_id, n.category, n.subcategory, n.title, n.abstract, n.url, "[]", "[]"]
             f.write("\t".join(_clean(c) for c in cells) + "\n")
+    published = path.parent / PUBLISHED_FILE
+    timed = [f"{_clean(n.news_id)}\t{n.published_at.isoformat()}\n" for n in items if n.published_at is not None]
+    if timed:
+        published.write_text("".join(timed), encoding="utf-8")
+    else:
+        published.unlink(missing_ok=True)
     return path
 
 

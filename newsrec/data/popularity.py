@@ -2,7 +2,8 @@
 
 Every impression adds a view of each candidate and a click of each clicked one, at its time.
 Counts decay with a half-life (yesterday's hit weighs less than this morning's), and an item's
-age counts from when it was first seen. `features(ids, at)` is what the model's popularity
+age counts from its publication where the news has a time (EB-NeRD, Adressa, a site's logs,
+posted news: `publish`), else from when it was first seen. `features(ids, at)` is what the model's popularity
 term reads (PP-Rec, Qi et al., ACL 2021): the state at `at`.
 
 Training replays the logs in time order (`replay`): each impression gets the features of the
@@ -16,7 +17,7 @@ features per impression.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -24,16 +25,30 @@ from typing import TypeVar
 import numpy as np
 
 from newsrec.data.behaviors import Behaviors, positions_of
-from newsrec.data.mind import Impression
+from newsrec.data.mind import Impression, News, epoch_seconds
 
-__all__ = ["Popularity", "CountsBefore", "POPULARITY_FEATURES", "smoothed_ctr", "popularity_features"]
+__all__ = [
+    "Popularity",
+    "CountsBefore",
+    "POPULARITY_FEATURES",
+    "AGE_FEATURE",
+    "smoothed_ctr",
+    "popularity_features",
+    "publication_times",
+]
 
 # CTR smoothing as in the MIND sample's reference baseline: (clicks + 0.1) / (views + 1).
 CTR_PRIOR_CLICKS = 0.1
 CTR_PRIOR_VIEWS = 1.0
 POPULARITY_FEATURES = 5  # log clicks, log views, CTR logit, log age in hours, has-log flag
+AGE_FEATURE = 3  # the column of log age in hours
 HOUR = 3600.0
 Counts = TypeVar("Counts", float, np.ndarray)  # one item's, or an array of items'
+
+
+def publication_times(news: Mapping[str, News]) -> dict[str, float]:
+    """News id -> publication time in seconds, for the news that have one (`Popularity.replay`)."""
+    return {i: epoch_seconds(n.published_at) for i, n in news.items() if n.published_at is not None}
 
 
 def smoothed_ctr(clicks: Counts, views: Counts) -> Counts:
@@ -85,6 +100,13 @@ class Popularity:
             weight = float(self._keep(t - at))
             self._counts[row] = (c + clicks * weight, v + views * weight, t, min(first, at))
         self.end = max(self.end, at)
+
+    def publish(self, news_ids: Sequence[str], times: Sequence[float]) -> None:
+        """Count each item's age from its publication time (seconds), or from its first sighting
+        if that came earlier; an item not yet shown gets a row without counts."""
+        for news_id, at in zip(news_ids, times):
+            row = self._row_of(news_id, at)
+            self._counts[row, 3] = min(self._counts[row, 3], at)
 
     def add_impression(self, imp: Impression, at: float | None = None, sign: float = 1.0) -> None:
         """Views of every candidate, clicks of the clicked ones, at the impression's time (or `at`)."""
@@ -139,12 +161,18 @@ class Popularity:
         return twin
 
     @classmethod
-    def replay(cls, behaviors: Behaviors, half_life_hours: float | None = None) -> tuple[Popularity, CountsBefore]:
+    def replay(
+        cls, behaviors: Behaviors, half_life_hours: float | None = None, published: Mapping[str, float] | None = None
+    ) -> tuple[Popularity, CountsBefore]:
         """The logs in time order: the final state, and for each candidate slot its item's counts
-        as they stood just before its impression (ties in time: in the order given)."""
+        as they stood just before its impression (ties in time: in the order given). Ages count
+        from `published` (news id -> seconds) where given; the state also holds the published
+        news the logs never showed."""
         state = cls(half_life_hours)
+        published = published or {}
         n_news, slots_in_all = len(behaviors.news), len(behaviors.candidates)
         counts = np.zeros((n_news, 4))  # per news code: clicks, views, at, first seen
+        released = np.array([published.get(i, np.inf) for i in behaviors.news.ids], np.float64)
         order = np.full(n_news, -1, np.int64)  # when each item was first counted: the saved order
         before = CountsBefore(
             np.zeros(slots_in_all, np.float32), np.zeros(slots_in_all, np.float32), counts[:, 3], None
@@ -162,6 +190,7 @@ class Popularity:
                 fresh = fresh[np.sort(np.unique(fresh, return_index=True)[1])]
                 order[fresh] = np.arange(seen, seen + len(fresh))
                 counts[fresh] = (0.0, 0.0, at, at)
+                counts[fresh, 3] = np.minimum(at, released[fresh])
                 seen += len(fresh)
             keep = state._keep(at - counts[codes, 2])
             if not np.isnan(behaviors.moments[i]):  # strictly what came before
@@ -178,6 +207,8 @@ class Popularity:
         state.ids = [behaviors.news.ids[c] for c in known.tolist()]
         state.row = {news_id: i for i, news_id in enumerate(state.ids)}
         state._counts, state.end = counts[known].copy(), float(end)
+        unseen = [i for i in published if i not in state.row]
+        state.publish(unseen, [published[i] for i in unseen])
         before.moments = np.where(np.isnan(behaviors.moments), end, behaviors.moments)
         return state, before
 
@@ -210,7 +241,7 @@ def popularity_features(
     block = np.zeros((len(clicks), POPULARITY_FEATURES))
     block[:, 0], block[:, 1], block[:, 2] = np.log1p(clicks), np.log1p(views), np.log(ctr / (1 - ctr))
     block[~logged, :3] = 0.0
-    block[:, 3] = np.log1p(np.maximum(at - first_seen, 0.0) / HOUR)
+    block[:, AGE_FEATURE] = np.log1p(np.maximum(at - first_seen, 0.0) / HOUR)
     block[:, 4] = logged
     return block.astype(np.float32)
 

@@ -19,7 +19,6 @@ news ids and each user's last clicks.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from newsrec.data.imported import DatasetFormatError, Imported
+from newsrec.data.imported import DatasetFormatError, Imported, json_objects
 from newsrec.data.mind import MIND_TIME, Impression, News, behaviors_line, epoch_seconds, write_news
 
 __all__ = ["import_site_logs", "NEWS_COLUMNS", "IMPRESSION_COLUMNS"]
@@ -92,15 +91,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str
             for row in reader:
                 yield reader.line_num, {k: v or "" for k, v in row.items() if k is not None}
             return
-        for line, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DatasetFormatError(f"{path}:{line}: not a JSON object ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise DatasetFormatError(f"{path}:{line}: not a JSON object")
+        for line, row in json_objects(f, path):
             missing = [c for c in required if c not in row]
             if missing:
                 raise DatasetFormatError(f"{path}:{line}: lacks {', '.join(missing)}")

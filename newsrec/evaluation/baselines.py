@@ -1,4 +1,4 @@
-"""Baselines scored beside every model: random, popularity, CTR, zero-shot PLM cosine.
+"""Baselines scored beside every model: random, popularity, CTR, freshness, zero-shot PLM cosine.
 
 Popularity and CTR are counted from the training logs only (the `Popularity` saved with the
 model, at each impression's time), never from the impressions being scored.
@@ -11,10 +11,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from newsrec.data.mind import Impression
-from newsrec.data.popularity import Popularity
+from newsrec.data.popularity import AGE_FEATURE, Popularity
 from newsrec.encoders.news_table import PAD, NewsTable
 
-__all__ = ["ScoreFn", "random_scorer", "popularity_scorer", "ctr_scorer", "cosine_scorer", "baseline_scorers"]
+__all__ = [
+    "ScoreFn",
+    "random_scorer",
+    "popularity_scorer",
+    "ctr_scorer",
+    "freshness_scorer",
+    "cosine_scorer",
+    "baseline_scorers",
+]
 
 ScoreFn = Callable[[Sequence[Impression]], list[np.ndarray]]
 
@@ -40,6 +48,12 @@ def ctr_scorer(popularity: Popularity) -> ScoreFn:
     return lambda imps: [popularity.ctr(i.candidates, popularity.moment_of(i)) for i in imps]
 
 
+def freshness_scorer(popularity: Popularity) -> ScoreFn:
+    """Newest first: each item's age at the impression, from its publication where the news has a
+    time, else from its first sighting in the training logs (one they never showed is new)."""
+    return lambda imps: [-popularity.features(i.candidates, popularity.moment_of(i))[:, AGE_FEATURE] for i in imps]
+
+
 def cosine_scorer(table: NewsTable) -> ScoreFn:
     """Zero-shot PLM: user = mean of history vectors, score = cosine to the candidate."""
     vectors = table.vectors.numpy()
@@ -61,5 +75,6 @@ def baseline_scorers(popularity: Popularity, frozen_table: NewsTable, seed: int 
         "random": random_scorer(seed),
         "popularity": popularity_scorer(popularity),
         "ctr": ctr_scorer(popularity),
+        "freshness": freshness_scorer(popularity),
         "plm-cosine (zero-shot)": cosine_scorer(frozen_table),
     }

@@ -104,6 +104,8 @@ class Catalogue:
             self.news = CatalogueNews(snapshot, table)
             self.index = self.make_index(self.items)
             self.feed.skip_to("news", snapshot.through)
+            timed = np.flatnonzero(~np.isnan(snapshot.released[1:]))  # the model's ages count from these
+            self.popularity.publish([snapshot.ids[i] for i in timed.tolist()], snapshot.released[1 + timed].tolist())
             self._write_rows(table.ids, now)
             self.refreshed_at = now
 
@@ -122,6 +124,8 @@ class Catalogue:
             self._fit(len(table) + 1)
             for row, news in zip(table.rows(ids), rows):
                 self.published[row] = epoch_seconds(news.published_at or news.updated_at)
+                if news.published_at is not None:
+                    self.popularity.publish([news.news_id], [epoch_seconds(news.published_at)])
                 self.news.add(news.as_news())
                 if news.news_id in replaced:
                     self.items.moved.add(row)

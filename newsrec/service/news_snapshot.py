@@ -44,7 +44,7 @@ __all__ = ["Snapshots", "NewsSnapshot"]
 logger = logging.getLogger(__name__)
 
 REBUILD_AT, REBUILD_SHARE = 10_000, 0.1  # news stored since a snapshot that call for a new one
-FORMAT = 2  # what a snapshot's folder holds (2: urls); one of another format is built again
+FORMAT = 3  # what a snapshot's folder holds (2: urls, 3: publication times); one of another format is built again
 SPARE_SHARE = 0.25  # room in the vector file for news that arrive while serving
 CHUNK = ROWS_PER_READ  # rows read from the store, and strings copied, at a time
 Encode = Callable[[list[NewsRow]], np.ndarray]  # full rows -> (N, D) vectors, for rows of another vector_id
@@ -117,7 +117,8 @@ class NewsSnapshot:
     through: int
     ids: list[str]
     vectors: np.ndarray  # (capacity, D) copy-on-write map: rows past N are room for news that arrive later
-    published: np.ndarray  # (N + 1,) seconds since the epoch
+    published: np.ndarray  # (N + 1,) seconds since the epoch: publication, else when stored (the recency filter)
+    released: np.ndarray  # (N + 1,) the publisher's time only, NaN where it gave none (the model's freshness)
     titles: Texts  # by row - 1
     urls: Texts  # by row - 1 ("": none)
     category_codes: np.ndarray  # (N,) into `categories`
@@ -173,12 +174,14 @@ def _build(
     ids, titles, urls, read = TextsBuilder(), TextsBuilder(), TextsBuilder(), 0
     category_code: dict[str, int] = {}  # category -> its code, in order of first sight
     codes = np.zeros(count, np.int32)
-    published = np.zeros(count + 1)
+    published, released = np.zeros(count + 1), np.full(count + 1, np.nan)
     for rows in progress(_chunks(session, through), "news snapshot: reading the store", "news", count, by=len):
         first, read = read + 1, read + len(rows)
         vectors[first : first + len(rows)] = _stored_vectors(session, rows, vector_id, encode)
         release(vectors)
         published[first : first + len(rows)] = [epoch_seconds(r.published_at or r.updated_at) for r in rows]
+        stated = [r.published_at for r in rows]
+        released[first : first + len(rows)] = [epoch_seconds(t) if t else np.nan for t in stated]
         ids.extend([r.news_id for r in rows])
         titles.extend([r.title for r in rows])
         urls.extend([r.url for r in rows])
@@ -198,7 +201,8 @@ def _build(
         ordered.flush()
         del vectors, ordered
         os.replace(work / "ordered.f32", work / "vectors.f32")
-        codes, published = codes[order], np.concatenate([published[:1], published[1:][order]])
+        codes = codes[order]
+        published, released = (np.concatenate([times[:1], times[1:][order]]) for times in (published, released))
         np.save(work / "centroids.npy", centroids)
         np.save(work / "starts.npy", starts)
     else:
@@ -209,6 +213,7 @@ def _build(
     Texts.write(work, "urls", urls, order)
     np.save(work / "category_codes.npy", codes)
     np.save(work / "published.npy", published)
+    np.save(work / "released.npy", released)
     (work / "categories.json").write_text(json.dumps(list(category_code)))
     (work / "meta.json").write_text(json.dumps(meta))  # last: a folder with meta.json is complete
     built = folder / f"through-{through:012d}"
@@ -245,6 +250,7 @@ def _open(folder: Path) -> NewsSnapshot:
         [ids[i] for i in range(len(ids))],
         vectors,
         np.load(folder / "published.npy", mmap_mode="r"),
+        np.load(folder / "released.npy", mmap_mode="r"),
         Texts.load(folder, "titles"),
         Texts.load(folder, "urls"),
         np.load(folder / "category_codes.npy", mmap_mode="r"),

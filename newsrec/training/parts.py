@@ -24,7 +24,7 @@ import numpy as np
 from newsrec.data.behaviors import Behaviors, BehaviorsFiles, positions_of
 from newsrec.data.mind import Impression, News
 from newsrec.data.missing_news import drop_missing_news
-from newsrec.data.popularity import CountsBefore, Popularity
+from newsrec.data.popularity import CountsBefore, Popularity, publication_times
 from newsrec.training.distributed import World
 
 __all__ = ["Log", "read_part", "shared_replay", "write_replay", "read_replay", "REPLAY_DIR"]
@@ -62,7 +62,7 @@ def shared_replay(
 def _replay_whole(log: Log, news: dict[str, News], half_life_hours: float | None, folder: Path) -> None:
     """The replay of every impression, written for every process (the whole log is let go on return)."""
     whole, _ = drop_missing_news(read_part(log, World(), histories=False), news, require_click=True)
-    write_replay(folder, whole, *Popularity.replay(whole, half_life_hours))
+    write_replay(folder, whole, *Popularity.replay(whole, half_life_hours, publication_times(news)))
 
 
 def write_replay(folder: Path, whole: Behaviors, popularity: Popularity, before: CountsBefore) -> None:

@@ -17,7 +17,7 @@ from torch import nn
 from newsrec.data.behaviors import Behaviors
 from newsrec.data.mind import News
 from newsrec.data.missing_news import drop_missing_news, news_used_by
-from newsrec.data.popularity import CountsBefore, Popularity
+from newsrec.data.popularity import CountsBefore, Popularity, publication_times
 from newsrec.encoders.cache import EmbeddingCache
 from newsrec.encoders.concat import member_dims
 from newsrec.models.ranker import MODEL_FILE
@@ -80,7 +80,7 @@ def load_data(
         logger.info("process %d of %d: %d training impressions (its part)", world.rank, world.size, len(train_imps))
     steps_per_epoch = -(-world.total(train_imps.clicks()) // config.batch_size)
     if world.size == 1:
-        popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours)
+        popularity, before = Popularity.replay(train_imps, config.popularity_half_life_hours, publication_times(news))
     else:
         popularity, before = shared_replay(train, train_imps, news, config.popularity_half_life_hours, world, out_dir)
     return TrainingData(news, train_imps, valid_imps, train_impressions, popularity, before, steps_per_epoch)

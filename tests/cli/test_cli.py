@@ -43,7 +43,7 @@ def test_synth_train_evaluate_predict(tmp_path):
     evaluated = invoke("evaluate", "--model", model, "--news", world, "--behaviors", world / "dev", "--json")
     assert evaluated.exit_code == 0, evaluated.output
     results = json.loads(evaluated.stdout)
-    assert list(results) == ["newsrec (trained)", "random", "popularity", "ctr", "plm-cosine (zero-shot)"]
+    assert list(results) == ["newsrec (trained)", "random", "popularity", "ctr", "freshness", "plm-cosine (zero-shot)"]
     assert all(0 <= r["auc"] <= 1 and r["impressions"] == 40 for r in results.values())
 
     # unseen news and an unlabeled file: new items are encoded on the fly, missing ones ranked last

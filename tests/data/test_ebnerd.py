@@ -1,9 +1,12 @@
 """EB-NeRD's parquet files in MIND's format: written in the published schema here (the dataset
 itself is licensed and never in the project), read back by the MIND readers, trained on.
 
-The official ebnerd-benchmark repository holds a test fixture (behaviors and history of real
-impressions, no articles); `test_the_official_fixture_imports` reads it when a snapshot of
-that repository is on this machine (EBNERD_FIXTURE, default its mirror folder)."""
+The official ebnerd-benchmark repository (MIT) holds a test fixture: test/data/ebnerd/
+behaviors.parquet and history.parquet (1,046 real impressions, 44 users) and articles.parquet,
+whose contents a snapshot lacks (a large file kept outside git). `test_the_official_fixture_imports`
+reads the first two from a snapshot of that repository where one is on this machine
+(EBNERD_FIXTURE, default its mirror folder) and writes articles for the ids they name; the rows
+themselves are EB-NeRD's data, under its terms, so they are read there and never copied here."""
 
 import os
 import re
@@ -102,6 +105,14 @@ def test_an_ebnerd_folder_becomes_mind_files_the_readers_take(ebnerd, tmp_path):
     assert test[0].labels is None  # the test split has no clicks
 
 
+def test_publication_times_come_through_for_the_freshness_feature(ebnerd, tmp_path):
+    import_ebnerd(ebnerd, tmp_path / "mind")
+    news = read_news(tmp_path / "mind")
+    assert (tmp_path / "mind" / "published.tsv").is_file()
+    assert news["5"].published_at == START - timedelta(hours=5)  # articles.parquet's published_time
+    assert all(news[str(i)].published_at == START - timedelta(hours=i % 48) for i in range(80))
+
+
 def test_a_history_keeps_its_newest_articles(ebnerd, tmp_path):
     import_ebnerd(ebnerd, tmp_path / "mind", history_limit=2)
     assert read_all_behaviors([tmp_path / "mind" / "dev"])[0].history == ["16", "20"]
@@ -112,7 +123,7 @@ def test_newsrec_trains_on_an_imported_ebnerd_folder(ebnerd, tmp_path):
     runner = CliRunner()
     imported = runner.invoke(app, ["data", "import", "ebnerd", str(ebnerd), "--out", str(out)])
     assert imported.exit_code == 0, imported.output
-    assert "next: newsrec train" in imported.output and "--encoder multilingual-e5-small" in imported.output
+    assert "next: newsrec train" in imported.output and "--encoder" not in imported.output  # auto reads Danish
     args = ["train", "--news", str(out), "--behaviors", str(out / "train"), "--valid", str(out / "dev")]
     trained = runner.invoke(app, [*args, "--out", str(model), "--epochs", "2", "--cache", str(tmp_path / "c.sqlite")])
     assert trained.exit_code == 0, trained.output
@@ -157,7 +168,7 @@ OFFICIAL = Path(os.environ.get("EBNERD_FIXTURE", "/work/.mirror/ebanalyse+ebnerd
 
 def test_the_official_fixture_imports(tmp_path):
     """The benchmark repository's own behaviors and history (real rows, in its exact schema),
-    with articles written here for the ids they name (the repository keeps no articles file)."""
+    with articles written here for the ids they name (the snapshot lacks its articles file)."""
     if not (OFFICIAL / "HEAD").exists() and not (OFFICIAL / ".git").exists():
         pytest.skip(f"no snapshot of ebnerd-benchmark at {OFFICIAL} (set EBNERD_FIXTURE)")
     import subprocess

@@ -118,3 +118,18 @@ def test_news_used_by_lists_news_in_order_of_first_use(monkeypatch, chunk):
     ]
     assert list(news_used_by(imps, news)) == ["N3", "N1", "N2", "N5", "N4"]
     assert list(news_used_by(imps[1:], news)) == ["N5", "N4", "N1"]
+
+
+def test_publication_times_travel_beside_news_tsv(tmp_path):
+    from datetime import datetime, timezone
+
+    moment = datetime(2023, 5, 1, 6, 30, tzinfo=timezone.utc)
+    write_news(tmp_path / "news.tsv", [News("N1", "Timed", published_at=moment), News("N2", "Untimed")])
+    assert (tmp_path / "news.tsv").read_text().count("\t") == 14  # still MIND's 8 columns
+    back = read_news(tmp_path)
+    assert back["N1"].published_at == moment and back["N2"].published_at is None
+    write_news(tmp_path / "news.tsv", [News("N1", "Timed")])  # no times now: the old file must not linger
+    assert read_news(tmp_path)["N1"].published_at is None
+    (tmp_path / "published.tsv").write_text("N1\tyesterday\n")
+    with pytest.raises(MindFormatError, match=r"published.tsv:1: time 'yesterday' is not ISO 8601"):
+        read_news(tmp_path)

@@ -94,3 +94,27 @@ def test_the_replay_gives_what_counting_each_impression_in_turn_gives(tiny_world
         assert np.allclose(np.stack([features[i][c] for c in timed[i].candidates]), expected, atol=1e-5)
         plain.add_impression(timed[i], at=end)
     assert state.ids == plain.ids and np.allclose(state._counts[: len(state.ids)], plain._counts[: len(plain.ids)])
+
+
+def test_ages_count_from_publication_where_the_news_has_a_time():
+    first, later = imp(1, 8, ["N1", "N2"], [1, 0]), imp(2, 11, ["N1", "N3"], [0, 1])
+    published = {"N1": first.timestamp - 2 * 3600, "N3": first.timestamp + 5 * 3600, "N9": first.timestamp}
+    behaviors = Behaviors.from_impressions([first, later])
+    state, before = Popularity.replay(behaviors, published=published)
+    _, features = replay([first, later])  # the same logs without publication times
+    slots = np.arange(behaviors.candidates_at[0], behaviors.candidates_at[1])[None]
+    timed = before.features(slots, np.array([0]), behaviors.candidates[slots])[0]
+    assert np.isclose(timed[0, 3], math.log1p(2.0)) and np.isclose(features[0]["N1"][3], 0.0)  # 2 h old, not new
+    # published after its first sighting (a late or wrong time): the sighting stays the origin
+    at = later.timestamp
+    assert np.isclose(state.features(["N3"], at + 3600)[0, 3], math.log1p(1.0))
+    # published, never shown: a row without counts whose age runs from publication
+    never = state.features(["N9"], at)[0]
+    assert np.isclose(never[3], math.log1p(3.0)) and never[4] == 0 and np.allclose(never[:3], 0)
+    # what the service does as news arrive gives the replay's state
+    live = Popularity()
+    live.publish(list(published), list(published.values()))
+    for i in (first, later):
+        live.add_impression(i)
+    ids = ["N1", "N2", "N3", "N9"]
+    assert np.allclose(live.features(ids, at + 3600), state.features(ids, at + 3600))

@@ -65,6 +65,20 @@ def test_site_logs_become_mind_files_with_earlier_clicks_as_history(tmp_path, wr
     assert [imp.impression_id for imp in dev] == [f"i{n}" for n in range(108, 120)]  # the latest tenth
 
 
+def test_publication_times_come_back_from_the_imported_folder(tmp_path):
+    news, rows = site_rows(impressions=4)
+    news[1]["published_at"] = "2024-05-18T09:00:00+02:00"
+    news[2].pop("published_at")
+    write_jsonl(tmp_path / "news.jsonl", news)
+    write_jsonl(tmp_path / "impressions.jsonl", rows)
+    import_site_logs(tmp_path, tmp_path / "mind")
+    read = read_news(tmp_path / "mind")  # news.tsv with published.tsv beside it
+    assert read["s0"].published_at == START
+    assert read["s1"].published_at == datetime(2024, 5, 18, 7, 0, tzinfo=timezone.utc)  # the same moment
+    assert read["s2"].published_at is None
+    assert read["s39"].published_at == START - timedelta(hours=39)
+
+
 def test_a_time_in_another_zone_is_written_in_utc(tmp_path):
     news, rows = site_rows(impressions=2)
     rows[0]["time"], rows[1]["time"] = "2024-05-18T09:00:00+02:00", "2024-05-18T07:30:00"

@@ -28,6 +28,8 @@ class Reference:
     def __init__(self, model_dir, news: dict[str, News]):
         self.ranker = Ranker.load(model_dir, news, EmbeddingCache())
         self.popularity = self.ranker.popularity.copy()  # the training logs' counts (popularity.json)
+        for n, at in PUBLISHED.items():  # ages from publication, which precedes the logs' first sighting
+            self.popularity.publish([n], [at.timestamp()])
         self.history: list[str] = []
         self.texts: list[str] = []
 
@@ -48,6 +50,24 @@ class Reference:
         imp = Impression("ref", "reader", "", self.history[-self.ranker.spec.max_history :], candidates)
         popularity = lambda i: self.popularity.features(i.candidates, at)  # noqa: E731
         return self.ranker.score([imp], {"reader": text}, popularity=popularity)[0]
+
+
+def published_at(position: int) -> datetime | None:
+    """Every other posted news item has a publication time, days before the training logs start."""
+    return datetime(2026, 10, 20, tzinfo=timezone.utc) + timedelta(hours=7 * position) if position % 2 else None
+
+
+def news_items(news: dict[str, News]) -> list[dict]:
+    items = [{"id": n.news_id, "title": n.title, "category": n.category, "abstract": n.abstract} for n in news.values()]
+    for position, item in enumerate(items):
+        if at := published_at(position):
+            item["published_at"] = iso(at)
+            PUBLISHED[item["id"]] = at
+    return items
+
+
+PUBLISHED: dict[str, datetime] = {}  # news id -> the publication time posted with it
+SERVE_OLD_NEWS = {"recency_days": 3650.0}  # the times above are older than the default week
 
 
 def iso(moment: datetime) -> str:
@@ -87,8 +107,7 @@ def check_parity(client, reference: Reference, pool: list[str], exact: bool) -> 
 def run_traffic_and_check(client, model_dir, tiny_world, exact: bool) -> None:
     news = dict(list(read_news(tiny_world).items())[:60])  # ids with training logs: their popularity is live
     pool = list(news)
-    items = [{"id": n.news_id, "title": n.title, "category": n.category, "abstract": n.abstract} for n in news.values()]
-    post(client, "/v1/news", {"items": items}, NEWS_KEY)
+    post(client, "/v1/news", {"items": news_items(news)}, NEWS_KEY)
     assert client.app.state.service.primary.catalogue.index.exact is exact  # which search answers
     reference = Reference(model_dir, news)
     start = datetime.now(timezone.utc) - timedelta(hours=2)
@@ -127,12 +146,12 @@ def run_traffic_and_check(client, model_dir, tiny_world, exact: bool) -> None:
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "ivf"])
 def test_served_scores_equal_an_independent_reference(exact, model_dir, db_url, tiny_world, tmp_path):
     extra = {} if exact else {"approximate_above": 10}  # 60 news: IVF from the start
-    with make_client(model_dir, db_url, tmp_path, **extra) as client:
+    with make_client(model_dir, db_url, tmp_path, **SERVE_OLD_NEWS, **extra) as client:
         run_traffic_and_check(client, model_dir, tiny_world, exact)
 
 
 def test_a_model_with_one_tower_per_encoder_serves_its_own_score(towers_model_dir, tiny_world, tmp_path):
-    with make_client(towers_model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path) as client:
+    with make_client(towers_model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path, **SERVE_OLD_NEWS) as client:
         assert len(client.app.state.service.primary.ranker.model.towers) == 2
         run_traffic_and_check(client, towers_model_dir, tiny_world, exact=True)
 
@@ -141,7 +160,7 @@ def test_the_reference_catches_a_service_that_drops_comments_from_the_query(
     monkeypatch, model_dir, tiny_world, tmp_path
 ):
     monkeypatch.setattr(users, "COMMENTS_KEPT", 0)  # the service forgets every comment
-    client = make_client(model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path)
+    client = make_client(model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path, **SERVE_OLD_NEWS)
     with client, pytest.raises(AssertionError, match=r"allclose|overlap"):  # other scores
         run_traffic_and_check(client, model_dir, tiny_world, exact=True)
 
@@ -153,6 +172,27 @@ def test_the_reference_catches_a_service_that_ignores_views(monkeypatch, model_d
         "count_traffic",
         lambda self, tallies, now: count_traffic(self, [t for t in tallies if t.kind != "view"], now),
     )
-    client = make_client(model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path)
+    client = make_client(model_dir, f"sqlite:///{tmp_path}/db.sqlite", tmp_path, **SERVE_OLD_NEWS)
     with client, pytest.raises(AssertionError, match=r"allclose|overlap"):  # other scores
         run_traffic_and_check(client, model_dir, tiny_world, exact=True)
+
+
+def test_a_worker_starting_from_the_snapshot_counts_ages_from_publication(model_dir, tiny_world, tmp_path):
+    """News posted with a publication time reach a later worker through the machine's snapshot,
+    not the feed: its scores are the reference's too (and the first worker's)."""
+    news = dict(list(read_news(tiny_world).items())[:60])
+    db_url, candidates = f"sqlite:///{tmp_path}/db.sqlite", list(news)[:30]
+    at = datetime(2026, 11, 10, 8, tzinfo=timezone.utc)
+    ask = {"candidates": candidates, "at": iso(at)}
+    scores = []
+    for worker, snapshots in enumerate(["first", "second"]):  # the second builds its snapshot anew
+        with make_client(model_dir, db_url, tmp_path, snapshot_dir=tmp_path / snapshots, **SERVE_OLD_NEWS) as client:
+            if worker == 0:
+                post(client, "/v1/news", {"items": news_items(news)}, NEWS_KEY)
+            reply = client.post("/v1/users/reader/rank", json=ask, headers=USER_KEY)
+            assert reply.status_code == 200, reply.text
+            scores.append(
+                [r["score"] for r in sorted(reply.json()["items"], key=lambda r: candidates.index(r["news_id"]))]
+            )
+    expected = Reference(model_dir, news).scores(candidates, at.timestamp())
+    assert np.allclose(scores[0], expected, atol=1e-4) and np.allclose(scores[1], expected, atol=1e-4)

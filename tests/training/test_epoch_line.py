@@ -11,8 +11,10 @@ from newsrec.training.config import load_config
 from newsrec.training.recipe import train
 
 
-def test_each_epoch_is_one_line_and_its_stages_stay_in_the_summary(tiny_world, tmp_path, caplog):
+def test_each_epoch_is_one_line_and_its_stages_stay_in_the_summary(tiny_world, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
+    # a progress report only on a slow machine (its own lines are tested in test_progress.py): never here
+    monkeypatch.setenv("NEWSREC_PROGRESS_SECONDS", "3600")
     out = tmp_path / "m"
     train(
         load_config(epochs=2, patience=2),
