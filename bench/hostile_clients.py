@@ -15,7 +15,10 @@ Starts `newsrec serve --workers 2` on a fresh SQLite database with the service's
   made-up X-Forwarded-For addresses from 127.0.0.1 not believed;
 - deployments: a folder whose model.pt is random bytes is refused; a deployed model broken
   afterwards: kill -9 of a worker (seconds until its replacement serves, exits counted) and a
-  full restart (seconds until it answers).
+  full restart (seconds until it answers);
+- a frozen database: 2 workers on a PostgreSQL server of the probe's own, stopped whole
+  (SIGSTOP) with requests in flight: what they and /ready answer, and how soon the service
+  serves again after SIGCONT (skipped where PostgreSQL's binaries are missing).
 
 Usage: python bench/hostile_clients.py --model runs/demo/model [--slow-connections 1000]
 Prints a Markdown section.
@@ -236,19 +239,26 @@ def racing_writes(base: str, database: Path) -> list[list[str]]:
     """4 parallel PUTs of interests for each of 30 new users, then PUTs racing each user's DELETE:
     server errors among them; and who may read the database file that holds the token secret."""
     codes: list[int] = []
+
+    def status(reply) -> int:  # 0: the connection dropped (the tree before issue 33 reset some)
+        try:
+            return reply.result().status_code
+        except httpx.TransportError:
+            return 0
+
     with httpx.Client(base_url=base, timeout=60) as http, ThreadPoolExecutor(8) as pool:
         for i in range(30):
             path = f"/v1/users/racer{i}/interests"
             puts = [pool.submit(http.put, path, json={"text": f"topic {j}"}, headers=ADMIN) for j in range(4)]
-            codes += [p.result().status_code for p in puts]
+            codes += [status(p) for p in puts]
             racing = [pool.submit(http.delete, f"/v1/users/racer{i}", headers=ADMIN)]
             racing += [pool.submit(http.put, path, json={"text": "again"}, headers=ADMIN) for _ in range(3)]
-            codes += [r.result().status_code for r in racing]
+            codes += [status(r) for r in racing]
     mode = stat.filemode(database.stat().st_mode)
     return [
         [
             "4 parallel PUTs of a new user's interests, then 3 PUTs racing its DELETE, for 30 users",
-            f"{sum(c >= 500 for c in codes)} server errors of {len(codes)}",
+            f"{sum(c >= 500 for c in codes)} server errors and {codes.count(0)} dropped connections of {len(codes)}",
             "-",
         ],
         ["the SQLite file holding the token secret", f"mode {mode}", "-"],
@@ -351,6 +361,73 @@ def deployments(model: Path, base: str, proc: subprocess.Popen, tmp: Path, log: 
     return rows
 
 
+def frozen_database(model: Path, tmp: Path, cap: float = 60.0) -> list[list[str]]:
+    """A PostgreSQL server stopped whole (every process SIGSTOPped, as a paused container): what
+    requests in flight and /ready answer, and how long after SIGCONT the service serves again.
+    The server is one of this probe's own (initdb in a temporary folder), never a shared one."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        return [["PostgreSQL stopped whole (SIGSTOP)", "skipped: no PostgreSQL binaries here", "-"]]
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []  # it refuses to run as root
+    data, pg_port, port = Path(tempfile.mkdtemp(prefix="hostile-pg-")), free_port(), free_port()
+    if as_postgres:
+        shutil.chown(data, "postgres")
+
+    def pg(program: str, *args: str) -> None:
+        subprocess.run([*as_postgres, str(found[-1].parent / program), *args], check=True, capture_output=True)
+
+    pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust")
+    pg("pg_ctl", "-D", str(data), "-l", str(data / "log"), "-o", f"-h 127.0.0.1 -p {pg_port} -k {data}", "-w", "start")
+    base, proc = f"http://127.0.0.1:{port}", None
+    try:
+        proc = start(model, f"postgresql+psycopg://postgres@127.0.0.1:{pg_port}/postgres", port, tmp / "frozen.log")
+        items = [{"id": f"F{i}", "title": f"Frozen story number {i}", "category": "news"} for i in range(5)]
+        httpx.post(f"{base}/v1/news", json={"items": items}, headers=ADMIN, timeout=120).raise_for_status()
+        click = {"events": [{"event_id": "f1", "user_id": "reader", "news_id": "F0", "type": "click"}]}
+        calls = {
+            "recommendations": lambda: httpx.get(f"{base}/v1/users/reader/recommendations", headers=ADMIN, timeout=cap),
+            "a click": lambda: httpx.post(f"{base}/v1/events", json=click, headers=ADMIN, timeout=cap),
+            "/ready": lambda: httpx.get(f"{base}/ready", timeout=cap),
+        }
+        for call in calls.values():
+            call()  # every worker's pool holds connections now
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        stopped = [postmaster, *map(int, children)]
+
+        def timed(call) -> tuple[str, float]:
+            t = time.perf_counter()
+            try:
+                return str(call().status_code), time.perf_counter() - t
+            except httpx.TimeoutException:
+                return f"no answer within {cap:.0f} s", time.perf_counter() - t
+
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(len(calls)) as pool:
+                answers = dict(zip(calls, pool.map(timed, calls.values())))
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+        t = time.perf_counter()
+        while httpx.get(f"{base}/ready", timeout=cap).status_code != 200 and time.perf_counter() - t < cap:
+            time.sleep(0.1)
+        recovered = time.perf_counter() - t
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+    said = "; ".join(f"{name} {code} after {seconds:.1f} s" for name, (code, seconds) in answers.items())
+    longest = max(seconds for _, seconds in answers.values())
+    return [
+        ["PostgreSQL stopped whole (SIGSTOP), 3 requests in flight, default limits", said, f"{longest:.1f}"],
+        ["... then resumed (SIGCONT)", "/ready 200 again, requests served", f"{recovered:.1f}"],
+    ]
+
+
 def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -> str:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, slow_connections + 512)), hard))
@@ -368,6 +445,7 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
             sent, status, reply = conflict_reply(base)
             guesses, valid = lockout(base)
             deploy_rows = deployments(model, base, proc, tmp, log)
+            frozen_rows = frozen_database(model, tmp)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
@@ -402,6 +480,7 @@ def report(model: Path, slow_connections: int = 1000, impressions: int = 5000) -
             "ready (serves the last good model)",
             f"{restart_seconds:.1f}",
         ],
+        *frozen_rows,
     ]
     return "\n\n".join(
         [

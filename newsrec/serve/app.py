@@ -24,6 +24,7 @@ from newsrec.serve.guard import Guard
 from newsrec.serve.observability import Observe, open_request_log
 from newsrec.serve.routes import admin, events, impressions, news, system, users
 from newsrec.serve.settings import ServiceSettings
+from newsrec.service.deployment_copies import ModelCopies
 from newsrec.service.index import Items, VectorIndex, make_index
 from newsrec.service.recommender_service import RecommenderService
 from newsrec.store.db import make_engine, migrate
@@ -40,14 +41,20 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             threadpool_limits(settings.threads)  # NumPy's BLAS, which runs the exact search
         if settings.migrate_on_start:
             migrate(settings.database_url)
-        engine = make_engine(settings.database_url, settings.db_wait_seconds)
-        cache = EmbeddingCache()
-        ranker = Ranker.load(settings.model_dir, {}, cache)
+        engine = make_engine(settings.database_url, settings.db_wait_seconds, settings.answer_seconds)
+        cache, core = EmbeddingCache(), settings.core()
+        # served from this machine's copy of --model (`newsrec serve` made it before any worker
+        # started: every worker, also one started later, serves the same files), so what is
+        # written to the folder after start-up changes nothing, as for a deployment
+        copies = ModelCopies.of_machine(core.snapshot_dir)
+        copy = copies.copy(str(settings.model_dir), digest=settings.model_digest)
+        ranker = Ranker.load(copy, {}, cache)
 
         def index_for(items: Items, version: str) -> VectorIndex:
             return make_index(settings.index, items, settings.probe_share, settings.milvus_uri, f"news_{version}")
 
-        service = RecommenderService.open(ranker, str(settings.model_dir), engine, index_for, settings.core(), cache)
+        model_dir = str(settings.model_dir)
+        service = RecommenderService.open(ranker, model_dir, engine, index_for, core, cache, copies, copy.name)
         app.state.authenticator = Authenticator(
             settings.keys, settings.secrets or [service.secret], settings.token_ttl_seconds
         )

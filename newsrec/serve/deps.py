@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import anyio
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from newsrec.serve.auth import Principal
 from newsrec.serve.schemas import UserIdPath
-from newsrec.service.recommender_service import RecommenderService
+from newsrec.service.recommender_service import FEEDS_READ_AFTER, RecommenderService
 
 __all__ = ["Service", "Caller", "require_scope", "UserAccess", "check_batch"]
 
@@ -29,14 +30,17 @@ async def _service(request: Request) -> RecommenderService:
 async def _caller(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     principal: Principal = request.state.principal
     service: RecommenderService = request.app.state.service
-    if principal.user_id is not None and await anyio.to_thread.run_sync(
-        service.token_revoked, principal.user_id, principal.issued_at
-    ):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "this token's user was erased: mint a new token",
-            {"www-authenticate": "Bearer"},
-        )
+    if principal.user_id is not None:
+        arrived = time.monotonic()
+        if await anyio.to_thread.run_sync(service.token_revoked, principal.user_id, principal.issued_at, arrived):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "this token's user was erased: mint a new token",
+                {"www-authenticate": "Bearer"},
+            )
+        # the check read the feeds after the request arrived: the route's own reads need not
+        # (set here, in the request's context, which the route's thread or batch inherits)
+        FEEDS_READ_AFTER.set(arrived)
     return principal
 
 

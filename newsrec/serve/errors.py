@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from newsrec.service.inputs import IDS_NAMED, RepeatedNewsError, UnknownNewsError
+from newsrec.store.silence import unanswered
 
 __all__ = [
     "described",
@@ -59,7 +60,9 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     403: described("the key lacks the scope, or the token belongs to another user"),
     413: described("body or batch too large"),
     422: described("invalid request: `errors` names each field"),
-    503: described("the database stayed locked by another process: nothing was stored; retry after Retry-After"),
+    503: described(
+        "the database stayed locked by another process (nothing was stored) or did not answer: retry after Retry-After"
+    ),
     507: described("the service's disk is full: nothing was stored"),
     429: described("rate limit: wait for the Retry-After header's seconds"),
 }
@@ -137,6 +140,13 @@ def install_error_handlers(app: FastAPI) -> None:
             logger.warning("request failed: the database stayed locked by another process")
             detail = "the database is held by another process: nothing of this request was stored; retry shortly"
             return JSONResponse({"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "2"})
+        if unanswered(exc):  # frozen, down or unreachable: a write may or may not have been committed
+            logger.warning("request failed: the database did not answer")
+            detail = (
+                "the database did not answer in time: retry shortly "
+                "(events and impressions are stored once by their ids, however often they are sent)"
+            )
+            return JSONResponse({"detail": detail}, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "5"})
         return await failure(request, exc)
 
     @app.exception_handler(Exception)

@@ -38,6 +38,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from newsrec.serve.settings import ServiceSettings
+from newsrec.service.deployment_copies import ModelCopies
 from newsrec.store.db import migrate
 
 __all__ = ["run_server", "address_line", "HeaderTimeoutProtocol"]
@@ -195,7 +196,9 @@ def _worker(settings: ServiceSettings, sock: socket.socket, supervisor: int) -> 
 def run_server(settings: ServiceSettings, host: str, port: int, workers: int) -> None:
     migrate(settings.database_url)  # once, before any worker: workers never race on the schema
     threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
-    settings = settings.model_copy(update={"migrate_on_start": False, "threads": threads})
+    # the --model folder as it is now, copied once: held by this process while it runs, served by every worker
+    start = ModelCopies.of_machine(settings.core().snapshot_dir).copy(str(settings.model_dir))
+    settings = settings.model_copy(update={"migrate_on_start": False, "threads": threads, "model_digest": start.name})
     first = _listening_socket(host, port, share_port=workers > 1)
     port = first.getsockname()[1]  # port 0 asked for any free port: the others join the one it got
     logger.info("%s", address_line(host, port))  # once, here: workers only serve

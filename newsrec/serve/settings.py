@@ -23,6 +23,7 @@ __all__ = ["ServiceSettings", "SCOPES", "parse_api_keys"]
 
 SCOPES = ("news", "users", "admin")
 MIN_SECRET_CHARS = 32  # HS256 wants a key of at least 256 bits
+ANSWER_MARGIN_SECONDS = 5.0  # past the lock wait, a statement of the serving path has answered long before
 MIN_KEY_CHARS = 16  # an API key is a password that is guessed online: 16 hex characters are 64 bits
 
 
@@ -47,6 +48,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSREC_")
 
     model_dir: Path
+    model_digest: str = Field(
+        "",
+        description="set by `newsrec serve`: the digest of this machine's copy of model_dir, made once at start, "
+        "which every worker serves (also one started later); empty: each app copies model_dir as it starts",
+    )
     db_url: str | None = Field(None, description="SQLAlchemy URL; default: sqlite file beside the model")
     api_keys: SecretStr = Field(SecretStr(""), description="KEY:SCOPE+SCOPE,... (scopes news, users, admin)")
     token_secrets: SecretStr = Field(
@@ -107,6 +113,13 @@ class ServiceSettings(BaseSettings):
         le=300,
         description="longest wait for a lock another process holds on the database: then 503, not a hang",
     )
+    db_answer_seconds: float | None = Field(
+        None,
+        gt=0,
+        le=600,
+        description="PostgreSQL: a statement the server sends nothing back for this long (a frozen server) "
+        "fails, its connection is closed and the request is a 503; default: db_wait_seconds + 5",
+    )
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="a request body not complete this long after its headers is refused (408)"
     )
@@ -157,7 +170,14 @@ class ServiceSettings(BaseSettings):
     def _index(self) -> ServiceSettings:
         if self.index == "milvus" and not self.milvus_uri:
             raise ValueError("--index milvus needs --milvus-uri (a .db file for milvus-lite, or a server URL)")
+        if self.db_answer_seconds is not None and self.db_answer_seconds <= self.db_wait_seconds:
+            raise ValueError("db_answer_seconds must exceed db_wait_seconds: a lock wait is silent that long")
         return self
+
+    @property
+    def answer_seconds(self) -> float:
+        """How long a statement of the service may go without a byte from the database."""
+        return self.db_answer_seconds or self.db_wait_seconds + ANSWER_MARGIN_SECONDS
 
     @property
     def keys(self) -> dict[str, frozenset[str]]:

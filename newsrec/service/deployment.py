@@ -100,6 +100,7 @@ class Deployments:
         """At start: the newest recorded deployment that loads here (before the first answer)."""
         self.versions.update(spec.version for specs in deployments for spec in specs)
         self.arms = self._newest_that_loads(deployments)
+        self.copies.settle({arm.spec.digest for arm in self.arms}, {s.digest for s in (deployments or [[]])[-1]})
 
     def follow(self, deployments: list[list[ArmSpec]]) -> None:
         """Deployments recorded since this worker last looked: load the newest in the background."""
@@ -195,9 +196,9 @@ class Deployments:
                 now = time.time()
                 for arm in arms:
                     arm.catalogue.catch_up(session, now)  # what came in while loading
-                self.arms = arms
-                self.problem = None
+                self.arms, self.problem = arms, None
             logger.info("serving %s", [(arm.version, arm.spec.share) for arm in arms])
+            self.copies.settle({arm.spec.digest for arm in arms}, {spec.digest for spec in specs})
             return
 
 

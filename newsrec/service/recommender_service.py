@@ -18,10 +18,12 @@ never the other way round.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -49,9 +51,16 @@ from newsrec.store import repository as repo
 from newsrec.store.db import make_sessions
 from newsrec.store.erasure import Eraser
 
-__all__ = ["RecommenderService"]
+__all__ = ["RecommenderService", "FEEDS_READ_AFTER"]
 
 IndexMaker = Callable[[Items, str], VectorIndex]  # (a catalogue's rows, model version) -> its index
+# When the request in this context arrived (monotonic seconds), set once it has had the feeds read
+# after that moment: by the revocation check of its user token (serve/deps.py), which must read
+# them anyway. A reading that began after the request arrived has every write acknowledged before
+# the request was sent, so the request's own `sync` calls need not read again: a user-token
+# request costs one feed reading, as an app key's does. (No user-token route writes and then
+# reads its own write back, which would need a reading after the write.)
+FEEDS_READ_AFTER: ContextVar[float | None] = ContextVar("feeds_read_after", default=None)
 
 
 class RecommenderService:
@@ -65,7 +74,10 @@ class RecommenderService:
         self.recency = timedelta(days=settings.recency_days)
         self.feed = ChangeFeed("events", "deletions", "deployments")
         self._syncs: Batcher[None, None] = Batcher(self._follow_feeds)
-        self._answers: LoopBatcher[tuple[str, int], Recommendations] = LoopBatcher(self.recommend_many, "answers")
+        self._read_from = -math.inf  # when the newest complete feed reading began (monotonic seconds)
+        self._answers: LoopBatcher[tuple[str, int, float | None], Recommendations] = LoopBatcher(
+            self._answer, "answers"
+        )
         eraser = Eraser(engine, settings.erase_within_seconds)
         counter = TrafficCounter(secret, settings.count_limits)
         self.writes = Writes(
@@ -76,11 +88,13 @@ class RecommenderService:
     def open(
         cls,
         ranker: Ranker,  # loaded with its encoder (`Ranker.load`): it serves until the database names others
-        model_dir: str,  # the folder `ranker` was loaded from
+        model_dir: str,  # the folder given (--model): what another machine copies if a deployment names it
         engine: Engine,
         make_index: IndexMaker,
         settings: CoreSettings,
         cache: EmbeddingCache | None = None,
+        copies: ModelCopies | None = None,  # this machine's model copies (`ModelCopies.of_machine`)
+        digest: str = "",  # of the copy of `model_dir` that `ranker` was loaded from, held by `copies`
     ) -> RecommenderService:
         """A started service: the database's secret read, the deployed models loaded (before the
         first answer), an erasure purge a stopped process left undone scheduled."""
@@ -98,17 +112,15 @@ class RecommenderService:
             catalogue = Catalogue(model, index_for, snapshots, settings.popularity_refresh_seconds, cache)
             return Arm(spec, model, catalogue)
 
-        first = make_arm(ArmSpec(model_dir, ranker.version, 1.0), ranker)
-        # beside this machine's news snapshots (NEWSREC_SNAPSHOT_DIR): what the machine's workers share
-        copies = ModelCopies(settings.snapshot_dir / "deployments")
+        first = make_arm(ArmSpec(model_dir, ranker.version, 1.0, digest), ranker)
+        copies = copies or ModelCopies.of_machine(settings.snapshot_dir)
         deployments = Deployments(first, make_arm, sessions, cache, threading.RLock(), copies)
         service = cls(
             engine, secret, deployments, UserStore(secret, settings.user_cache_size, ranker.spec.max_history), settings
         )
         with sessions() as session:
             recorded = service.feed.rows(session, "deployments")
-        if recorded:  # the database says which models serve: load them before the first answer
-            deployments.start([arm_specs(row.arms) for row in recorded])
+        deployments.start([arm_specs(row.arms) for row in recorded])  # the database's models, before the first answer
         service.writes.eraser.resume()
         service.sync()
         return service
@@ -133,11 +145,22 @@ class RecommenderService:
 
         Callers that arrive while the feeds are being read share the next reading (`Batcher`):
         each still sees every write made before it called, and N waiting requests cost one
-        round of feed queries, not N."""
-        self._syncs.run(None)
+        round of feed queries, not N. A request that had the feeds read after it arrived reads
+        them no more (`FEEDS_READ_AFTER`)."""
+        arrived = FEEDS_READ_AFTER.get()
+        if arrived is None:
+            self._syncs.run(None)
+        else:
+            self.read_after(arrived)
+
+    def read_after(self, moment: float) -> None:
+        """Have the feeds read by a reading that began after `moment` (monotonic seconds): at
+        once if one has, else the next reading (`sync`)."""
+        if self._read_from <= moment:
+            self._syncs.run(None)
 
     def _follow_feeds(self, callers: list[None]) -> list[None]:
-        now = time.time()
+        now, began = time.time(), time.monotonic()
         with self.lock, self.sessions() as session:
             heads = feeds.heads(session)  # one query; a feed that did not move is not read
             for arm in self.arms:
@@ -148,12 +171,14 @@ class RecommenderService:
                 self.users.erase(tombstones)
             if deployments := self.feed.rows(session, "deployments", heads):
                 self.deployments.follow([arm_specs(row.arms) for row in deployments])
+            self._read_from = began  # readings follow one another (Batcher): this is the newest
         return [None] * len(callers)
 
-    def token_revoked(self, user_id: str, issued_at: float) -> bool:
+    def token_revoked(self, user_id: str, issued_at: float, arrived: float) -> bool:
         """Whether a token of `user_id` issued at `issued_at` predates the user's erasure, made
-        by any worker (`revocations.py`)."""
-        self.sync()
+        by any worker (`revocations.py`), known by a feed reading begun after the request arrived
+        at `arrived` (monotonic seconds): the request's one reading (`FEEDS_READ_AFTER`)."""
+        self.read_after(arrived)
         return self.users.revoked(user_id, issued_at)
 
     def unready(self) -> str | None:
@@ -186,7 +211,17 @@ class RecommenderService:
 
         Awaited on the event loop: the requests that arrive while a batch is computed (in a
         thread of its own) are answered together by `recommend_many`."""
-        return await self._answers.run((user_id, k))
+        return await self._answers.run((user_id, k, FEEDS_READ_AFTER.get()))
+
+    def _answer(self, asked: Sequence[tuple[str, int, float | None]]) -> list[Recommendations]:
+        """A batch of `recommend` calls: the feeds are read unless a reading began after every
+        one of them arrived."""
+        arrivals = [arrived for _, _, arrived in asked]
+        context = FEEDS_READ_AFTER.set(None if None in arrivals else max(a for a in arrivals if a is not None))
+        try:
+            return self.recommend_many([(user_id, k) for user_id, k, _ in asked])
+        finally:
+            FEEDS_READ_AFTER.reset(context)
 
     def recommend_many(self, requests: Sequence[tuple[str, int]], now: datetime | None = None) -> list[Recommendations]:
         """The answer to each (user id, k): one reading of the feeds, one query for the users'

@@ -13,6 +13,7 @@ PostgreSQL), so instances and workers starting together never race each other.
 from __future__ import annotations
 
 import fcntl
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import sessionmaker
+
+from newsrec.store.silence import bound_silence
 
 __all__ = ["make_engine", "migrate", "make_sessions", "DB_WAIT_SECONDS", "MIGRATION_WAIT_SECONDS"]
 
@@ -33,8 +36,13 @@ DB_WAIT_SECONDS = 10.0
 MIGRATION_WAIT_SECONDS = 600.0  # a migration waits for serving workers' locks (and another instance's migration)
 
 
-def make_engine(url: str, wait_seconds: float = DB_WAIT_SECONDS) -> Engine:
-    """An engine whose statements wait at most `wait_seconds` for another connection's lock."""
+def make_engine(url: str, wait_seconds: float = DB_WAIT_SECONDS, answer_seconds: float | None = None) -> Engine:
+    """An engine whose statements wait at most `wait_seconds` for another connection's lock.
+
+    `answer_seconds` (PostgreSQL; the service's engine sets it): a statement the server sends
+    nothing back for this long fails and its connection is closed, and connecting is bounded by
+    it too (whole seconds, 2 at least: libpq's), so a server that stopped answering costs a
+    request that long, not for ever (`silence.py`). None: no bound (tools, migrations)."""
     # hide_parameters: an SQL error in a log or traceback never shows row values (titles, comments)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -54,12 +62,15 @@ def make_engine(url: str, wait_seconds: float = DB_WAIT_SECONDS) -> Engine:
 
         return engine
     connect: dict[str, object] = {}
+    connect_seconds = CONNECT_TIMEOUT_SECONDS
+    if answer_seconds is not None:
+        connect_seconds = max(2, min(CONNECT_TIMEOUT_SECONDS, math.ceil(answer_seconds)))
     if url.startswith("postgresql"):  # lock_timeout: a statement waiting on a lock fails with SQLSTATE 55P03
-        connect = {
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "options": f"-c lock_timeout={round(wait_seconds * 1000)}",
-        }
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect)
+        connect = {"connect_timeout": connect_seconds, "options": f"-c lock_timeout={round(wait_seconds * 1000)}"}
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect)
+    if answer_seconds is not None and engine.dialect.driver == "psycopg":
+        bound_silence(engine, answer_seconds, connect_seconds)
+    return engine
 
 
 @contextmanager

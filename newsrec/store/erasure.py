@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from newsrec.store.models import DeletionRow, EventRow, ImpressionRow, InterestRow, MetaRow
+from newsrec.store.silence import unbounded
 
 __all__ = ["Eraser", "erase_traces", "purge_erased", "seconds_since_oldest_unpurged", "USER_TABLES"]
 
@@ -56,7 +57,8 @@ def purge_erased(engine: Engine) -> bool:
                 return True
             conn.execute(text(f"SET lock_timeout = '{LOCK_WAIT}'"))
             try:
-                conn.execute(text(f"VACUUM FULL {', '.join(USER_TABLES)}"))
+                with unbounded(conn):  # rewriting large tables is silent for as long as it takes
+                    conn.execute(text(f"VACUUM FULL {', '.join(USER_TABLES)}"))
             except OperationalError as e:  # lock_timeout: a long transaction holds a table
                 logger.warning("purge of erased users postponed: %s", type(e.orig).__name__)
                 return False

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
+from sqlalchemy import event as sa_event
 
 from newsrec.serve.settings import ServiceSettings
 from tests.serve.conftest import ADMIN_KEY, NEWS_KEY, USER_KEY, make_client, news_items
@@ -115,6 +116,40 @@ def test_a_users_tokens_die_with_the_user_in_every_worker(model_dir, db_url, tmp
         kid = jwt.get_unverified_header(alice["Authorization"].split()[1])
         again = jwt.encode(claims, a.app.state.service.secret, algorithm="HS256", headers=kid)
         assert b.get("/v1/users/alice/profile", headers={"Authorization": f"Bearer {again}"}).status_code == 200
+
+
+def test_a_user_token_costs_no_database_statement_beyond_an_app_keys(client):
+    """The revocation check reads the feeds once, as the request's own reading: a user-token
+    request runs as many statements as the same request with an app key (before: one feed
+    reading more, the check's)."""
+    client.post("/v1/news", json={"items": news_items(3)}, headers=NEWS_KEY)
+    alice = mint(client, "alice")
+    statements: list[str] = []
+    engine = client.app.state.service.engine
+    event_listener = lambda conn, cursor, statement, *_: statements.append(statement)  # noqa: E731
+    sa_event.listen(engine, "before_cursor_execute", event_listener)
+
+    def statements_of(method, path, headers, **kwargs) -> int:
+        assert client.get("/ready").status_code == 200  # caught up with every feed, as each request finds it
+        statements.clear()
+        r = getattr(client, method)(path, headers=headers, **kwargs)
+        assert r.status_code == 200, r.text
+        return len(statements)
+
+    try:
+        calls = [
+            ("get", "/v1/users/alice/recommendations", {}),
+            ("get", "/v1/users/alice/profile", {}),
+            ("post", "/v1/users/alice/rank", {"json": {"candidates": ["L0", "L1"]}}),
+        ]
+        for method, path, kwargs in calls:
+            statements_of(method, path, alice, **kwargs)  # the user's state loaded once
+            by_key = statements_of(method, path, USER_KEY, **kwargs)
+            assert statements_of(method, path, alice, **kwargs) == by_key, path
+        by_key = statements_of("post", "/v1/events", USER_KEY, json=event("alice", "k1"))
+        assert statements_of("post", "/v1/events", alice, json=event("alice", "t1")) == by_key
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", event_listener)
 
 
 def test_short_api_keys_fail_at_start(model_dir, tmp_path):
