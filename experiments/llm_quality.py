@@ -174,8 +174,10 @@ def main() -> None:
             item = news[news_id]
             said = explain(llm, reason, item, news)
             read = tuple(news[h].title for h, _ in reason.matched)
-            # each item with its tags, named as the explanation names them ("电视明星" for tv-celebrity)
-            sources = [f"{n.title} {n.abstract} {tags(n)}" for n in [item, *(news[h] for h, _ in reason.matched)]]
+            # the story and the read item the reply quotes (all matched ones when none was asked),
+            # each with its tags, named as the explanation names them ("电视明星" for tv-celebrity)
+            quoted = [news[h] for h, _ in reason.matched if not said.anchor or news[h].title == said.anchor]
+            sources = [f"{n.title} {n.abstract} {tags(n)}" for n in [item, *quoted]]
             facts = {"news_id": news_id, "matched": reason.matched, "problems": said.problems}
             return Made([said.text], said.by_llm, sources, item.title, read, said.reply, facts)
 

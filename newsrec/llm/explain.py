@@ -1,15 +1,16 @@
 """Explanations faithful by construction: the ranker finds the facts, the LLM only connects them.
 
 `Reason` (models/reason.py) holds which read items and interest topics matched a
-recommendation. The explainer takes the strongest of them that shares something with the
-recommended story (`links.link_between`: a name, a tag or a word both hold) and asks the LLM
-for one sentence in which three slots are copied verbatim: the recommended title, the read
-title or stated interest, and the link. A local model writes under a grammar (GBNF) that
-allows only those slots, each after a phrase of its role chosen from a short list ("since you
-read", "you may like", "both mention": `ROLES`): it cannot state a fact of its own, nor call the
-read item the recommendation; it chooses the order and the words. A server that
-ignores the grammar writes free text, which the same checks judge. A reply is shown only when
-it quotes the story and the reader's item, says the link, is one short sentence, does not call
+recommendation (the two strongest and every other strong one). The explainer takes the
+strongest of them that shares something with the recommended story (`links.link_between`: a
+name, a tag, a topic of both tags or a word both hold) and asks the LLM for one sentence in
+which three slots are copied verbatim: the recommended title, the read title or stated
+interest, and the link. A local model writes under a grammar (GBNF) that allows only those
+slots, each after a phrase of its role chosen from a short list ("since you read", "you may
+like", "both mention": `ROLES`): it cannot state a fact of its own, nor call the read item the
+recommendation; it chooses the order and the words. A server that ignores the grammar writes
+free text, which the same checks judge. A reply is shown only when it quotes the story and the
+reader's item, says the link (or another link both hold), is one short sentence, does not call
 the story read, and passes the word check (`grounding.unsupported`) and the claim check
 (`claims.claim_problems`: each sentence's names and numbers stand in one source).
 Otherwise, or when nothing the reader read shares a link with the story, the template is shown
@@ -28,7 +29,7 @@ from newsrec.llm.backends import AnyLLM, llm_for, model_id_for
 from newsrec.llm.cache import LLMCache
 from newsrec.llm.claims import claim_problems, sentences, unquoted
 from newsrec.llm.grounding import unsupported, vocabulary
-from newsrec.llm.links import Anchor, Link, link_between
+from newsrec.llm.links import Anchor, Link, link_between, links_between
 from newsrec.llm.writing import Writing, count_words
 from newsrec.models.reason import WEAK_MATCH, Reason
 
@@ -129,6 +130,7 @@ class Explanation:
     by_llm: bool
     problems: list[str] = field(default_factory=list)
     reply: str = ""  # the LLM's own sentence, shown or not
+    anchor: str = ""  # the read title or interest the reply was asked to quote (an outside judge's second source)
 
 
 def _anchors(reason: Reason, news: dict[str, News]) -> list[Anchor]:
@@ -197,7 +199,8 @@ def _problems(
     reader = [*(news[i].title for i, _ in reason.matched if i in news), *(t for t, _ in reason.topics)]
     titles = [candidate.title, *reader]
     connecting = unquoted(reply, titles)
-    if fold(link.term) not in fold(connecting):
+    # the link asked for, or another both hold (a reply of an earlier rule that still says a true link)
+    if not any(fold(said.term) in fold(connecting) for said in [link, *links_between(candidate, anchor, language)]):
         problems.append("(does not say what links them)")
     if len(sentences(reply)) != 1 or not 3 <= count_words(connecting) <= MAX_CONNECTING:
         problems.append("(not one short sentence of its own words)")
@@ -233,4 +236,6 @@ def explain(
     key = LLMCache.key("explain", model_id_for(llm, "explain", language), PROMPT_VERSION, prompt + grammar)
     reply = LLMCache.through(cache, key, make)["reply"]  # the raw reply: a stricter check needs no new generation
     problems = _problems(reply, candidate, anchor, link, reason, news, language)
-    return Explanation(template, False, problems, reply) if problems else Explanation(reply, True, reply=reply)
+    if problems:
+        return Explanation(template, False, problems, reply, anchor.text)
+    return Explanation(reply, True, reply=reply, anchor=anchor.text)

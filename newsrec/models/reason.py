@@ -36,6 +36,7 @@ __all__ = [
     "mentions",
     "WEAK_MATCH",
     "TOP_FACTS",
+    "STRONG_FACTS",
     "POPULAR",
 ]
 
@@ -43,7 +44,8 @@ __all__ = [
 # (the direction in which h pulls the user's score), or of n and an interest topic's text vector.
 # Below WEAK_MATCH an explanation would claim a link that is not there.
 WEAK_MATCH = 0.3
-TOP_FACTS = 2  # matched history items and topics kept per recommendation
+TOP_FACTS = 2  # matched history items and topics kept per recommendation, however weak
+STRONG_FACTS = 20  # and beyond them, the strong ones (WEAK_MATCH or more), up to this many in all
 POPULAR = 0.5  # popularity term above which "popular with readers" is said
 MAX_TOPIC_CHARS = 60
 _TOPIC_BREAK_ZH = re.compile(r"[,;，；、。!?！？\n]")
@@ -112,8 +114,11 @@ _SENTENCES = {
 
 
 def _strongest(names: Sequence[str], scores: np.ndarray, top: int) -> list[tuple[str, float]]:
-    order = np.argsort(-scores, kind="stable")[:top]
-    return [(names[i], float(scores[i])) for i in order]
+    """The `top` strongest matches, then the other strong ones (`STRONG_FACTS` in all): an
+    explanation states a link the story shares with one of them, and the two strongest often
+    share none (the ranker's pull is no shared name or topic)."""
+    order = np.argsort(-scores, kind="stable")[: max(top, STRONG_FACTS)]
+    return [(names[i], float(scores[i])) for n, i in enumerate(order) if n < top or scores[i] >= WEAK_MATCH]
 
 
 def cosines(vectors: np.ndarray, candidates: np.ndarray) -> np.ndarray:

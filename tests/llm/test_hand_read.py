@@ -3,11 +3,13 @@
 faithful or not, with a note where a reader could take it wrongly (tests/llm/data/hand_read.jsonl;
 the quoted titles are masked as {story} and {read:N}, and put back from the sample here;
 "language" names the sample: "zh" rows are Qwen2.5 on the xMIND sample, one of them an English
-story that xMIND left untranslated).
+story that xMIND left untranslated). Rows with a "run" were read later, when what is shown
+changed: the texts that run showed and the first 50 had not (issue 32: Chinese links).
 
 Each text is still shown by the product when the model gives the same reply, and none was
 judged faulty: a change of the checks that starts hiding these, or a sample with a faulty one,
-fails here.
+fails here. A row marked `"shown": false` was read as faithful but is withheld on purpose by a
+later, stricter rule (its note says which): it must stay withheld.
 """
 
 import json
@@ -41,4 +43,7 @@ def test_each_hand_read_explanation_is_still_shown(language):
         reason = Reason(matched=[(h, s) for h, s in r["matched"]], popularity=0.0)
         text = unmasked(r, news)
         said = explain(ScriptedLLM([text]), reason, news[r["news_id"]], news)
-        assert said.by_llm and said.text == text, r
+        if r.get("shown", True):
+            assert said.by_llm and said.text == text, r
+        else:
+            assert not said.by_llm, r
